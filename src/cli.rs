@@ -1,0 +1,148 @@
+//! The command line, as clap derive types only. Global flags work before or after the subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::jose::{Alg, Use};
+use crate::times::Timestamp;
+
+/// jwksmith: build a static website of JWK Sets from a directory of keys.
+#[derive(Debug, Parser)]
+#[command(name = "jwksmith", version, about, long_about = None)]
+#[command(
+    after_help = "Start with `jwksmith init`, then `jwksmith rotate` and `jwksmith build`.\nPublish out/public/; never publish out/private/ or *.key.pem."
+)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Key directory.
+    #[arg(long, global = true, value_name = "DIR", default_value = "keys")]
+    pub keys: PathBuf,
+    /// Output directory (public/ and private/ are written inside).
+    #[arg(long, global = true, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Template overrides directory.
+    #[arg(long, global = true, value_name = "DIR", default_value = "site-template")]
+    pub templates: PathBuf,
+    /// Act as if the time were this RFC 3339 instant (reproducible CI, tests).
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<Timestamp>,
+    /// Only this set (publish path such as tenants/acme, `.` for the root); repeatable.
+    #[arg(long = "set", global = true, value_name = "PATH")]
+    pub sets: Vec<String>,
+    /// Print nothing but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every file written or removed.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+fn parse_now(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(text)
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a default keys/keyset.toml, site-template/README and .gitignore lines.
+    Init {
+        /// Project directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Write out/public/ and out/private/ from keys/ (never creates or changes keys).
+    Build {
+        /// Indent every JSON file.
+        #[arg(long)]
+        pretty: bool,
+    },
+    /// Exit 1 and list the files if out/public/ is stale; warn about due rotations and pitfalls.
+    Check {
+        /// Treat warnings as failures.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Make first keys, schedule next keys, promote and retire by the timings.
+    Rotate {
+        /// Do nothing unless a spec needs it.
+        #[arg(long)]
+        if_due: bool,
+        /// Make a new key current now (caches may not know it yet).
+        #[arg(long)]
+        immediate: bool,
+        /// Only this spec.
+        #[arg(long, value_name = "S")]
+        spec: Option<String>,
+    },
+    /// Revoke a key now.
+    Revoke {
+        /// The key id.
+        kid: String,
+    },
+    /// Delete the files of expired and revoked keys.
+    Prune,
+    /// Adopt an external PEM or JWK into a set.
+    Import {
+        /// The key file (PEM or JWK).
+        file: PathBuf,
+        /// Key id (default: from the set's kid strategy).
+        #[arg(long)]
+        kid: Option<String>,
+        /// Key use: sig or enc.
+        #[arg(long = "use", value_name = "USE", value_parser = |s: &str| s.parse::<Use>())]
+        key_use: Option<Use>,
+        /// Algorithm, e.g. RS256, PS256, ES384, RSA-OAEP-256, ECDH-ES.
+        #[arg(long, value_parser = |s: &str| s.parse::<Alg>())]
+        alg: Option<Alg>,
+        /// Human label (default: the kid).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Show every key, its state and times, and the next scheduled change.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build, then rebuild on every change.
+    Watch,
+    /// Watch and serve out/public/ on loopback.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        addr: String,
+        /// Allow a non-loopback address.
+        #[arg(long)]
+        allow_remote: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_before_or_after() {
+        let a = Cli::parse_from(["jwksmith", "build", "--now", "2026-01-01T00:00:00Z"]);
+        let b = Cli::parse_from(["jwksmith", "--now", "2026-01-01T00:00:00Z", "build"]);
+        assert_eq!(a.global.now, b.global.now);
+        assert!(Cli::try_parse_from(["jwksmith", "--now", "soon", "build"]).is_err());
+    }
+}

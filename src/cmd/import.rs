@@ -1,0 +1,189 @@
+//! `jwksmith import FILE`: adopt an external PEM or JWK into a set as split files + metadata.
+
+use std::path::{Path, PathBuf};
+
+use crate::cmd::Context;
+use crate::config::{KidStrategy, is_path_segment};
+use crate::error::{Error, Result};
+use crate::jose::{Alg, Use, default_alg};
+use crate::key::{KeyMaterial, parse_jwk, parse_pem};
+use crate::keydir::{SetDir, discover, load_set};
+use crate::keystore::{NewKey, write_new_key};
+use crate::meta::Meta;
+use crate::model::KeySet;
+use crate::selftest::self_test;
+
+/// Flags of `import`.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// FILE.
+    pub file: PathBuf,
+    /// `--kid`.
+    pub kid: Option<String>,
+    /// `--use`.
+    pub key_use: Option<Use>,
+    /// `--alg`.
+    pub alg: Option<Alg>,
+    /// `--label`.
+    pub label: Option<String>,
+}
+
+fn read_key(file: &Path) -> Result<(KeyMaterial, crate::key::JwkHints)> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let name = file.to_string_lossy();
+    let looks_json = name.ends_with(".json") || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let parsed = if looks_json {
+        parse_jwk(&bytes)
+    } else {
+        parse_pem(&bytes).map(|m| (m, Default::default()))
+    };
+    parsed.map_err(|p| {
+        Error::input(
+            file,
+            p,
+            "import takes one PEM key (PKCS#8, PKCS#1, SEC1, SPKI) or one RSA/EC JWK",
+        )
+    })
+}
+
+fn file_stem(file: &Path) -> String {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    for suffix in [".jwk.json", ".json", ".pem"] {
+        if let Some(stem) = name.strip_suffix(suffix) {
+            return stem.to_string();
+        }
+    }
+    name
+}
+
+/// The set an import goes to: the root unless one `--set` names another.
+fn target(ctx: &Context) -> Result<(String, PathBuf)> {
+    match ctx.sets.as_slice() {
+        [] => Ok((String::new(), ctx.keys.clone())),
+        [one] => Ok((one.clone(), ctx.keys.join(one))),
+        _ => Err(Error::Usage(
+            "import adopts a key into one set: give at most one --set".into(),
+        )),
+    }
+}
+
+fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let found = discover(&ctx.keys)?.into_iter().find(|d| d.path == path);
+    let set_dir = found.unwrap_or(SetDir {
+        path: path.to_string(),
+        dir: dir.to_path_buf(),
+        files: Vec::new(),
+    });
+    let (set, warnings) = load_set(&set_dir)?;
+    for w in warnings {
+        ctx.ui.warn(&w);
+    }
+    Ok(Some(set))
+}
+
+/// Runs `import`.
+pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
+    let (path, dir) = target(ctx)?;
+    let (material, hints) = read_key(&opts.file)?;
+    let set = load_target(ctx, &path, &dir)?;
+    let adopted = is_hand_dropped_in(&opts.file, &dir);
+    let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
+    let kid = match (&opts.kid, adopted) {
+        (Some(kid), _) => kid.clone(),
+        (None, true) => file_stem(&opts.file),
+        (None, false) => match strategy {
+            KidStrategy::Thumbprint => material.public.thumbprint(),
+            KidStrategy::SpkiSha256 => material.public.spki_sha256(),
+            KidStrategy::Sequence => file_stem(&opts.file),
+        },
+    };
+    if !is_path_segment(&kid) || [".key", ".pub", ".crt", ".meta"].iter().any(|s| kid.ends_with(s)) {
+        return Err(Error::Usage(format!(
+            "kid `{kid}` cannot name a file: use letters, digits, `-`, `_` and `.` (give --kid)"
+        )));
+    }
+    if let Some(set) = &set
+        && let Some(existing) = set.key(&kid)
+        && !(adopted && existing.hand_dropped)
+    {
+        return Err(Error::input(
+            &existing.files[0],
+            format!("kid `{kid}` already exists in set {}", set.display_path()),
+            "choose another name with --kid",
+        ));
+    }
+    let key_use = opts
+        .key_use
+        .or_else(|| hints.key_use.as_deref().and_then(|u| u.parse().ok()))
+        .unwrap_or(Use::Sig);
+    let alg = match opts.alg {
+        Some(a) => a,
+        None => match hints.alg.as_deref().map(str::parse::<Alg>) {
+            Some(Ok(a)) if opts.key_use.is_none_or(|u| u == a.key_use()) => a,
+            _ => default_alg(material.public.kty(), material.public.curve(), key_use),
+        },
+    };
+    alg.check_fits(material.public.kty(), material.public.curve(), key_use)
+        .map_err(|p| {
+            Error::Usage(format!(
+                "{p} (the key in {} is {})",
+                opts.file.display(),
+                material.public.describe()
+            ))
+        })?;
+    self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
+    let meta = Meta {
+        kid: kid.clone(),
+        id: Meta::default_id(&material.public.thumbprint()),
+        label: Some(opts.label.clone().unwrap_or_else(|| kid.clone())),
+        spec: None,
+        key_use,
+        alg,
+        created: Some(ctx.now),
+        activates: Some(ctx.now),
+        retires: None,
+        expires: None,
+        revoked: None,
+    };
+    let pretty = set.as_ref().is_some_and(|s| s.config.pretty);
+    let written = write_new_key(&NewKey {
+        dir: &dir,
+        material: &material,
+        cert_pem: None,
+        meta: &meta,
+        pretty,
+    })?;
+    if adopted {
+        std::fs::remove_file(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
+    }
+    let shown = if path.is_empty() { "." } else { path.as_str() };
+    ctx.ui.report(&format!(
+        "imported {kid} ({} {}, {}) into set {shown}",
+        material.public.describe(),
+        alg,
+        key_use.name()
+    ));
+    for file in written {
+        ctx.ui.note(&format!("wrote {}", file.display()));
+    }
+    Ok(())
+}
+
+fn is_hand_dropped_in(file: &Path, dir: &Path) -> bool {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let managed = [".key.pem", ".pub.pem", ".crt.pem"].iter().any(|s| name.ends_with(s));
+    let same_dir = match (file.parent().map(std::fs::canonicalize), std::fs::canonicalize(dir)) {
+        (Some(Ok(a)), Ok(b)) => a == b,
+        _ => false,
+    };
+    name.ends_with(".pem") && !managed && same_dir
+}

@@ -1,0 +1,152 @@
+//! The commands, each a small function over one [`Context`].
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::keydir::{SetDir, discover, load_set};
+use crate::model::KeySet;
+use crate::times::Timestamp;
+use crate::ui::Ui;
+use crate::write::Ownership;
+
+pub mod build;
+pub mod check;
+pub mod import;
+pub mod init;
+pub mod rotate;
+pub mod status;
+
+/// Everything a command needs from the global flags.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// `--keys DIR`.
+    pub keys: PathBuf,
+    /// `--out DIR`.
+    pub out: PathBuf,
+    /// `--templates DIR`.
+    pub templates: PathBuf,
+    /// `--now`, or the clock.
+    pub now: Timestamp,
+    /// True when `--now` was given.
+    pub now_fixed: bool,
+    /// `--set PATH`: publish paths (`""` is the root set); empty means every set.
+    pub sets: Vec<String>,
+    /// Printer.
+    pub ui: Ui,
+}
+
+impl Context {
+    /// A context with default flags over the given key and output directories, at the clock's now.
+    pub fn new(keys: impl Into<PathBuf>, out: impl Into<PathBuf>) -> Self {
+        Context {
+            keys: keys.into(),
+            out: out.into(),
+            templates: PathBuf::from("site-template"),
+            now: Timestamp::now(),
+            now_fixed: false,
+            sets: Vec::new(),
+            ui: Ui::default(),
+        }
+    }
+
+    /// True when every set is selected (no `--set`).
+    pub fn all_sets(&self) -> bool {
+        self.sets.is_empty()
+    }
+}
+
+/// Normalises a `--set` value: `.` and `` are the root; no leading or trailing `/`.
+pub fn normalize_set(path: &str) -> String {
+    let trimmed = path.trim_matches('/');
+    if trimmed == "." {
+        String::new()
+    } else {
+        trimmed.trim_start_matches("./").to_string()
+    }
+}
+
+/// The sets found under `keys/`, loaded and validated, plus every set directory found.
+pub struct Loaded {
+    /// Every set directory under `keys/` (selected or not).
+    pub dirs: Vec<SetDir>,
+    /// The selected sets, loaded.
+    pub sets: Vec<KeySet>,
+}
+
+/// Discovers and loads the selected sets in parallel; warnings are printed.
+pub fn load(ctx: &Context) -> Result<Loaded> {
+    let dirs = discover(&ctx.keys)?;
+    for wanted in &ctx.sets {
+        if !dirs.iter().any(|d| &d.path == wanted) {
+            let shown = if wanted.is_empty() { "." } else { wanted };
+            return Err(Error::Usage(format!(
+                "--set {shown}: no key set at {} (a set is a directory with keyset.toml or key files)",
+                ctx.keys.join(wanted).display()
+            )));
+        }
+    }
+    let selected: Vec<&SetDir> = dirs
+        .iter()
+        .filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path))
+        .collect();
+    let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_set(d)).collect::<Result<_>>()?;
+    let mut sets = Vec::with_capacity(loaded.len());
+    for (set, warnings) in loaded {
+        for w in warnings {
+            ctx.ui.warn(&w);
+        }
+        sets.push(set);
+    }
+    Ok(Loaded { dirs, sets })
+}
+
+/// Ownership of a `--set` run: the selected sets' own files, not nested sets', not site files.
+pub struct SetOwnership {
+    selected: Vec<String>,
+    others: Vec<String>,
+}
+
+impl SetOwnership {
+    /// Ownership for the selected publish paths among all set directories.
+    pub fn new(selected: &[String], dirs: &[SetDir]) -> Self {
+        SetOwnership {
+            selected: selected.to_vec(),
+            others: dirs
+                .iter()
+                .map(|d| d.path.clone())
+                .filter(|p| !selected.contains(p))
+                .collect(),
+        }
+    }
+}
+
+fn under(rel_in_area: &str, set: &str) -> bool {
+    set.is_empty() || rel_in_area == set || rel_in_area.starts_with(&format!("{set}/"))
+}
+
+impl Ownership for SetOwnership {
+    fn owns(&self, rel: &str) -> bool {
+        let Some(inner) = rel.strip_prefix("public/").or_else(|| rel.strip_prefix("private/")) else {
+            return false;
+        };
+        if ["index.html", "_headers", ".nojekyll"].contains(&inner)
+            || inner.starts_with("api/")
+            || inner.starts_with("projects/")
+        {
+            return false;
+        }
+        let best = |paths: &[String]| paths.iter().filter(|p| under(inner, p)).map(String::len).max();
+        match (best(&self.selected), best(&self.others)) {
+            (Some(mine), Some(theirs)) => mine >= theirs,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A file's path for messages: as given, relative where the user's flags were relative.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string()
+}

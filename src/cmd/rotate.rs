@@ -1,0 +1,209 @@
+//! `jwksmith rotate`: bootstrap empty sets, schedule next keys, promote and retire by the
+//! timings. Decisions come from [`crate::rotation`]; this module generates and writes.
+
+use rayon::prelude::*;
+
+use crate::cmd::build::plural;
+use crate::cmd::{Context, load};
+use crate::config::{KeySpec, KidStrategy};
+use crate::error::{Error, Result};
+use crate::generate::{Generated, generate, self_signed_cert};
+use crate::keystore::{NewKey, write_meta, write_new_key};
+use crate::meta::Meta;
+use crate::model::KeySet;
+use crate::rotation::{Action, Mode, decide};
+use crate::times::Timestamp;
+
+/// Flags of `rotate`.
+#[derive(Clone, Debug, Default)]
+pub struct RotateOptions {
+    /// `--if-due`.
+    pub if_due: bool,
+    /// `--immediate`.
+    pub immediate: bool,
+    /// `--spec S`.
+    pub spec: Option<String>,
+}
+
+struct Planned<'a> {
+    set: &'a KeySet,
+    actions: Vec<Action>,
+}
+
+/// Runs `rotate`.
+pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
+    let loaded = load(ctx)?;
+    let mode = if opts.immediate {
+        Mode::Immediate
+    } else if opts.if_due {
+        Mode::IfDue
+    } else {
+        Mode::Always
+    };
+    if let Some(spec) = &opts.spec
+        && !loaded.sets.iter().any(|s| s.config.spec(spec).is_some())
+    {
+        return Err(Error::Usage(format!(
+            "--spec {spec}: no selected set has a [[key]] spec named `{spec}`"
+        )));
+    }
+    for set in &loaded.sets {
+        remove_unfinished(ctx, set)?;
+    }
+    let planned: Vec<Planned> = loaded
+        .sets
+        .iter()
+        .map(|set| {
+            let specs: Vec<&KeySpec> = set
+                .config
+                .keys
+                .iter()
+                .filter(|k| opts.spec.as_ref().is_none_or(|s| &k.spec == s))
+                .collect();
+            Planned {
+                set,
+                actions: decide(set, &specs, ctx.now, mode),
+            }
+        })
+        .collect();
+    let count: usize = planned.iter().map(|p| p.actions.len()).sum();
+    if count == 0 {
+        ctx.ui
+            .report("nothing is due: every spec has a current key that is not yet due for rotation");
+        return Ok(());
+    }
+    let jobs: Vec<(usize, &KeySpec)> = planned
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.actions.iter().filter_map(move |a| match a {
+                Action::Create { spec, .. } => p.set.config.spec(spec).map(|s| (i, s)),
+                Action::Retime { .. } => None,
+            })
+        })
+        .collect();
+    let mut generated: Vec<Option<Generated>> = jobs
+        .par_iter()
+        .map(|(_, spec)| generate(spec).map(Some))
+        .collect::<std::result::Result<_, String>>()
+        .map_err(|e| Error::Failed(format!("rotate: {e}")))?;
+    let mut next_job = 0;
+    for p in &planned {
+        let mut fresh = Vec::new();
+        for action in &p.actions {
+            if let Action::Create { spec, activates } = action {
+                let key = generated[next_job].take().expect("one generated key per create");
+                next_job += 1;
+                fresh.push((spec.as_str(), *activates, key));
+            }
+        }
+        apply_set(ctx, p, fresh, opts.immediate)?;
+    }
+    ctx.ui.report("next: `jwksmith build` publishes the new schedule");
+    Ok(())
+}
+
+fn remove_unfinished(ctx: &Context, set: &KeySet) -> Result<()> {
+    for u in &set.unfinished {
+        for file in &u.files {
+            std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+        }
+        ctx.ui.report(&format!(
+            "set {}: removed unfinished key {} ({} file{})",
+            set.display_path(),
+            u.kid,
+            u.files.len(),
+            plural(u.files.len())
+        ));
+    }
+    Ok(())
+}
+
+/// The kid a new key of `spec` gets in `set` (after `taken` kids already used in this run).
+pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
+    match set.config.kid {
+        KidStrategy::Thumbprint => key.material.public.thumbprint(),
+        KidStrategy::SpkiSha256 => key.material.public.spki_sha256(),
+        KidStrategy::Sequence => {
+            let prefix = format!("{spec}-");
+            let used = set.keys.iter().map(|k| k.meta.kid.clone()).chain(taken.iter().cloned());
+            let highest = used
+                .filter_map(|kid| kid.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok()))
+                .max()
+                .unwrap_or(0);
+            format!("{prefix}{:03}", highest + 1)
+        }
+    }
+}
+
+fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)>, immediate: bool) -> Result<()> {
+    let set = p.set;
+    let r = set.config.rotation;
+    let name = set.display_path();
+    let mut taken = Vec::new();
+    for (spec, activates, key) in fresh {
+        let kid = new_kid(set, spec, &key, &taken);
+        let spec_def = set.config.spec(spec).expect("spec exists");
+        let meta = Meta {
+            kid: kid.clone(),
+            id: uuid::Uuid::new_v4().to_string(),
+            label: Some(kid.clone()),
+            spec: Some(spec.to_string()),
+            key_use: spec_def.key_use,
+            alg: spec_def.alg,
+            created: Some(ctx.now),
+            activates: Some(activates),
+            retires: None,
+            expires: None,
+            revoked: None,
+        };
+        let cert = if set.config.x5c {
+            let until = activates
+                .plus(r.rotate_every)
+                .plus(r.publish_ahead)
+                .plus(r.verify_for)
+                .plus(r.rotate_every);
+            Some(self_signed_cert(&key, &kid, ctx.now, until).map_err(|e| Error::Failed(format!("rotate: {e}")))?)
+        } else {
+            None
+        };
+        write_new_key(&NewKey {
+            dir: &set.dir,
+            material: &key.material,
+            cert_pem: cert.as_deref(),
+            meta: &meta,
+            pretty: set.config.pretty,
+        })?;
+        if activates <= ctx.now {
+            ctx.ui.report(&format!("set {name}: created {kid} (current now)"));
+        } else {
+            ctx.ui.report(&format!(
+                "set {name}: created {kid} (published now, signs from {activates})"
+            ));
+        }
+        if immediate && !set.keys.is_empty() {
+            ctx.ui.warn(&format!(
+                "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
+                r.cache_max_age
+            ));
+        }
+        taken.push(kid);
+    }
+    for action in &p.actions {
+        if let Action::Retime { kid, times } = action {
+            let Some(key) = set.key(kid) else { continue };
+            let mut meta = key.meta.clone();
+            meta.set_times(*times);
+            write_meta(&set.dir, &meta, set.config.pretty)?;
+            if let Some(at) = times.retires {
+                ctx.ui.report(&format!(
+                    "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
+                    times.expires.unwrap_or(at)
+                ));
+            } else if let Some(at) = times.activates {
+                ctx.ui.report(&format!("set {name}: {kid} becomes current at {at}"));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `jwksmith status`: every key of every set with its state and times, and the next event.
+
+use serde::Serialize;
+
+use crate::cmd::{Context, load};
+use crate::error::Result;
+use crate::model::KeySet;
+use crate::times::Timestamp;
+
+/// One key row of `status --json`.
+#[derive(Serialize)]
+pub struct KeyRow {
+    kid: String,
+    spec: Option<String>,
+    #[serde(rename = "use")]
+    key_use: Option<&'static str>,
+    alg: Option<&'static str>,
+    state: &'static str,
+    created: Option<Timestamp>,
+    activates: Option<Timestamp>,
+    retires: Option<Timestamp>,
+    expires: Option<Timestamp>,
+    revoked: Option<Timestamp>,
+    private: bool,
+}
+
+/// The next state change of a set.
+#[derive(Serialize)]
+pub struct NextEvent {
+    at: Timestamp,
+    kid: String,
+    becomes: &'static str,
+}
+
+/// One set of `status --json`.
+#[derive(Serialize)]
+pub struct SetRow {
+    path: String,
+    keys: Vec<KeyRow>,
+    next_event: Option<NextEvent>,
+}
+
+/// The document `status --json` prints.
+#[derive(Serialize)]
+pub struct Status {
+    sets: Vec<SetRow>,
+}
+
+/// Builds the status of the loaded sets at `now`.
+pub fn status(sets: &[KeySet], now: Timestamp) -> Status {
+    Status {
+        sets: sets.iter().map(|s| set_row(s, now)).collect(),
+    }
+}
+
+fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
+    let mut keys: Vec<KeyRow> = set
+        .keys
+        .iter()
+        .map(|k| KeyRow {
+            kid: k.meta.kid.clone(),
+            spec: k.meta.spec.clone(),
+            key_use: Some(k.meta.key_use.name()),
+            alg: Some(k.meta.alg.name()),
+            state: k.state(now).name(),
+            created: k.meta.created,
+            activates: k.meta.activates,
+            retires: k.meta.retires,
+            expires: k.meta.expires,
+            revoked: k.meta.revoked,
+            private: k.has_private(),
+        })
+        .collect();
+    keys.extend(set.unfinished.iter().map(|u| KeyRow {
+        kid: u.kid.clone(),
+        spec: None,
+        key_use: None,
+        alg: None,
+        state: "unfinished",
+        created: None,
+        activates: None,
+        retires: None,
+        expires: None,
+        revoked: None,
+        private: u.private,
+    }));
+    let next_event = set
+        .keys
+        .iter()
+        .filter_map(|k| {
+            k.meta
+                .times()
+                .next_change(now)
+                .map(|(at, state)| (at, k.meta.kid.clone(), state))
+        })
+        .min()
+        .map(|(at, kid, state)| NextEvent {
+            at,
+            kid,
+            becomes: state.name(),
+        });
+    SetRow {
+        path: set.display_path().to_string(),
+        keys,
+        next_event,
+    }
+}
+
+/// Prints the table (or `--json`).
+pub fn run(ctx: &Context, json: bool) -> Result<()> {
+    let loaded = load(ctx)?;
+    let status = status(&loaded.sets, ctx.now);
+    if json {
+        ctx.ui
+            .data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
+    } else {
+        ctx.ui.data(&table(&status));
+    }
+    Ok(())
+}
+
+fn table(status: &Status) -> String {
+    let dash = |t: &Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+    let mut rows = vec![
+        [
+            "SET",
+            "KID",
+            "SPEC",
+            "STATE",
+            "CREATED",
+            "ACTIVATES",
+            "RETIRES",
+            "EXPIRES",
+            "PRIVATE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for set in &status.sets {
+        for k in &set.keys {
+            rows.push(vec![
+                set.path.clone(),
+                k.kid.clone(),
+                k.spec.clone().unwrap_or_else(|| "-".into()),
+                k.state.to_string(),
+                dash(&k.created),
+                dash(&k.activates),
+                dash(&k.retires),
+                dash(&k.expires),
+                if k.private { "yes" } else { "no" }.into(),
+            ]);
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str("\ntimeline:\n");
+    for set in &status.sets {
+        match &set.next_event {
+            Some(e) => out.push_str(&format!(
+                "  {}: {} becomes {} at {}\n",
+                set.path, e.kid, e.becomes, e.at
+            )),
+            None => out.push_str(&format!("  {}: no scheduled change\n", set.path)),
+        }
+    }
+    out
+}

@@ -1,0 +1,430 @@
+//! Reading `keys/`: find the sets (walkdir, no symlinks out of `keys/`), then read each set's
+//! `keyset.toml`, key files and metadata into the model, validating every key.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::config::{KeysetConfig, is_path_segment};
+use crate::error::{Error, Result};
+use crate::jose::Use;
+use crate::jose::default_alg;
+use crate::key::{KeyMaterial, parse_pem};
+use crate::meta::{self, Meta};
+use crate::model::{Key, KeySet, Unfinished};
+use crate::selftest::self_test;
+
+/// Name of a set's policy file.
+pub const KEYSET_FILE: &str = "keyset.toml";
+
+/// A directory under `keys/` that is a set, with the files that matter in it.
+#[derive(Debug, Clone)]
+pub struct SetDir {
+    /// Publish path (`""` for the root set).
+    pub path: String,
+    /// The directory.
+    pub dir: PathBuf,
+    /// Its `keyset.toml`, `*.pem` and `*.meta.json` files, sorted.
+    pub files: Vec<PathBuf>,
+}
+
+/// What a file in a set is, by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Private,
+    Public,
+    Cert,
+    Meta,
+    HandDropped,
+}
+
+fn classify(name: &str) -> Option<(FileKind, &str)> {
+    let rules = [
+        (".key.pem", FileKind::Private),
+        (".pub.pem", FileKind::Public),
+        (".crt.pem", FileKind::Cert),
+        (".meta.json", FileKind::Meta),
+        (".pem", FileKind::HandDropped),
+    ];
+    rules.into_iter().find_map(|(suffix, kind)| {
+        let stem = name.strip_suffix(suffix)?;
+        (!stem.is_empty()).then_some((kind, stem))
+    })
+}
+
+fn is_relevant(name: &str) -> bool {
+    name == KEYSET_FILE || classify(name).is_some()
+}
+
+/// Finds every set under `root`, sorted by publish path. Symlinks may point only inside `root`.
+pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
+    if !root.is_dir() {
+        return Err(Error::input(
+            root,
+            "key directory not found",
+            "run `jwksmith init` to create it, then `jwksmith rotate` to make the first keys (or pass --keys DIR)",
+        ));
+    }
+    let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    let mut sets: BTreeMap<String, SetDir> = BTreeMap::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.map_err(|e| {
+            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
+            Error::io(
+                &path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("cannot walk directory")),
+            )
+        })?;
+        let path = entry.path();
+        let name = entry.file_name().to_str().ok_or_else(|| {
+            Error::input(
+                path,
+                "file name is not valid UTF-8",
+                "rename it with letters, digits, `-`, `_` and `.`",
+            )
+        })?;
+        if entry.file_type().is_dir() || !is_relevant(name) {
+            continue;
+        }
+        if entry.path_is_symlink() && !symlink_is_inside(path, &canonical_root)? {
+            continue;
+        }
+        let dir = path.parent().unwrap_or(root).to_path_buf();
+        let publish = publish_path(root, &dir)?;
+        sets.entry(publish.clone())
+            .or_insert_with(|| SetDir {
+                path: publish,
+                dir: dir.clone(),
+                files: Vec::new(),
+            })
+            .files
+            .push(path.to_path_buf());
+    }
+    Ok(sets.into_values().collect())
+}
+
+/// True for a link to a file inside `root`; false for a link to a directory; error otherwise.
+fn symlink_is_inside(path: &Path, root: &Path) -> Result<bool> {
+    let target = fs::canonicalize(path).map_err(|_| {
+        Error::input(
+            path,
+            "symlink points to nothing",
+            "remove the link or restore its target",
+        )
+    })?;
+    if !target.starts_with(root) {
+        return Err(Error::input(
+            path,
+            "symlink points outside the key directory; jwksmith does not follow links out of keys/",
+            "copy the file into keys/ or remove the link",
+        ));
+    }
+    Ok(target.is_file())
+}
+
+fn publish_path(root: &Path, dir: &Path) -> Result<String> {
+    let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
+    let mut parts = Vec::new();
+    for part in rel.components() {
+        let text = part.as_os_str().to_str().unwrap_or("");
+        if !is_path_segment(text) {
+            return Err(Error::input(
+                dir,
+                format!(
+                    "directory name `{}` cannot be a publish path segment",
+                    part.as_os_str().to_string_lossy()
+                ),
+                "rename the directory with letters, digits, `-`, `_` and `.`",
+            ));
+        }
+        parts.push(text);
+    }
+    Ok(parts.join("/"))
+}
+
+/// Files of one kid, by kind.
+#[derive(Default, Debug)]
+struct KidFiles {
+    private: Option<PathBuf>,
+    public: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    meta: Option<PathBuf>,
+    hand_dropped: Option<PathBuf>,
+}
+
+impl KidFiles {
+    fn all(&self) -> Vec<PathBuf> {
+        [&self.private, &self.public, &self.cert, &self.meta, &self.hand_dropped]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads and validates one set: config, keys, metadata, pairs, self-test.
+/// Returns the set and the warnings found.
+pub fn load_set(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut config_file = None;
+    let mut by_kid: BTreeMap<String, KidFiles> = BTreeMap::new();
+    for path in &set.files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name == KEYSET_FILE {
+            config_file = Some(path.clone());
+            continue;
+        }
+        let Some((kind, kid)) = classify(name) else { continue };
+        let slot = by_kid.entry(kid.to_string()).or_default();
+        let field = match kind {
+            FileKind::Private => &mut slot.private,
+            FileKind::Public => &mut slot.public,
+            FileKind::Cert => &mut slot.cert,
+            FileKind::Meta => &mut slot.meta,
+            FileKind::HandDropped => &mut slot.hand_dropped,
+        };
+        *field = Some(path.clone());
+    }
+    let config = match &config_file {
+        Some(path) => {
+            let text = String::from_utf8(read(path)?)
+                .map_err(|_| Error::input(path, "keyset.toml is not UTF-8 text", "save it as UTF-8"))?;
+            KeysetConfig::parse(&text, path)?
+        }
+        None => KeysetConfig::default(),
+    };
+    let mut keys = Vec::new();
+    let mut unfinished = Vec::new();
+    for (kid, files) in by_kid {
+        match load_key(&kid, &files, &config)? {
+            Loaded::Key(key) => {
+                if key.meta.created.is_none() {
+                    warnings.push(format!(
+                        "{}: key `{kid}` has no creation time (its createTime is 1970-01-01T00:00:00Z); run `jwksmith import {}` to give it metadata",
+                        key.files[0].display(),
+                        key.files[0].display()
+                    ));
+                }
+                keys.push(*key);
+            }
+            Loaded::Unfinished(u) => {
+                warnings.push(format!(
+                    "{}: key `{kid}` has no metadata (an interrupted rotate?): it is not published; the next `jwksmith rotate` removes it",
+                    u.files[0].display()
+                ));
+                unfinished.push(u);
+            }
+            Loaded::Nothing => {}
+        }
+    }
+    let set = KeySet {
+        path: set.path.clone(),
+        dir: set.dir.clone(),
+        config,
+        config_file,
+        keys,
+        unfinished,
+    };
+    Ok((set, warnings))
+}
+
+enum Loaded {
+    Key(Box<Key>),
+    Unfinished(Unfinished),
+    Nothing,
+}
+
+fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded> {
+    let managed = files.private.as_ref().or(files.public.as_ref());
+    if let (Some(hand), Some(other)) = (&files.hand_dropped, managed) {
+        return Err(Error::input(
+            hand,
+            format!("kid `{kid}` is defined twice (also by {})", other.display()),
+            "kids must be unique in a set: remove one of the two files",
+        ));
+    }
+    if files.meta.is_none() && files.hand_dropped.is_none() {
+        if managed.is_some() {
+            return Ok(Loaded::Unfinished(Unfinished {
+                kid: kid.to_string(),
+                files: files.all(),
+                private: files.private.is_some(),
+            }));
+        }
+        return Ok(Loaded::Nothing);
+    }
+    let Some(key_file) = files.hand_dropped.as_ref().or(managed) else {
+        let meta = files.meta.as_ref().expect("meta present");
+        return Err(Error::input(
+            meta,
+            format!("metadata of kid `{kid}` has no key file beside it ({kid}.pub.pem or {kid}.key.pem)"),
+            "restore the key files, or delete the metadata if the key is gone",
+        ));
+    };
+    let material = read_material(kid, files)?;
+    let meta = match &files.meta {
+        Some(path) => read_meta(path, kid, &material)?,
+        None => default_meta(kid, &material),
+    };
+    if let Err(problem) = self_test(&material, meta.alg, meta.key_use) {
+        let file = files.private.as_ref().unwrap_or(key_file);
+        return Err(Error::input(
+            file,
+            problem,
+            "replace the key pair; `jwksmith rotate` makes a new one",
+        ));
+    }
+    let cert_der = match &files.cert {
+        Some(path) if config.x5c => Some(read_cert(path, &material)?),
+        _ => None,
+    };
+    Ok(Loaded::Key(Box::new(Key {
+        meta,
+        material,
+        cert_der,
+        files: files.all(),
+        hand_dropped: files.hand_dropped.is_some(),
+    })))
+}
+
+fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
+    let parse = |path: &PathBuf| -> Result<KeyMaterial> {
+        parse_pem(&read(path)?).map_err(|p| {
+            Error::input(
+                path,
+                p,
+                "replace it with a valid PEM key (PKCS#8, PKCS#1, SEC1 or SPKI)",
+            )
+        })
+    };
+    if let Some(path) = &files.hand_dropped {
+        return parse(path);
+    }
+    let private = files.private.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?;
+    let public = files.public.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?;
+    if let Some((path, m)) = &private
+        && m.secret.is_none()
+    {
+        return Err(Error::input(
+            path,
+            "holds a public key, but `.key.pem` files hold the private key",
+            format!("rename it to {kid}.pub.pem"),
+        ));
+    }
+    if let Some((path, m)) = &public
+        && m.secret.is_some()
+    {
+        return Err(Error::input(
+            path,
+            "holds a PRIVATE key, but `.pub.pem` files are committed and published: it must hold only the public key",
+            format!("move it to {kid}.key.pem and write the public key with `openssl pkey -pubout`"),
+        ));
+    }
+    match (private, public) {
+        (Some((ppath, pm)), Some((_, pubm))) => {
+            if pm.public != pubm.public {
+                return Err(Error::input(
+                    ppath,
+                    format!(
+                        "the private and public files of kid `{kid}` do not match ({kid}.key.pem vs {kid}.pub.pem)"
+                    ),
+                    "restore the matching pair, or delete both and run `jwksmith rotate`",
+                ));
+            }
+            Ok(pm)
+        }
+        (Some((_, pm)), None) => Ok(pm),
+        (None, Some((_, pubm))) => Ok(pubm),
+        (None, None) => unreachable!("caller checked a key file exists"),
+    }
+}
+
+fn read_meta(path: &Path, kid: &str, material: &KeyMaterial) -> Result<Meta> {
+    let fix = "fix the metadata, or delete it and run `jwksmith import` on the key";
+    let meta = meta::parse(&read(path)?).map_err(|p| Error::input(path, p, fix))?;
+    if meta.kid != kid {
+        return Err(Error::input(
+            path,
+            format!("metadata says kid `{}` but the file is named for kid `{kid}`", meta.kid),
+            "make the kid match the file name",
+        ));
+    }
+    if uuid::Uuid::parse_str(&meta.id).is_err() {
+        return Err(Error::input(path, format!("id `{}` is not a UUID", meta.id), fix));
+    }
+    meta.alg
+        .check_fits(material.public.kty(), material.public.curve(), meta.key_use)
+        .map_err(|p| Error::input(path, format!("{p} (the key is {})", material.public.describe()), fix))?;
+    meta.times().check_order().map_err(|p| Error::input(path, p, fix))?;
+    Ok(meta)
+}
+
+/// Metadata of a hand-dropped key without a meta file: sig, default alg, always current.
+pub fn default_meta(kid: &str, material: &KeyMaterial) -> Meta {
+    let public = &material.public;
+    Meta {
+        kid: kid.to_string(),
+        id: Meta::default_id(&public.thumbprint()),
+        label: None,
+        spec: None,
+        key_use: Use::Sig,
+        alg: default_alg(public.kty(), public.curve(), Use::Sig),
+        created: None,
+        activates: None,
+        retires: None,
+        expires: None,
+        revoked: None,
+    }
+}
+
+fn read_cert(path: &Path, material: &KeyMaterial) -> Result<Vec<u8>> {
+    let bytes = read(path)?;
+    let block = pem::parse(&bytes)
+        .ok()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                "not a PEM certificate",
+                "delete it; `jwksmith rotate` writes certificates for new keys",
+            )
+        })?;
+    let der = block.into_contents();
+    let spki = material.public.spki_der();
+    if !der.windows(spki.len()).any(|w| w == spki.as_slice()) {
+        return Err(Error::input(
+            path,
+            "the certificate is for a different key",
+            "delete it or restore the matching certificate",
+        ));
+    }
+    Ok(der)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_classify() {
+        assert_eq!(
+            classify("rsa-sig-001.key.pem"),
+            Some((FileKind::Private, "rsa-sig-001"))
+        );
+        assert_eq!(classify("a.pub.pem"), Some((FileKind::Public, "a")));
+        assert_eq!(classify("a.meta.json"), Some((FileKind::Meta, "a")));
+        assert_eq!(classify("legacy.pem"), Some((FileKind::HandDropped, "legacy")));
+        assert_eq!(classify("notes.txt"), None);
+        assert_eq!(classify(".pem"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! jwksmith turns a directory of keys into a static website of key sets.
+//!
+//! The library follows load → plan → write:
+//! [`keydir`] reads `keys/` into the [`model`], [`plan`] turns the model and an instant into
+//! the list of output files (pure), and [`write`] applies that list atomically. The commands in
+//! [`cmd`] are small functions over one [`cmd::Context`].
+//!
+//! ```no_run
+//! use jwksmith::cmd::{Context, build};
+//! let ctx = Context::new("keys", "out");
+//! build::run(&ctx, false).unwrap();
+//! ```
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod jose;
+pub mod key;
+pub mod keydir;
+pub mod keystore;
+pub mod lifecycle;
+pub mod meta;
+pub mod model;
+pub mod plan;
+pub mod rotation;
+pub mod selftest;
+pub mod shapes;
+pub mod site;
+pub mod times;
+pub mod ui;
+pub mod write;
+
+pub use error::{Error, Result};

@@ -1,0 +1,81 @@
+//! The jwksmith binary: parse, dispatch to the library, print the error chain, exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use jwksmith::cli::{Cli, Command};
+use jwksmith::cmd::{self, Context, normalize_set};
+use jwksmith::times::Timestamp;
+use jwksmith::ui::{Ui, Verbosity};
+use jwksmith::{Error, Result};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let g = &cli.global;
+    let verbosity = match (g.quiet, g.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let ctx = Context {
+        keys: g.keys.clone(),
+        out: g.out.clone(),
+        templates: g.templates.clone(),
+        now: g.now.unwrap_or_else(Timestamp::now),
+        now_fixed: g.now.is_some(),
+        sets: g.sets.iter().map(|s| normalize_set(s)).collect(),
+        ui: Ui { verbosity },
+    };
+    match run(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(ctx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::Init { dir } => cmd::init::run(ctx, &dir),
+        Command::Build { pretty } => cmd::build::run(ctx, pretty).map(|_| ()),
+        Command::Check { strict } => cmd::check::run(ctx, strict),
+        Command::Rotate {
+            if_due,
+            immediate,
+            spec,
+        } => cmd::rotate::run(
+            ctx,
+            &cmd::rotate::RotateOptions {
+                if_due,
+                immediate,
+                spec,
+            },
+        ),
+        Command::Import {
+            file,
+            kid,
+            key_use,
+            alg,
+            label,
+        } => cmd::import::run(
+            ctx,
+            &cmd::import::ImportOptions {
+                file,
+                kid,
+                key_use,
+                alg,
+                label,
+            },
+        ),
+        Command::Status { json } => cmd::status::run(ctx, json),
+        Command::Revoke { .. } | Command::Prune | Command::Watch | Command::Serve { .. } => Err(Error::Failed(
+            "this command is not available in this version of jwksmith yet".into(),
+        )),
+    }
+}

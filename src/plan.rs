@@ -1,0 +1,310 @@
+//! The pure core: the model and `now` in, the complete list of output files out. No disk, no
+//! clock: `build` writes this list, `check` compares it with the disk.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{Key, KeySet};
+use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
+use crate::site::Site;
+use crate::times::Timestamp;
+
+/// One file under `out/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Path relative to `out/`, `/`-separated, starting with `public/` or `private/`.
+    pub path: String,
+    /// Exact contents.
+    pub bytes: Vec<u8>,
+    /// Private files are 0600 in 0700 directories; public ones 0644 in 0755.
+    pub private: bool,
+}
+
+/// Options that change the output bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// `--pretty`: indent every JSON file whatever keyset.toml says.
+    pub force_pretty: bool,
+}
+
+/// Where a set's files go under `public/` or `private/`: `""` or `tenants/acme/`.
+pub fn set_prefix(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}/")
+    }
+}
+
+/// The keys of `jwks.json` in publication order: current (spec order), next, previous.
+pub fn published_keys(set: &KeySet, now: Timestamp) -> Vec<&Key> {
+    let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_active()).collect();
+    keys.sort_by_key(|k| {
+        let t = k.meta.times();
+        (
+            k.state(now).publish_rank(),
+            set.config.spec_rank(k.meta.spec.as_deref()),
+            Reverse(t.activates.or(t.created).unwrap_or(Timestamp::EPOCH)),
+            k.meta.kid.clone(),
+        )
+    });
+    keys
+}
+
+/// The current key of a spec at `now` (the most recently activated, should there be two).
+pub fn current_of_spec<'a>(set: &'a KeySet, spec: &'a str, now: Timestamp) -> Option<&'a Key> {
+    set.keys_of_spec(spec)
+        .filter(|k| k.state(now) == crate::lifecycle::State::Current)
+        .max_by_key(|k| (k.meta.activates, k.meta.kid.clone()))
+}
+
+/// Every file of one set: public JSON files, discovery, mirrors, private files.
+pub fn plan_set(set: &KeySet, now: Timestamp, options: PlanOptions) -> Vec<OutputFile> {
+    let pretty = options.force_pretty || set.config.pretty;
+    let x5c = set.config.x5c;
+    let prefix = set_prefix(&set.path);
+    let public = |name: &str, bytes: Vec<u8>| OutputFile {
+        path: format!("public/{prefix}{name}"),
+        bytes,
+        private: false,
+    };
+    let published = published_keys(set, now);
+
+    let jwks = json_bytes(
+        &JwkSet {
+            keys: published.iter().map(|k| public_jwk(k, x5c)).collect(),
+        },
+        pretty,
+    );
+    let project_id = set.project_id();
+    let mut listed: Vec<&Key> = set
+        .keys
+        .iter()
+        .filter(|k| is_jwt_key(k) && k.state(now).is_listed())
+        .collect();
+    listed.sort_by_key(|k| (Reverse(k.meta.times().create_time()), k.meta.kid.clone()));
+    let entries: Vec<_> = listed.iter().map(|k| jwt_key(k, &project_id, now)).collect();
+    let active: Vec<_> = entries.iter().filter(|e| e.active).cloned().collect();
+    let jwt_keys = json_bytes(&entries, pretty);
+
+    let mut files = vec![
+        public("jwks.json", jwks.clone()),
+        public(".well-known/jwks.json", jwks.clone()),
+        public("jwt-keys.json", jwt_keys.clone()),
+        public("jwt-keys.active.json", json_bytes(&active, pretty)),
+    ];
+    if !set.config.issuer.is_empty() {
+        files.push(public(".well-known/openid-configuration", discovery(set, pretty)));
+    }
+    if set.config.api_mirrors {
+        let root = |path: String, bytes: Vec<u8>| OutputFile {
+            path,
+            bytes,
+            private: false,
+        };
+        files.push(root(
+            format!("public/api/{}/service/jwks/get", set.config.service_id),
+            jwks,
+        ));
+        files.push(root(format!("public/projects/{project_id}/jwt-keys"), jwt_keys));
+    }
+    files.extend(plan_private(set, &published, now, pretty));
+    files
+}
+
+fn discovery(set: &KeySet, pretty: bool) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Discovery<'a> {
+        issuer: &'a str,
+        jwks_uri: String,
+    }
+    let issuer = set.config.issuer.as_str();
+    let base = issuer.trim_end_matches('/');
+    json_bytes(
+        &Discovery {
+            issuer,
+            jwks_uri: format!("{base}/{}jwks.json", set_prefix(&set.path)),
+        },
+        pretty,
+    )
+}
+
+fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) -> Vec<OutputFile> {
+    let prefix = set_prefix(&set.path);
+    let private = |name: &str, bytes: Vec<u8>| OutputFile {
+        path: format!("private/{prefix}{name}"),
+        bytes,
+        private: true,
+    };
+    let keys = published
+        .iter()
+        .filter_map(|k| private_jwk(k, set.config.x5c))
+        .collect();
+    let mut files = vec![private("jwks.json", json_bytes(&JwkSet { keys }, pretty))];
+    for spec in &set.config.keys {
+        if let Some(pem) = current_of_spec(set, &spec.spec, now).and_then(|k| k.material.pkcs8_pem()) {
+            files.push(private(&format!("{}.pem", spec.spec), pem.into_bytes()));
+        }
+    }
+    files
+}
+
+/// Checks that no two sets with mirrors on share a `service_id` or `project_id`.
+pub fn check_mirrors(sets: &[&KeySet]) -> Result<()> {
+    let mut seen: BTreeMap<(String, String), &KeySet> = BTreeMap::new();
+    for set in sets.iter().filter(|s| s.config.api_mirrors) {
+        for (field, value) in [
+            ("service_id", set.config.service_id.clone()),
+            ("project_id", set.project_id()),
+        ] {
+            if let Some(other) = seen.insert((field.to_string(), value.clone()), set) {
+                let file = |s: &KeySet| s.config_file.clone().unwrap_or_else(|| s.dir.join("keyset.toml"));
+                return Err(Error::input(
+                    file(set),
+                    format!(
+                        "{field} `{value}` is also used by {} and both sets have api_mirrors on: their mirror files would collide",
+                        file(other).display()
+                    ),
+                    "give each set its own service_id / project_id, or turn api_mirrors off in one",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The context every site template gets.
+#[derive(Serialize)]
+struct Ctx {
+    sets: Vec<SiteSet>,
+    rules: Vec<HeaderRule>,
+}
+
+/// A rule of `_headers`: one published file and its headers.
+#[derive(Serialize)]
+struct HeaderRule {
+    path: String,
+    content_type: &'static str,
+    max_age: i64,
+}
+
+#[derive(Serialize)]
+struct SiteKey {
+    kid: String,
+    state: &'static str,
+    alg: &'static str,
+    #[serde(rename = "use")]
+    key_use: &'static str,
+    r#type: String,
+    thumbprint: String,
+    created: Option<String>,
+    activates: Option<String>,
+    retires: Option<String>,
+    expires: Option<String>,
+    revoked: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SiteSet {
+    path: String,
+    display_path: String,
+    prefix: String,
+    issuer: String,
+    keys: Vec<SiteKey>,
+}
+
+/// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets.
+pub fn plan_site(sets: &[&KeySet], set_files: &[OutputFile], now: Timestamp, site: &Site) -> Result<Vec<OutputFile>> {
+    let max_age_of = |path: &str| -> i64 {
+        sets.iter()
+            .filter(|s| path.starts_with(&format!("public/{}", set_prefix(&s.path))))
+            .max_by_key(|s| s.path.len())
+            .map(|s| s.config.rotation.cache_max_age.secs())
+            .unwrap_or(3600)
+    };
+    let mut rules: Vec<HeaderRule> = set_files
+        .iter()
+        .filter(|f| !f.private)
+        .map(|f| HeaderRule {
+            path: f.path.trim_start_matches("public").to_string(),
+            content_type: "application/json",
+            max_age: max_age_of(&f.path),
+        })
+        .collect();
+    rules.sort_by(|a, b| a.path.cmp(&b.path));
+    let site_sets: Vec<SiteSet> = sets.iter().map(|s| site_set(s, now)).collect();
+    let public = |path: &str, bytes: Vec<u8>| OutputFile {
+        path: format!("public/{path}"),
+        bytes,
+        private: false,
+    };
+    Ok(vec![
+        public(
+            "index.html",
+            site.render(
+                "index.html",
+                Ctx {
+                    sets: site_sets,
+                    rules: Vec::new(),
+                },
+            )?,
+        ),
+        public(
+            "_headers",
+            site.render(
+                "_headers",
+                Ctx {
+                    sets: Vec::new(),
+                    rules,
+                },
+            )?,
+        ),
+        public(
+            ".nojekyll",
+            site.render(
+                ".nojekyll",
+                Ctx {
+                    sets: Vec::new(),
+                    rules: Vec::new(),
+                },
+            )?,
+        ),
+    ])
+}
+
+fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
+    let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
+    keys.sort_by_key(|k| {
+        (
+            k.state(now).publish_rank(),
+            set.config.spec_rank(k.meta.spec.as_deref()),
+            k.meta.kid.clone(),
+        )
+    });
+    SiteSet {
+        path: set.path.clone(),
+        display_path: set.display_path().to_string(),
+        prefix: set_prefix(&set.path),
+        issuer: set.config.issuer.clone(),
+        keys: keys
+            .into_iter()
+            .map(|k| SiteKey {
+                kid: k.meta.kid.clone(),
+                state: k.state(now).name(),
+                alg: k.meta.alg.name(),
+                key_use: k.meta.key_use.name(),
+                r#type: k.material.public.describe(),
+                thumbprint: k.material.public.thumbprint(),
+                created: shown(k.meta.created),
+                activates: shown(k.meta.activates),
+                retires: shown(k.meta.retires),
+                expires: shown(k.meta.expires),
+                revoked: shown(k.meta.revoked),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,162 @@
+//! Instants and durations: RFC 3339 in (any offset), `2024-01-15T10:30:00Z` out, `90d` spans.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+/// A point in time with whole-second precision, in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The Unix epoch, `1970-01-01T00:00:00Z`: the creation time of keys whose age is unknown.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// The instant `secs` seconds after the Unix epoch.
+    pub fn from_unix(secs: i64) -> Self {
+        Timestamp(secs)
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix(self) -> i64 {
+        self.0
+    }
+
+    /// The current time of the system clock, truncated to the second.
+    pub fn now() -> Self {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// Parses any RFC 3339 time (any offset, any fraction); fractions are truncated.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .map(|t| Timestamp(t.unix_timestamp()))
+            .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}); write it like 2024-01-15T10:30:00Z"))
+    }
+
+    /// This instant plus a span (saturating).
+    pub fn plus(self, span: Span) -> Self {
+        Timestamp(self.0.saturating_add(span.0))
+    }
+
+    /// This instant minus a span (saturating).
+    pub fn minus(self, span: Span) -> Self {
+        Timestamp(self.0.saturating_sub(span.0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// Writes `2024-01-15T10:30:00Z`: UTC, `Z` suffix, whole seconds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        match OffsetDateTime::from_unix_timestamp(self.0) {
+            Ok(t) => {
+                let text = t.to_offset(UtcOffset::UTC).format(&format).map_err(|_| fmt::Error)?;
+                f.write_str(&text)
+            }
+            Err(_) => write!(f, "@{}", self.0),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A length of time in whole seconds, written in keyset.toml as `90d`, `12h`, `30m`, `1h 30m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span(i64);
+
+impl Span {
+    /// A span of `secs` seconds.
+    pub fn from_secs(secs: i64) -> Self {
+        Span(secs)
+    }
+
+    /// Length in seconds.
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+
+    /// Parses `90d`, `14d`, `12h`, `30m`, `45s`, `2w` or combinations such as `1d 12h`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parsed = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 90d, 12h or 30m"))?;
+        let secs = i64::try_from(parsed.as_secs()).map_err(|_| format!("`{text}` is too long"))?;
+        Ok(Span(secs))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = self.0;
+        let mut first = true;
+        for (size, unit) in units {
+            if rest >= size {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Span::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_utc_whole_seconds_with_z() {
+        let t = Timestamp::parse("2024-01-15T12:30:00.987+02:00").unwrap();
+        assert_eq!(t.to_string(), "2024-01-15T10:30:00Z");
+        assert_eq!(Timestamp::EPOCH.to_string(), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn rejects_non_rfc3339() {
+        assert!(Timestamp::parse("2024-01-15").is_err());
+        assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn spans_parse_days_hours_minutes() {
+        assert_eq!(Span::parse("90d").unwrap().secs(), 90 * 86_400);
+        assert_eq!(Span::parse("1h").unwrap().secs(), 3_600);
+        assert_eq!(Span::parse("30m").unwrap().secs(), 1_800);
+        assert_eq!(Span::parse("1d 12h").unwrap().to_string(), "1d 12h");
+        assert!(Span::parse("ninety days").is_err());
+    }
+}
