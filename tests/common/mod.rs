@@ -1,0 +1,189 @@
+//! Test harness: a temporary project, the real binary, and a leak scan after every run.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fixed instant for reproducible runs.
+pub const NOW: &str = "2026-01-01T00:00:00Z";
+
+/// A temporary project directory in which the binary runs.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+/// The private JWK members that must never be published.
+pub const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Self {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A project whose root set has the given keyset.toml.
+    pub fn with_keyset(toml: &str) -> Self {
+        let p = Project::new();
+        p.write("keys/keyset.toml", toml.as_bytes());
+        p
+    }
+
+    /// The project path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the project.
+    pub fn at(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Runs `jwksmith ARGS` in the project; scans its output and `out/public` for leaks.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let output = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("run jwksmith");
+        assert_no_leak_in_text(&String::from_utf8_lossy(&output.stdout), "stdout");
+        assert_no_leak_in_text(&String::from_utf8_lossy(&output.stderr), "stderr");
+        assert_no_leak_in_dir(&self.at("out/public"));
+        output
+    }
+
+    /// Runs and asserts exit code 0.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "jwksmith {args:?} failed ({:?})\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs and asserts the exit code; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "jwksmith {args:?}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!stderr.contains("panicked"), "panic: {stderr}");
+        stderr
+    }
+
+    /// Writes a file (creating parents).
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let path = self.at(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    /// Reads a file.
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.at(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Reads a JSON file.
+    pub fn json(&self, rel: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.read(rel)).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+    }
+
+    /// Every file under a directory: relative path → bytes.
+    pub fn snapshot(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
+        snapshot(&self.at(rel))
+    }
+}
+
+/// Every file under `dir`: relative path → bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    if !dir.exists() {
+        return files;
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(dir).unwrap().to_string_lossy().to_string();
+            files.insert(rel, fs::read(entry.path()).unwrap());
+        }
+    }
+    files
+}
+
+/// Panics if text holds a PEM private key or a private JWK member.
+pub fn assert_no_leak_in_text(text: &str, what: &str) {
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "{what} contains a PEM private key:\n{text}"
+    );
+    for member in PRIVATE_MEMBERS {
+        assert!(
+            !text.contains(&format!("\"{member}\":")),
+            "{what} contains private JWK member `{member}`:\n{text}"
+        );
+    }
+}
+
+/// Panics if any file under `dir` holds a PEM private key or a JWK with a private member.
+pub fn assert_no_leak_in_dir(dir: &Path) {
+    for (rel, bytes) in snapshot(dir) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{rel} under out/public contains a PEM private key"
+        );
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            assert_no_private_member(&value, &rel);
+        }
+    }
+}
+
+fn assert_no_private_member(value: &serde_json::Value, file: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("kty") {
+                for member in PRIVATE_MEMBERS {
+                    assert!(
+                        !map.contains_key(member),
+                        "{file} publishes private JWK member `{member}`"
+                    );
+                }
+            }
+            map.values().for_each(|v| assert_no_private_member(v, file));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| assert_no_private_member(v, file)),
+        _ => {}
+    }
+}
+
+/// Runs a program (openssl, python3) and returns stdout; panics with its stderr on failure.
+pub fn tool(program: &str, args: &[&str], cwd: &Path) -> Vec<u8> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
