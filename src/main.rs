@@ -74,7 +74,9 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
             },
         ),
         Command::Status { json } => cmd::status::run(ctx, json),
-        Command::Revoke { .. } | Command::Prune | Command::Watch | Command::Serve { .. } => Err(Error::Failed(
+        Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
+        Command::Prune => cmd::prune::run(ctx),
+        Command::Watch | Command::Serve { .. } => Err(Error::Failed(
             "this command is not available in this version of jwksmith yet".into(),
         )),
     }

@@ -15,6 +15,8 @@ pub mod build;
 pub mod check;
 pub mod import;
 pub mod init;
+pub mod prune;
+pub mod revoke;
 pub mod rotate;
 pub mod status;
 

@@ -25,9 +25,12 @@ pub struct RotateOptions {
     pub spec: Option<String>,
 }
 
-struct Planned<'a> {
-    set: &'a KeySet,
-    actions: Vec<Action>,
+/// The actions decided for one set.
+pub struct Planned<'a> {
+    /// The set.
+    pub set: &'a KeySet,
+    /// What to do to it.
+    pub actions: Vec<Action>,
 }
 
 /// Runs `rotate`.
@@ -72,6 +75,13 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
             .report("nothing is due: every spec has a current key that is not yet due for rotation");
         return Ok(());
     }
+    execute(ctx, &planned, opts.immediate)?;
+    ctx.ui.report("next: `jwksmith build` publishes the new schedule");
+    Ok(())
+}
+
+/// Generates the keys the actions create (in parallel, on all cores) and writes every change.
+pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
     let jobs: Vec<(usize, &KeySpec)> = planned
         .iter()
         .enumerate()
@@ -88,7 +98,7 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
         .collect::<std::result::Result<_, String>>()
         .map_err(|e| Error::Failed(format!("rotate: {e}")))?;
     let mut next_job = 0;
-    for p in &planned {
+    for p in planned {
         let mut fresh = Vec::new();
         for action in &p.actions {
             if let Action::Create { spec, activates } = action {
@@ -97,9 +107,8 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
                 fresh.push((spec.as_str(), *activates, key));
             }
         }
-        apply_set(ctx, p, fresh, opts.immediate)?;
+        apply_set(ctx, p, fresh, immediate)?;
     }
-    ctx.ui.report("next: `jwksmith build` publishes the new schedule");
     Ok(())
 }
 
@@ -195,12 +204,18 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
             let mut meta = key.meta.clone();
             meta.set_times(*times);
             write_meta(&set.dir, &meta, set.config.pretty)?;
-            if let Some(at) = times.retires {
+            let before = key.meta.times();
+            if times.retires != before.retires
+                && let Some(at) = times.retires
+            {
                 ctx.ui.report(&format!(
                     "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
                     times.expires.unwrap_or(at)
                 ));
-            } else if let Some(at) = times.activates {
+            }
+            if times.activates != before.activates
+                && let Some(at) = times.activates
+            {
                 ctx.ui.report(&format!("set {name}: {kid} becomes current at {at}"));
             }
         }
