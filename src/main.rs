@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use jwksmith::Result;
 use jwksmith::cli::{Cli, Command};
 use jwksmith::cmd::{self, Context, normalize_set};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
-use jwksmith::{Error, Result};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -76,8 +76,9 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Status { json } => cmd::status::run(ctx, json),
         Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
         Command::Prune => cmd::prune::run(ctx),
-        Command::Watch | Command::Serve { .. } => Err(Error::Failed(
-            "this command is not available in this version of jwksmith yet".into(),
-        )),
+        Command::Watch => jwksmith::watch::run(ctx, &|| {}),
+        Command::Serve { addr, allow_remote } => {
+            jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote })
+        }
     }
 }

@@ -1,0 +1,183 @@
+//! `jwksmith serve`: `watch` plus a loopback HTTP server of `out/public/` that sends the headers
+//! `_headers` declares, `index.html` at `/`, and 404 for anything else — never a file outside
+//! `out/public/` (no `..`, no encoded traversal, no symlinks out).
+
+use std::fs;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use percent_encoding::percent_decode_str;
+
+use crate::cmd::Context;
+use crate::error::{Error, Result};
+use crate::headers;
+
+/// Flags of `serve`.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// `--addr`.
+    pub addr: String,
+    /// `--allow-remote`.
+    pub allow_remote: bool,
+}
+
+/// A response, before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Maps a request path to a file under `root`, or `None` (404). Decodes `%xx`, refuses `..`,
+/// backslashes and NULs, serves `index.html` for `/`, and checks the real path stays in `root`.
+pub fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
+    let raw = url.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode_str(raw).decode_utf8().ok()?;
+    let rest = decoded.strip_prefix('/')?;
+    if decoded.contains('\\') || decoded.contains('\0') {
+        return None;
+    }
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments.iter().any(|s| *s == ".." || *s == ".") {
+        return None;
+    }
+    let mut rel = segments.join("/");
+    if rel.is_empty() || rel.ends_with('/') {
+        rel.push_str("index.html");
+    }
+    let root = fs::canonicalize(root).ok()?;
+    let real = fs::canonicalize(root.join(&rel)).ok()?;
+    (real.starts_with(&root) && real.is_file()).then_some(real)
+}
+
+fn default_content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("txt") | None => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The reply to `GET url` for the site at `root`.
+pub fn reply(root: &Path, url: &str) -> Reply {
+    let not_found = || Reply {
+        status: 404,
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: b"404 not found\n".to_vec(),
+    };
+    let Some(file) = resolve(root, url) else {
+        return not_found();
+    };
+    let Ok(body) = fs::read(&file) else { return not_found() };
+    let rules = fs::read_to_string(root.join("_headers"))
+        .map(|t| headers::parse(&t))
+        .unwrap_or_default();
+    let path = percent_decode_str(url.split(['?', '#']).next().unwrap_or("/"))
+        .decode_utf8_lossy()
+        .to_string();
+    let mut headers = headers::for_path(&rules, &path);
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        headers.push(("Content-Type".into(), default_content_type(&file).into()));
+    }
+    Reply {
+        status: 200,
+        headers,
+        body,
+    }
+}
+
+/// Resolves `--addr`, refusing a non-loopback address unless `allow_remote`.
+pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
+    let addr = opts
+        .addr
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| Error::Usage(format!("--addr {}: not an address such as 127.0.0.1:8000", opts.addr)))?;
+    if !addr.ip().is_loopback() {
+        if !opts.allow_remote {
+            return Err(Error::Usage(format!(
+                "--addr {addr} is not a loopback address; serve is a development server: add --allow-remote if you really mean it"
+            )));
+        }
+        ctx.ui.warn(&format!(
+            "serving on {addr}, reachable from other machines; this is a development server"
+        ));
+    }
+    Ok(addr)
+}
+
+fn respond(root: &Path, request: tiny_http::Request) {
+    let head = *request.method() == tiny_http::Method::Head;
+    let reply = if matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
+        reply(root, request.url())
+    } else {
+        Reply {
+            status: 405,
+            headers: vec![("Allow".into(), "GET, HEAD".into())],
+            body: Vec::new(),
+        }
+    };
+    let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { reply.body.clone() })
+        .with_status_code(reply.status);
+    for (name, value) in &reply.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    let _ = request.respond(response);
+}
+
+/// Runs `serve`: the server on a thread, the watch loop on this one.
+pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
+    let addr = bind_address(ctx, opts)?;
+    let server = tiny_http::Server::http(addr).map_err(|e| Error::Failed(format!("cannot listen on {addr}: {e}")))?;
+    let bound = server.server_addr().to_ip().unwrap_or(addr);
+    let root = ctx.out.join("public");
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            respond(&root, request);
+        }
+    });
+    ctx.ui.data(&format!(
+        "serving {} at http://{bound}/\n",
+        ctx.out.join("public").display()
+    ));
+    crate::watch::run(ctx, &|| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("public");
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::write(root.join("index.html"), "hi").unwrap();
+        fs::write(root.join("a/jwks.json"), "{}").unwrap();
+        fs::write(dir.path().join("secret.pem"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret.pem"), root.join("link.pem")).unwrap();
+        assert!(resolve(&root, "/").is_some());
+        assert!(resolve(&root, "/a/jwks.json?x=1").is_some());
+        for bad in [
+            "/../secret.pem",
+            "/a/../../secret.pem",
+            "/%2e%2e/secret.pem",
+            "/%2E%2E%2Fsecret.pem",
+            "/link.pem",
+            "//etc/passwd",
+            "/a/%00",
+            "/a\\..\\x",
+            "/nope",
+        ] {
+            assert!(resolve(&root, bad).is_none(), "{bad}");
+        }
+    }
+}
