@@ -105,25 +105,11 @@ pub struct KeySpec {
 
 impl KeySpec {
     fn rsa(spec: &str, key_use: Use, alg: Alg) -> Self {
-        KeySpec {
-            spec: spec.into(),
-            kty: Kty::Rsa,
-            size: Some(2048),
-            crv: None,
-            key_use,
-            alg,
-        }
+        KeySpec { spec: spec.into(), kty: Kty::Rsa, size: Some(2048), crv: None, key_use, alg }
     }
 
     fn ec(spec: &str, key_use: Use, alg: Alg) -> Self {
-        KeySpec {
-            spec: spec.into(),
-            kty: Kty::Ec,
-            size: None,
-            crv: Some(Curve::P256),
-            key_use,
-            alg,
-        }
+        KeySpec { spec: spec.into(), kty: Kty::Ec, size: None, crv: Some(Curve::P256), key_use, alg }
     }
 
     /// The four default specs: rsa-sig, rsa-enc, ec256-sig, ec256-enc.
@@ -209,8 +195,7 @@ impl KeysetConfig {
 
     /// Position of a spec in the file (for ordering current keys); unknown specs sort last.
     pub fn spec_rank(&self, name: Option<&str>) -> usize {
-        name.and_then(|n| self.keys.iter().position(|k| k.spec == n))
-            .unwrap_or(usize::MAX)
+        name.and_then(|n| self.keys.iter().position(|k| k.spec == n)).unwrap_or(usize::MAX)
     }
 
     fn validate(&self, path: &Path) -> Result<()> {
@@ -232,11 +217,7 @@ impl KeysetConfig {
         }
         let issuer = &self.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(bad_field(
-                path,
-                "issuer",
-                "must be an http(s) URL such as https://auth.example.com",
-            ));
+            return Err(bad_field(path, "issuer", "must be an http(s) URL such as https://auth.example.com"));
         }
         let mut seen = std::collections::HashSet::new();
         for spec in &self.keys {
@@ -277,10 +258,7 @@ impl Rotation {
             return Err(bad_field(
                 path,
                 "[rotation] publish_ahead",
-                &format!(
-                    "publish_ahead ({}) must be shorter than rotate_every ({})",
-                    r.publish_ahead, r.rotate_every
-                ),
+                &format!("publish_ahead ({}) must be shorter than rotate_every ({})", r.publish_ahead, r.rotate_every),
             ));
         }
         Ok(())
@@ -300,8 +278,7 @@ pub fn is_path_segment(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
         && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn resolve_spec(raw: RawKeySpec) -> Result<KeySpec, String> {
@@ -345,14 +322,7 @@ fn resolve_spec(raw: RawKeySpec) -> Result<KeySpec, String> {
     if !is_path_segment(&spec) || spec.contains('.') {
         return Err(format!("spec `{spec}` must be letters, digits, `-` or `_`"));
     }
-    Ok(KeySpec {
-        spec,
-        kty,
-        size,
-        crv,
-        key_use,
-        alg,
-    })
+    Ok(KeySpec { spec, kty, size, crv, key_use, alg })
 }
 
 #[cfg(test)]
@@ -390,9 +360,7 @@ mod tests {
     fn unsafe_timings_are_errors() {
         let err = parse("[rotation]\ncache_max_age = \"14d\"\n").unwrap_err().to_string();
         assert!(err.contains("cache_max_age"), "{err}");
-        let err = parse("[rotation]\npublish_ahead = \"100d\"\ncache_max_age=\"1h\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[rotation]\npublish_ahead = \"100d\"\ncache_max_age=\"1h\"\n").unwrap_err().to_string();
         assert!(err.contains("publish_ahead"), "{err}");
         assert!(parse("[rotation]\nrotate_every = \"often\"\n").is_err());
     }

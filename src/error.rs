@@ -41,30 +41,19 @@ struct Hint<'a>(&'a str);
 
 impl fmt::Display for Hint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            write!(f, "\n  hint: {}", self.0)
-        }
+        if self.0.is_empty() { Ok(()) } else { write!(f, "\n  hint: {}", self.0) }
     }
 }
 
 impl Error {
     /// An invalid input file, with the problem and the fix.
     pub fn input(path: impl AsRef<Path>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
-        Error::Input {
-            path: path.as_ref().to_path_buf(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
+        Error::Input { path: path.as_ref().to_path_buf(), problem: problem.into(), fix: fix.into() }
     }
 
     /// An I/O failure on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.as_ref().to_path_buf(), source }
     }
 
     /// The process exit code for this error: 2 for usage errors, 1 otherwise.

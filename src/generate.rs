@@ -17,9 +17,7 @@ pub struct Generated {
 
 impl std::fmt::Debug for Generated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Generated")
-            .field("material", &self.material)
-            .finish_non_exhaustive()
+        f.debug_struct("Generated").field("material", &self.material).finish_non_exhaustive()
     }
 }
 
@@ -60,9 +58,7 @@ pub fn self_signed_cert(
     let at = |t: Timestamp| time::OffsetDateTime::from_unix_timestamp(t.unix()).map_err(|e| e.to_string());
     params.not_before = at(not_before)?;
     params.not_after = at(not_after)?;
-    let cert = params
-        .self_signed(&key.pair)
-        .map_err(|e| format!("certificate generation failed: {e}"))?;
+    let cert = params.self_signed(&key.pair).map_err(|e| format!("certificate generation failed: {e}"))?;
     Ok(cert.pem().replace("\r\n", "\n"))
 }
 

@@ -24,10 +24,7 @@ pub fn parse(text: &str) -> Vec<Rule> {
                     rule.headers.push((name.trim().to_string(), value.trim().to_string()));
                 }
             }
-            (false, _) => rules.push(Rule {
-                pattern: line.trim().to_string(),
-                headers: Vec::new(),
-            }),
+            (false, _) => rules.push(Rule { pattern: line.trim().to_string(), headers: Vec::new() }),
             (true, None) => {}
         }
     }
@@ -43,11 +40,7 @@ fn matches(pattern: &str, path: &str) -> bool {
 
 /// Every header that applies to `path`, in file order.
 pub fn for_path(rules: &[Rule], path: &str) -> Vec<(String, String)> {
-    rules
-        .iter()
-        .filter(|r| matches(&r.pattern, path))
-        .flat_map(|r| r.headers.iter().cloned())
-        .collect()
+    rules.iter().filter(|r| matches(&r.pattern, path)).flat_map(|r| r.headers.iter().cloned()).collect()
 }
 
 #[cfg(test)]

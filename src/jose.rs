@@ -229,12 +229,7 @@ impl Alg {
     /// Checks that a key of this type and curve may carry this algorithm with this use.
     pub fn check_fits(self, kty: Kty, curve: Option<Curve>, key_use: Use) -> Result<(), String> {
         if self.kty() != kty {
-            return Err(format!(
-                "alg {} needs a {} key, not {}",
-                self.name(),
-                self.kty().name(),
-                kty.name()
-            ));
+            return Err(format!("alg {} needs a {} key, not {}", self.name(), self.kty().name(), kty.name()));
         }
         if self.key_use() != key_use {
             return Err(format!(
@@ -247,12 +242,7 @@ impl Alg {
         if let (Some(want), Some(have)) = (self.curve(), curve)
             && want != have
         {
-            return Err(format!(
-                "alg {} needs curve {}, not {}",
-                self.name(),
-                want.name(),
-                have.name()
-            ));
+            return Err(format!("alg {} needs curve {}, not {}", self.name(), want.name(), have.name()));
         }
         Ok(())
     }

@@ -51,17 +51,8 @@ pub struct SecretKey(Secret);
 
 #[derive(Clone, PartialEq, Eq)]
 enum Secret {
-    Rsa {
-        d: Vec<u8>,
-        p: Vec<u8>,
-        q: Vec<u8>,
-        dp: Vec<u8>,
-        dq: Vec<u8>,
-        qi: Vec<u8>,
-    },
-    Ec {
-        d: Vec<u8>,
-    },
+    Rsa { d: Vec<u8>, p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qi: Vec<u8> },
+    Ec { d: Vec<u8> },
 }
 
 impl fmt::Debug for SecretKey {
@@ -156,15 +147,19 @@ impl PublicKey {
             ));
         }
         if bits > RSA_MAX_BITS {
-            return Err(format!(
-                "RSA key of {bits} bits is too large (at most {RSA_MAX_BITS} bits)"
-            ));
+            return Err(format!("RSA key of {bits} bits is too large (at most {RSA_MAX_BITS} bits)"));
         }
         if n.last().is_some_and(|b| b % 2 == 0) {
             return Err("RSA modulus is even: this is not a valid RSA key".into());
         }
         if e.len() > 8 || e.last().is_none_or(|b| b % 2 == 0) || e.as_slice() == [1] {
             return Err("RSA public exponent must be odd and greater than 1 (usually 65537)".into());
+        }
+        if e.len() < 3 {
+            return Err(format!(
+                "RSA public exponent {} is too small: jwksmith accepts 65537 or larger, as most verifiers do",
+                e.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b))
+            ));
         }
         Ok(PublicKey::Rsa { n, e })
     }
@@ -178,17 +173,10 @@ impl PublicKey {
                 return Err("compressed EC points are not supported; export the key with an uncompressed point".into());
             }
             _ => {
-                return Err(format!(
-                    "EC public point is not a valid uncompressed {} point",
-                    crv.name()
-                ));
+                return Err(format!("EC public point is not a valid uncompressed {} point", crv.name()));
             }
         }
-        let key = PublicKey::Ec {
-            crv,
-            x: point[1..1 + len].to_vec(),
-            y: point[1 + len..].to_vec(),
-        };
+        let key = PublicKey::Ec { crv, x: point[1..1 + len].to_vec(), y: point[1 + len..].to_vec() };
         check_on_curve(crv, point)?;
         Ok(key)
     }
@@ -228,12 +216,9 @@ impl PublicKey {
     pub fn thumbprint(&self) -> String {
         let canonical = match self {
             PublicKey::Rsa { n, e } => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, b64u(e), b64u(n)),
-            PublicKey::Ec { crv, x, y } => format!(
-                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-                crv.name(),
-                b64u(x),
-                b64u(y)
-            ),
+            PublicKey::Ec { crv, x, y } => {
+                format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, crv.name(), b64u(x), b64u(y))
+            }
         };
         b64u(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref())
     }
@@ -249,10 +234,7 @@ impl PublicKey {
             PublicKey::Rsa { n, e } => {
                 let pkcs1 = rsa_public_der(n, e);
                 let spki = spki::SubjectPublicKeyInfo {
-                    algorithm: spki::AlgorithmIdentifier {
-                        oid: OID_RSA,
-                        parameters: Some(Null),
-                    },
+                    algorithm: spki::AlgorithmIdentifier { oid: OID_RSA, parameters: Some(Null) },
                     subject_public_key: bit_string(&pkcs1),
                 };
                 spki.to_der()
@@ -260,10 +242,7 @@ impl PublicKey {
             PublicKey::Ec { crv, .. } => {
                 let point = self.ec_point_bytes().unwrap_or_default();
                 let spki = spki::SubjectPublicKeyInfo {
-                    algorithm: spki::AlgorithmIdentifier {
-                        oid: OID_EC,
-                        parameters: Some(crv.oid()),
-                    },
+                    algorithm: spki::AlgorithmIdentifier { oid: OID_EC, parameters: Some(crv.oid()) },
                     subject_public_key: bit_string(&point),
                 };
                 spki.to_der()
@@ -287,12 +266,7 @@ fn uint(bytes: &[u8]) -> UintRef<'_> {
 }
 
 fn rsa_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    pkcs1::RsaPublicKey {
-        modulus: uint(n),
-        public_exponent: uint(e),
-    }
-    .to_der()
-    .expect("RSA public key encodes")
+    pkcs1::RsaPublicKey { modulus: uint(n), public_exponent: uint(e) }.to_der().expect("RSA public key encodes")
 }
 
 /// PEM with `\n` line ends and 64-column lines.
@@ -322,9 +296,7 @@ fn derive_ec_point(crv: Curve, d: &[u8]) -> Result<Vec<u8>, String> {
     };
     let private = ag::PrivateKey::from_private_key(alg, d)
         .map_err(|_| format!("EC private scalar is not valid for {}", crv.name()))?;
-    let public = private
-        .compute_public_key()
-        .map_err(|_| "EC public point cannot be computed".to_string())?;
+    let public = private.compute_public_key().map_err(|_| "EC public point cannot be computed".to_string())?;
     Ok(public.as_ref().to_vec())
 }
 
@@ -368,13 +340,8 @@ impl KeyMaterial {
             }
             (PublicKey::Ec { crv, .. }, Secret::Ec { d }) => {
                 let point = self.public.ec_point_bytes()?;
-                let inner = sec1::EcPrivateKey {
-                    private_key: d,
-                    parameters: None,
-                    public_key: Some(&point),
-                }
-                .to_der()
-                .ok()?;
+                let inner =
+                    sec1::EcPrivateKey { private_key: d, parameters: None, public_key: Some(&point) }.to_der().ok()?;
                 pkcs8_wrap(OID_EC, Some(&crv.oid()), inner)
             }
             _ => return None,
@@ -389,10 +356,7 @@ impl KeyMaterial {
 
     /// This key with its secret part dropped.
     pub fn public_only(&self) -> KeyMaterial {
-        KeyMaterial {
-            public: self.public.clone(),
-            secret: None,
-        }
+        KeyMaterial { public: self.public.clone(), secret: None }
     }
 }
 
@@ -402,13 +366,7 @@ fn pkcs8_wrap(oid: ObjectIdentifier, params: Option<&ObjectIdentifier>, inner: V
         None => der::asn1::AnyRef::NULL,
     };
     let key = der::asn1::OctetStringRef::new(&inner).expect("octet string");
-    let info = pkcs8::PrivateKeyInfoRef::new(
-        spki::AlgorithmIdentifier {
-            oid,
-            parameters: Some(parameters),
-        },
-        key,
-    );
+    let info = pkcs8::PrivateKeyInfoRef::new(spki::AlgorithmIdentifier { oid, parameters: Some(parameters) }, key);
     info.to_der().expect("PKCS#8 encodes")
 }
 
@@ -426,27 +384,21 @@ pub fn parse_pem(bytes: &[u8]) -> Result<KeyMaterial, String> {
     {
         return Err("unexpected text after the PEM block; keep one key per file".into());
     }
+    if text.contains("-----BEGIN ") && !text.contains("-----END ") {
+        return Err("the PEM block has no END line: the file is truncated".into());
+    }
     let blocks = pem::parse_many(text).map_err(|e| format!("not a valid PEM file ({e})"))?;
     let blocks: Vec<_> = blocks.into_iter().filter(|b| b.tag() != "EC PARAMETERS").collect();
     let block = match blocks.as_slice() {
         [] => {
-            return Err(
-                "no PEM block found (expected -----BEGIN PRIVATE KEY----- or -----BEGIN PUBLIC KEY-----)".into(),
-            );
+            return Err("no PEM block found: expected one key in PEM form (PKCS#8, PKCS#1, SEC1 or SPKI)".into());
         }
         [one] => one,
         many => {
-            return Err(format!(
-                "file holds {} PEM blocks; put exactly one key in each file",
-                many.len()
-            ));
+            return Err(format!("file holds {} PEM blocks; put exactly one key in each file", many.len()));
         }
     };
-    if block
-        .headers()
-        .get("Proc-Type")
-        .is_some_and(|v| v.contains("ENCRYPTED"))
-    {
+    if block.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
         return Err(encrypted_problem());
     }
     let der = block.contents();
@@ -458,9 +410,9 @@ pub fn parse_pem(bytes: &[u8]) -> Result<KeyMaterial, String> {
         "RSA PUBLIC KEY" => parse_pkcs1_public(der),
         "ENCRYPTED PRIVATE KEY" => Err(encrypted_problem()),
         "CERTIFICATE" => Err("this is a certificate, not a key; drop the key itself (PKCS#8 or SPKI PEM)".into()),
-        other => Err(format!(
-            "unsupported PEM block `{other}` (expected PRIVATE KEY, RSA PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or RSA PUBLIC KEY)"
-        )),
+        other => {
+            Err(format!("unsupported PEM block `{other}`: expected one key in PEM form (PKCS#8, PKCS#1, SEC1 or SPKI)"))
+        }
     }
 }
 
@@ -500,10 +452,7 @@ pub fn parse_pkcs8(der: &[u8]) -> Result<KeyMaterial, String> {
     if oid == OID_RSA || oid == OID_RSA_PSS {
         return parse_pkcs1_private(inner);
     }
-    let params = info
-        .algorithm
-        .parameters
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    let params = info.algorithm.parameters.and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
     if oid == OID_EC
         && let Some(crv) = params.as_ref().and_then(Curve::from_oid)
     {
@@ -527,10 +476,7 @@ fn parse_pkcs1_private(der: &[u8]) -> Result<KeyMaterial, String> {
         dq: strip_zeros(key.exponent2.as_bytes()),
         qi: strip_zeros(key.coefficient.as_bytes()),
     };
-    Ok(KeyMaterial {
-        public,
-        secret: Some(SecretKey(secret)),
-    })
+    Ok(KeyMaterial { public, secret: Some(SecretKey(secret)) })
 }
 
 fn parse_sec1(der: &[u8], outer: Option<Curve>) -> Result<KeyMaterial, String> {
@@ -554,34 +500,23 @@ fn parse_sec1_with(der: &[u8], outer: Option<Curve>, outer_public: Option<Vec<u8
         None => derive_ec_point(crv, &d)?,
     };
     let public = PublicKey::ec_point(crv, &point)?;
-    Ok(KeyMaterial {
-        public,
-        secret: Some(SecretKey(Secret::Ec { d })),
-    })
+    Ok(KeyMaterial { public, secret: Some(SecretKey(Secret::Ec { d })) })
 }
 
 fn parse_spki(der: &[u8]) -> Result<KeyMaterial, String> {
     let info =
         spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| der_problem("SubjectPublicKeyInfo public key", e))?;
     let oid = info.algorithm.oid;
-    let bits = info
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| "public key bit string is not byte-aligned".to_string())?;
+    let bits =
+        info.subject_public_key.as_bytes().ok_or_else(|| "public key bit string is not byte-aligned".to_string())?;
     if oid == OID_RSA || oid == OID_RSA_PSS {
         return parse_pkcs1_public(bits);
     }
-    let params = info
-        .algorithm
-        .parameters
-        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    let params = info.algorithm.parameters.and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
     if oid == OID_EC
         && let Some(crv) = params.as_ref().and_then(Curve::from_oid)
     {
-        return Ok(KeyMaterial {
-            public: PublicKey::ec_point(crv, bits)?,
-            secret: None,
-        });
+        return Ok(KeyMaterial { public: PublicKey::ec_point(crv, bits)?, secret: None });
     }
     Err(unsupported_algorithm(&oid, params))
 }
@@ -619,11 +554,7 @@ pub fn parse_jwk(bytes: &[u8]) -> Result<(KeyMaterial, JwkHints), String> {
             .decode(v.trim_end_matches('='))
             .map_err(|_| format!("JWK member `{name}` is not base64url"))
     };
-    let hints = JwkHints {
-        kid: text("kid"),
-        key_use: text("use"),
-        alg: text("alg"),
-    };
+    let hints = JwkHints { kid: text("kid"), key_use: text("use"), alg: text("alg") };
     let has_private = obj.contains_key("d");
     let material = match text("kty").as_deref() {
         Some("RSA") => {
@@ -661,9 +592,7 @@ pub fn parse_jwk(bytes: &[u8]) -> Result<(KeyMaterial, JwkHints), String> {
             KeyMaterial { public, secret }
         }
         Some(other) => {
-            return Err(format!(
-                "JWK kty `{other}` is not supported; jwksmith publishes RSA and EC keys only"
-            ));
+            return Err(format!("JWK kty `{other}` is not supported; jwksmith publishes RSA and EC keys only"));
         }
         None => return Err("JWK member `kty` is missing".into()),
     };
@@ -694,17 +623,11 @@ mod tests {
     /// RFC 7517 Appendix A.1: the EC public key round-trips through SPKI to the same members.
     #[test]
     fn rfc7517_a1_ec_round_trip() {
-        let (x, y) = (
-            "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
-            "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM",
-        );
+        let (x, y) = ("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM");
         let key = PublicKey::ec(Curve::P256, &d(x), &d(y)).unwrap();
         let back = parse_spki(&key.spki_der()).unwrap();
         assert_eq!(back.public, key);
-        assert_eq!(
-            key.members(),
-            vec![("crv", "P-256".into()), ("x", x.into()), ("y", y.into())]
-        );
+        assert_eq!(key.members(), vec![("crv", "P-256".into()), ("x", x.into()), ("y", y.into())]);
     }
 
     #[test]
@@ -721,6 +644,7 @@ mod tests {
         n[255] = 0x01;
         assert!(PublicKey::rsa(&n, &[1]).is_err());
         assert!(PublicKey::rsa(&n, &[1, 0, 0]).is_err());
+        assert!(PublicKey::rsa(&n, &[3]).unwrap_err().contains("exponent 3"));
         assert!(PublicKey::rsa(&n[..128], &[1, 0, 1]).unwrap_err().contains("too small"));
         assert!(PublicKey::rsa(&n, &[1, 0, 1]).is_ok());
     }

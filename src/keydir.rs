@@ -67,27 +67,16 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
     }
     let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut sets: BTreeMap<String, SetDir> = BTreeMap::new();
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter();
+    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
     let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         let entry = entry.map_err(|e| {
             let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-            Error::io(
-                &path,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("cannot walk directory")),
-            )
+            Error::io(&path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot walk directory")))
         })?;
         let path = entry.path();
         let name = entry.file_name().to_str().ok_or_else(|| {
-            Error::input(
-                path,
-                "file name is not valid UTF-8",
-                "rename it with letters, digits, `-`, `_` and `.`",
-            )
+            Error::input(path, "file name is not valid UTF-8", "rename it with letters, digits, `-`, `_` and `.`")
         })?;
         if entry.file_type().is_dir() || !is_relevant(name) {
             continue;
@@ -98,11 +87,7 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
         let dir = path.parent().unwrap_or(root).to_path_buf();
         let publish = publish_path(root, &dir)?;
         sets.entry(publish.clone())
-            .or_insert_with(|| SetDir {
-                path: publish,
-                dir: dir.clone(),
-                files: Vec::new(),
-            })
+            .or_insert_with(|| SetDir { path: publish, dir: dir.clone(), files: Vec::new() })
             .files
             .push(path.to_path_buf());
     }
@@ -111,13 +96,8 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
 
 /// True for a link to a file inside `root`; false for a link to a directory; error otherwise.
 fn symlink_is_inside(path: &Path, root: &Path) -> Result<bool> {
-    let target = fs::canonicalize(path).map_err(|_| {
-        Error::input(
-            path,
-            "symlink points to nothing",
-            "remove the link or restore its target",
-        )
-    })?;
+    let target = fs::canonicalize(path)
+        .map_err(|_| Error::input(path, "symlink points to nothing", "remove the link or restore its target"))?;
     if !target.starts_with(root) {
         return Err(Error::input(
             path,
@@ -136,10 +116,7 @@ fn publish_path(root: &Path, dir: &Path) -> Result<String> {
         if !is_path_segment(text) {
             return Err(Error::input(
                 dir,
-                format!(
-                    "directory name `{}` cannot be a publish path segment",
-                    part.as_os_str().to_string_lossy()
-                ),
+                format!("directory name `{}` cannot be a publish path segment", part.as_os_str().to_string_lossy()),
                 "rename the directory with letters, digits, `-`, `_` and `.`",
             ));
         }
@@ -227,14 +204,7 @@ pub fn load_set(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
             Loaded::Nothing => {}
         }
     }
-    let set = KeySet {
-        path: set.path.clone(),
-        dir: set.dir.clone(),
-        config,
-        config_file,
-        keys,
-        unfinished,
-    };
+    let set = KeySet { path: set.path.clone(), dir: set.dir.clone(), config, config_file, keys, unfinished };
     Ok((set, warnings))
 }
 
@@ -278,11 +248,7 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded
     };
     if let Err(problem) = self_test(&material, meta.alg, meta.key_use) {
         let file = files.private.as_ref().unwrap_or(key_file);
-        return Err(Error::input(
-            file,
-            problem,
-            "replace the key pair; `jwksmith rotate` makes a new one",
-        ));
+        return Err(Error::input(file, problem, "replace the key pair; `jwksmith rotate` makes a new one"));
     }
     let cert_der = match &files.cert {
         Some(path) if config.x5c => Some(read_cert(path, &material)?),
@@ -299,13 +265,8 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded
 
 fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     let parse = |path: &PathBuf| -> Result<KeyMaterial> {
-        parse_pem(&read(path)?).map_err(|p| {
-            Error::input(
-                path,
-                p,
-                "replace it with a valid PEM key (PKCS#8, PKCS#1, SEC1 or SPKI)",
-            )
-        })
+        parse_pem(&read(path)?)
+            .map_err(|p| Error::input(path, p, "replace it with a valid PEM key (PKCS#8, PKCS#1, SEC1 or SPKI)"))
     };
     if let Some(path) = &files.hand_dropped {
         return parse(path);
@@ -326,7 +287,7 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     {
         return Err(Error::input(
             path,
-            "holds a PRIVATE key, but `.pub.pem` files are committed and published: it must hold only the public key",
+            "holds a private key, but `.pub.pem` files are committed and published: it must hold only the public key",
             format!("move it to {kid}.key.pem and write the public key with `openssl pkey -pubout`"),
         ));
     }
@@ -389,16 +350,9 @@ pub fn default_meta(kid: &str, material: &KeyMaterial) -> Meta {
 
 fn read_cert(path: &Path, material: &KeyMaterial) -> Result<Vec<u8>> {
     let bytes = read(path)?;
-    let block = pem::parse(&bytes)
-        .ok()
-        .filter(|b| b.tag() == "CERTIFICATE")
-        .ok_or_else(|| {
-            Error::input(
-                path,
-                "not a PEM certificate",
-                "delete it; `jwksmith rotate` writes certificates for new keys",
-            )
-        })?;
+    let block = pem::parse(&bytes).ok().filter(|b| b.tag() == "CERTIFICATE").ok_or_else(|| {
+        Error::input(path, "not a PEM certificate", "delete it; `jwksmith rotate` writes certificates for new keys")
+    })?;
     let der = block.into_contents();
     let spki = material.public.spki_der();
     if !der.windows(spki.len()).any(|w| w == spki.as_slice()) {
@@ -417,10 +371,7 @@ mod tests {
 
     #[test]
     fn file_names_classify() {
-        assert_eq!(
-            classify("rsa-sig-001.key.pem"),
-            Some((FileKind::Private, "rsa-sig-001"))
-        );
+        assert_eq!(classify("rsa-sig-001.key.pem"), Some((FileKind::Private, "rsa-sig-001")));
         assert_eq!(classify("a.pub.pem"), Some((FileKind::Public, "a")));
         assert_eq!(classify("a.meta.json"), Some((FileKind::Meta, "a")));
         assert_eq!(classify("legacy.pem"), Some((FileKind::HandDropped, "legacy")));

@@ -105,11 +105,7 @@ impl Times {
 
     /// `updateTime`: the latest state change at or before `now`, never before `createTime`.
     pub fn update_time(&self, now: Timestamp) -> Timestamp {
-        self.all()
-            .into_iter()
-            .flatten()
-            .filter(|t| *t <= now)
-            .fold(self.create_time(), Timestamp::max)
+        self.all().into_iter().flatten().filter(|t| *t <= now).fold(self.create_time(), Timestamp::max)
     }
 
     /// The first instant after `now` at which the state changes, and the state it becomes.
@@ -117,10 +113,7 @@ impl Times {
         let here = self.state_at(now);
         let mut candidates: Vec<Timestamp> = self.all().into_iter().flatten().filter(|t| *t > now).collect();
         candidates.sort();
-        candidates
-            .into_iter()
-            .map(|t| (t, self.state_at(t)))
-            .find(|(_, s)| *s != here)
+        candidates.into_iter().map(|t| (t, self.state_at(t))).find(|(_, s)| *s != here)
     }
 
     /// Checks `created ≤ activates ≤ retires ≤ expires`; the error names the fields.
@@ -177,10 +170,7 @@ mod tests {
         assert_eq!(k.state_at(t("2026-01-15T00:00:00Z")), State::Current);
         assert_eq!(k.state_at(t("2026-04-15T00:00:00Z")), State::Previous);
         assert_eq!(k.state_at(t("2026-04-29T00:00:00Z")), State::Expired);
-        let revoked = Times {
-            revoked: Some(t("2026-02-01T00:00:00Z")),
-            ..k
-        };
+        let revoked = Times { revoked: Some(t("2026-02-01T00:00:00Z")), ..k };
         assert_eq!(revoked.state_at(t("2026-02-01T00:00:00Z")), State::Revoked);
         assert_eq!(Times::default().state_at(t("1999-01-01T00:00:00Z")), State::Current);
     }
@@ -189,28 +179,19 @@ mod tests {
     fn update_time_is_latest_change_not_before_create() {
         let k = sample();
         assert_eq!(k.update_time(t("2026-02-01T00:00:00Z")), t("2026-01-15T00:00:00Z"));
-        assert_eq!(
-            Times::default().update_time(t("2026-02-01T00:00:00Z")),
-            Timestamp::EPOCH
-        );
+        assert_eq!(Times::default().update_time(t("2026-02-01T00:00:00Z")), Timestamp::EPOCH);
     }
 
     #[test]
     fn next_change_finds_the_next_state() {
         let k = sample();
-        assert_eq!(
-            k.next_change(t("2026-02-01T00:00:00Z")),
-            Some((t("2026-04-15T00:00:00Z"), State::Previous))
-        );
+        assert_eq!(k.next_change(t("2026-02-01T00:00:00Z")), Some((t("2026-04-15T00:00:00Z"), State::Previous)));
         assert_eq!(k.next_change(t("2026-05-01T00:00:00Z")), None);
     }
 
     #[test]
     fn order_is_checked() {
-        let bad = Times {
-            retires: Some(t("2025-01-01T00:00:00Z")),
-            ..sample()
-        };
+        let bad = Times { retires: Some(t("2025-01-01T00:00:00Z")), ..sample() };
         assert!(bad.check_order().unwrap_err().contains("retires"));
         assert!(sample().check_order().is_ok());
     }

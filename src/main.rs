@@ -45,34 +45,12 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Init { dir } => cmd::init::run(ctx, &dir),
         Command::Build { pretty } => cmd::build::run(ctx, pretty).map(|_| ()),
         Command::Check { strict } => cmd::check::run(ctx, strict),
-        Command::Rotate {
-            if_due,
-            immediate,
-            spec,
-        } => cmd::rotate::run(
-            ctx,
-            &cmd::rotate::RotateOptions {
-                if_due,
-                immediate,
-                spec,
-            },
-        ),
-        Command::Import {
-            file,
-            kid,
-            key_use,
-            alg,
-            label,
-        } => cmd::import::run(
-            ctx,
-            &cmd::import::ImportOptions {
-                file,
-                kid,
-                key_use,
-                alg,
-                label,
-            },
-        ),
+        Command::Rotate { if_due, immediate, spec } => {
+            cmd::rotate::run(ctx, &cmd::rotate::RotateOptions { if_due, immediate, spec })
+        }
+        Command::Import { file, kid, key_use, alg, label } => {
+            cmd::import::run(ctx, &cmd::import::ImportOptions { file, kid, key_use, alg, label })
+        }
         Command::Status { json } => cmd::status::run(ctx, json),
         Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
         Command::Prune => cmd::prune::run(ctx),

@@ -78,11 +78,7 @@ impl Meta {
 
     /// The id of a key that has no metadata: UUIDv5 (URL namespace) of `jwksmith:key:<thumbprint>`.
     pub fn default_id(thumbprint: &str) -> String {
-        uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_URL,
-            format!("jwksmith:key:{thumbprint}").as_bytes(),
-        )
-        .to_string()
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("jwksmith:key:{thumbprint}").as_bytes()).to_string()
     }
 
     /// Serialises the file (`pretty` indents it), ending with a newline.

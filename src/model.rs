@@ -70,11 +70,10 @@ impl KeySet {
     pub fn project_id(&self) -> String {
         match &self.config.project_id {
             Some(id) => id.clone(),
-            None => uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_URL,
-                format!("jwksmith:project:{}", self.path).as_bytes(),
-            )
-            .to_string(),
+            None => {
+                uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("jwksmith:project:{}", self.path).as_bytes())
+                    .to_string()
+            }
         }
     }
 

@@ -32,11 +32,7 @@ pub struct PlanOptions {
 
 /// Where a set's files go under `public/` or `private/`: `""` or `tenants/acme/`.
 pub fn set_prefix(path: &str) -> String {
-    if path.is_empty() {
-        String::new()
-    } else {
-        format!("{path}/")
-    }
+    if path.is_empty() { String::new() } else { format!("{path}/") }
 }
 
 /// The keys of `jwks.json` in publication order: current (spec order), next, previous.
@@ -66,25 +62,13 @@ pub fn plan_set(set: &KeySet, now: Timestamp, options: PlanOptions) -> Vec<Outpu
     let pretty = options.force_pretty || set.config.pretty;
     let x5c = set.config.x5c;
     let prefix = set_prefix(&set.path);
-    let public = |name: &str, bytes: Vec<u8>| OutputFile {
-        path: format!("public/{prefix}{name}"),
-        bytes,
-        private: false,
-    };
+    let public =
+        |name: &str, bytes: Vec<u8>| OutputFile { path: format!("public/{prefix}{name}"), bytes, private: false };
     let published = published_keys(set, now);
 
-    let jwks = json_bytes(
-        &JwkSet {
-            keys: published.iter().map(|k| public_jwk(k, x5c)).collect(),
-        },
-        pretty,
-    );
+    let jwks = json_bytes(&JwkSet { keys: published.iter().map(|k| public_jwk(k, x5c)).collect() }, pretty);
     let project_id = set.project_id();
-    let mut listed: Vec<&Key> = set
-        .keys
-        .iter()
-        .filter(|k| is_jwt_key(k) && k.state(now).is_listed())
-        .collect();
+    let mut listed: Vec<&Key> = set.keys.iter().filter(|k| is_jwt_key(k) && k.state(now).is_listed()).collect();
     listed.sort_by_key(|k| (Reverse(k.meta.times().create_time()), k.meta.kid.clone()));
     let entries: Vec<_> = listed.iter().map(|k| jwt_key(k, &project_id, now)).collect();
     let active: Vec<_> = entries.iter().filter(|e| e.active).cloned().collect();
@@ -100,15 +84,8 @@ pub fn plan_set(set: &KeySet, now: Timestamp, options: PlanOptions) -> Vec<Outpu
         files.push(public(".well-known/openid-configuration", discovery(set, pretty)));
     }
     if set.config.api_mirrors {
-        let root = |path: String, bytes: Vec<u8>| OutputFile {
-            path,
-            bytes,
-            private: false,
-        };
-        files.push(root(
-            format!("public/api/{}/service/jwks/get", set.config.service_id),
-            jwks,
-        ));
+        let root = |path: String, bytes: Vec<u8>| OutputFile { path, bytes, private: false };
+        files.push(root(format!("public/api/{}/service/jwks/get", set.config.service_id), jwks));
         files.push(root(format!("public/projects/{project_id}/jwt-keys"), jwt_keys));
     }
     files.extend(plan_private(set, &published, now, pretty));
@@ -123,26 +100,14 @@ fn discovery(set: &KeySet, pretty: bool) -> Vec<u8> {
     }
     let issuer = set.config.issuer.as_str();
     let base = issuer.trim_end_matches('/');
-    json_bytes(
-        &Discovery {
-            issuer,
-            jwks_uri: format!("{base}/{}jwks.json", set_prefix(&set.path)),
-        },
-        pretty,
-    )
+    json_bytes(&Discovery { issuer, jwks_uri: format!("{base}/{}jwks.json", set_prefix(&set.path)) }, pretty)
 }
 
 fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) -> Vec<OutputFile> {
     let prefix = set_prefix(&set.path);
-    let private = |name: &str, bytes: Vec<u8>| OutputFile {
-        path: format!("private/{prefix}{name}"),
-        bytes,
-        private: true,
-    };
-    let keys = published
-        .iter()
-        .filter_map(|k| private_jwk(k, set.config.x5c))
-        .collect();
+    let private =
+        |name: &str, bytes: Vec<u8>| OutputFile { path: format!("private/{prefix}{name}"), bytes, private: true };
+    let keys = published.iter().filter_map(|k| private_jwk(k, set.config.x5c)).collect();
     let mut files = vec![private("jwks.json", json_bytes(&JwkSet { keys }, pretty))];
     for spec in &set.config.keys {
         if let Some(pem) = current_of_spec(set, &spec.spec, now).and_then(|k| k.material.pkcs8_pem()) {
@@ -156,10 +121,7 @@ fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) 
 pub fn check_mirrors(sets: &[&KeySet]) -> Result<()> {
     let mut seen: BTreeMap<(String, String), &KeySet> = BTreeMap::new();
     for set in sets.iter().filter(|s| s.config.api_mirrors) {
-        for (field, value) in [
-            ("service_id", set.config.service_id.clone()),
-            ("project_id", set.project_id()),
-        ] {
+        for (field, value) in [("service_id", set.config.service_id.clone()), ("project_id", set.project_id())] {
             if let Some(other) = seen.insert((field.to_string(), value.clone()), set) {
                 let file = |s: &KeySet| s.config_file.clone().unwrap_or_else(|| s.dir.join("keyset.toml"));
                 return Err(Error::input(
@@ -236,42 +198,11 @@ pub fn plan_site(sets: &[&KeySet], set_files: &[OutputFile], now: Timestamp, sit
         .collect();
     rules.sort_by(|a, b| a.path.cmp(&b.path));
     let site_sets: Vec<SiteSet> = sets.iter().map(|s| site_set(s, now)).collect();
-    let public = |path: &str, bytes: Vec<u8>| OutputFile {
-        path: format!("public/{path}"),
-        bytes,
-        private: false,
-    };
+    let public = |path: &str, bytes: Vec<u8>| OutputFile { path: format!("public/{path}"), bytes, private: false };
     Ok(vec![
-        public(
-            "index.html",
-            site.render(
-                "index.html",
-                Ctx {
-                    sets: site_sets,
-                    rules: Vec::new(),
-                },
-            )?,
-        ),
-        public(
-            "_headers",
-            site.render(
-                "_headers",
-                Ctx {
-                    sets: Vec::new(),
-                    rules,
-                },
-            )?,
-        ),
-        public(
-            ".nojekyll",
-            site.render(
-                ".nojekyll",
-                Ctx {
-                    sets: Vec::new(),
-                    rules: Vec::new(),
-                },
-            )?,
-        ),
+        public("index.html", site.render("index.html", Ctx { sets: site_sets, rules: Vec::new() })?),
+        public("_headers", site.render("_headers", Ctx { sets: Vec::new(), rules })?),
+        public(".nojekyll", site.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
     ])
 }
 
@@ -279,11 +210,7 @@ fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
     let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
     let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
     keys.sort_by_key(|k| {
-        (
-            k.state(now).publish_rank(),
-            set.config.spec_rank(k.meta.spec.as_deref()),
-            k.meta.kid.clone(),
-        )
+        (k.state(now).publish_rank(), set.config.spec_rank(k.meta.spec.as_deref()), k.meta.kid.clone())
     });
     SiteSet {
         path: set.path.clone(),

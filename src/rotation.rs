@@ -39,10 +39,7 @@ pub enum Action {
 /// What rotation decides for one set.
 pub fn decide(set: &KeySet, specs: &[&KeySpec], now: Timestamp, mode: Mode) -> Vec<Action> {
     let set_is_empty = !set.keys.iter().any(|k| k.state(now).is_active());
-    specs
-        .iter()
-        .flat_map(|spec| decide_spec(set, spec, now, mode, set_is_empty))
-        .collect()
+    specs.iter().flat_map(|spec| decide_spec(set, spec, now, mode, set_is_empty)).collect()
 }
 
 fn start_of(key: &Key) -> Timestamp {
@@ -61,45 +58,25 @@ fn decide_spec(set: &KeySet, spec: &KeySpec, now: Timestamp, mode: Mode, set_is_
     let next = newest(of_spec().filter(|k| k.state(now) == State::Next));
     let retire = |key: &Key, at: Timestamp| Action::Retime {
         kid: key.meta.kid.clone(),
-        times: Times {
-            retires: Some(at),
-            expires: Some(at.plus(r.verify_for)),
-            ..key.meta.times()
-        },
+        times: Times { retires: Some(at), expires: Some(at.plus(r.verify_for)), ..key.meta.times() },
     };
-    let create = |activates: Timestamp| Action::Create {
-        spec: spec.spec.clone(),
-        activates,
-    };
+    let create = |activates: Timestamp| Action::Create { spec: spec.spec.clone(), activates };
     match (current, next) {
         (None, None) => {
-            let activates = if set_is_empty || mode == Mode::Immediate {
-                now
-            } else {
-                now.plus(r.publish_ahead)
-            };
+            let activates = if set_is_empty || mode == Mode::Immediate { now } else { now.plus(r.publish_ahead) };
             vec![create(activates)]
         }
         (None, Some(n)) => match mode {
             Mode::Immediate => vec![Action::Retime {
                 kid: n.meta.kid.clone(),
-                times: Times {
-                    activates: Some(now),
-                    ..n.meta.times()
-                },
+                times: Times { activates: Some(now), ..n.meta.times() },
             }],
             _ => vec![],
         },
         (Some(c), Some(n)) => match mode {
             Mode::Immediate => vec![
                 retire(c, now),
-                Action::Retime {
-                    kid: n.meta.kid.clone(),
-                    times: Times {
-                        activates: Some(now),
-                        ..n.meta.times()
-                    },
-                },
+                Action::Retime { kid: n.meta.kid.clone(), times: Times { activates: Some(now), ..n.meta.times() } },
             ],
             // Repair after a crash between writing the next key and retiming the current one.
             _ if c.meta.retires != n.meta.activates => vec![retire(c, n.meta.activates.unwrap_or(now))],

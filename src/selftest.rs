@@ -14,11 +14,7 @@ pub fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String
     let Some(pkcs8) = key.pkcs8_der() else {
         return Ok(());
     };
-    let alg = if key_use == Use::Sig {
-        alg
-    } else {
-        fallback_alg(&key.public)
-    };
+    let alg = if key_use == Use::Sig { alg } else { fallback_alg(&key.public) };
     match &key.public {
         PublicKey::Rsa { n, e } => rsa(&pkcs8, n, e, alg),
         PublicKey::Ec { crv: Curve::P521, .. } => p521(&pkcs8, &key.public),
@@ -47,14 +43,11 @@ fn rsa(pkcs8: &[u8], n: &[u8], e: &[u8], alg: Alg) -> Result<(), String> {
     let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
     let mut sig = vec![0u8; pair.public().modulus_len()];
     let rng = ring::rand::SystemRandom::new();
-    pair.sign(sign, &rng, MESSAGE, &mut sig)
-        .map_err(|_| "signing with the RSA private key failed".to_string())?;
-    s::RsaPublicKeyComponents { n, e }
-        .verify(verify, MESSAGE, &sig)
-        .map_err(|_| {
-            "self-test failed: a signature made with the private key does not verify against the published public key"
-                .to_string()
-        })
+    pair.sign(sign, &rng, MESSAGE, &mut sig).map_err(|_| "signing with the RSA private key failed".to_string())?;
+    s::RsaPublicKeyComponents { n, e }.verify(verify, MESSAGE, &sig).map_err(|_| {
+        "self-test failed: a signature made with the private key does not verify against the published public key"
+            .to_string()
+    })
 }
 
 fn ecdsa(pkcs8: &[u8], public: &PublicKey, alg: Alg) -> Result<(), String> {
@@ -67,16 +60,12 @@ fn ecdsa(pkcs8: &[u8], public: &PublicKey, alg: Alg) -> Result<(), String> {
     let rng = ring::rand::SystemRandom::new();
     let pair = s::EcdsaKeyPair::from_pkcs8(sign, pkcs8, &rng)
         .map_err(|e| format!("the EC private key does not match its public key or is not valid ({e})"))?;
-    let sig = pair
-        .sign(&rng, MESSAGE)
-        .map_err(|_| "signing with the EC private key failed".to_string())?;
+    let sig = pair.sign(&rng, MESSAGE).map_err(|_| "signing with the EC private key failed".to_string())?;
     let point = public.ec_point_bytes().unwrap_or_default();
-    s::UnparsedPublicKey::new(verify, &point)
-        .verify(MESSAGE, sig.as_ref())
-        .map_err(|_| {
-            "self-test failed: a signature made with the private key does not verify against the published public key"
-                .to_string()
-        })
+    s::UnparsedPublicKey::new(verify, &point).verify(MESSAGE, sig.as_ref()).map_err(|_| {
+        "self-test failed: a signature made with the private key does not verify against the published public key"
+            .to_string()
+    })
 }
 
 fn p521(pkcs8: &[u8], public: &PublicKey) -> Result<(), String> {
@@ -84,14 +73,10 @@ fn p521(pkcs8: &[u8], public: &PublicKey) -> Result<(), String> {
     let pair = s::EcdsaKeyPair::from_pkcs8(&s::ECDSA_P521_SHA512_FIXED_SIGNING, pkcs8)
         .map_err(|e| format!("the EC private key does not match its public key or is not valid ({e})"))?;
     let rng = aws_lc_rs::rand::SystemRandom::new();
-    let sig = pair
-        .sign(&rng, MESSAGE)
-        .map_err(|_| "signing with the EC private key failed".to_string())?;
+    let sig = pair.sign(&rng, MESSAGE).map_err(|_| "signing with the EC private key failed".to_string())?;
     let point = public.ec_point_bytes().unwrap_or_default();
-    s::UnparsedPublicKey::new(&s::ECDSA_P521_SHA512_FIXED, &point)
-        .verify(MESSAGE, sig.as_ref())
-        .map_err(|_| {
-            "self-test failed: a signature made with the private key does not verify against the published public key"
-                .to_string()
-        })
+    s::UnparsedPublicKey::new(&s::ECDSA_P521_SHA512_FIXED, &point).verify(MESSAGE, sig.as_ref()).map_err(|_| {
+        "self-test failed: a signature made with the private key does not verify against the published public key"
+            .to_string()
+    })
 }

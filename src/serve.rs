@@ -74,21 +74,13 @@ pub fn reply(root: &Path, url: &str) -> Reply {
         return not_found();
     };
     let Ok(body) = fs::read(&file) else { return not_found() };
-    let rules = fs::read_to_string(root.join("_headers"))
-        .map(|t| headers::parse(&t))
-        .unwrap_or_default();
-    let path = percent_decode_str(url.split(['?', '#']).next().unwrap_or("/"))
-        .decode_utf8_lossy()
-        .to_string();
+    let rules = fs::read_to_string(root.join("_headers")).map(|t| headers::parse(&t)).unwrap_or_default();
+    let path = percent_decode_str(url.split(['?', '#']).next().unwrap_or("/")).decode_utf8_lossy().to_string();
     let mut headers = headers::for_path(&rules, &path);
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
         headers.push(("Content-Type".into(), default_content_type(&file).into()));
     }
-    Reply {
-        status: 200,
-        headers,
-        body,
-    }
+    Reply { status: 200, headers, body }
 }
 
 /// Resolves `--addr`, refusing a non-loopback address unless `allow_remote`.
@@ -105,9 +97,7 @@ pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
                 "--addr {addr} is not a loopback address; serve is a development server: add --allow-remote if you really mean it"
             )));
         }
-        ctx.ui.warn(&format!(
-            "serving on {addr}, reachable from other machines; this is a development server"
-        ));
+        ctx.ui.warn(&format!("serving on {addr}, reachable from other machines; this is a development server"));
     }
     Ok(addr)
 }
@@ -117,11 +107,7 @@ fn respond(root: &Path, request: tiny_http::Request) {
     let reply = if matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
         reply(root, request.url())
     } else {
-        Reply {
-            status: 405,
-            headers: vec![("Allow".into(), "GET, HEAD".into())],
-            body: Vec::new(),
-        }
+        Reply { status: 405, headers: vec![("Allow".into(), "GET, HEAD".into())], body: Vec::new() }
     };
     let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { reply.body.clone() })
         .with_status_code(reply.status);
@@ -144,10 +130,7 @@ pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
             respond(&root, request);
         }
     });
-    ctx.ui.data(&format!(
-        "serving {} at http://{bound}/\n",
-        ctx.out.join("public").display()
-    ));
+    ctx.ui.data(&format!("serving {} at http://{bound}/\n", ctx.out.join("public").display()));
     crate::watch::run(ctx, &|| {})
 }
 

@@ -41,13 +41,7 @@ pub fn public_jwk(key: &Key, with_x5c: bool) -> Jwk {
         ("use", m.key_use.name().into()),
         ("alg", m.alg.name().into()),
     ];
-    members.extend(
-        key.material
-            .public
-            .members()
-            .into_iter()
-            .map(|(k, v)| (k, Value::from(v))),
-    );
+    members.extend(key.material.public.members().into_iter().map(|(k, v)| (k, Value::from(v))));
     if with_x5c && let Some(der) = &key.cert_der {
         members.push(("x5c", Value::Array(vec![b64_std(der).into()])));
         let digest = ring::digest::digest(&ring::digest::SHA256, der);
@@ -111,12 +105,8 @@ pub fn jwt_key(key: &Key, project_id: &str, now: Timestamp) -> JwtKey {
 
 /// Serialises to JSON bytes (indented when `pretty`), ending with a newline.
 pub fn json_bytes<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
-    let mut bytes = if pretty {
-        serde_json::to_vec_pretty(value)
-    } else {
-        serde_json::to_vec(value)
-    }
-    .expect("JSON of plain data serialises");
+    let mut bytes = if pretty { serde_json::to_vec_pretty(value) } else { serde_json::to_vec(value) }
+        .expect("JSON of plain data serialises");
     bytes.push(b'\n');
     bytes
 }

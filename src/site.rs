@@ -41,8 +41,7 @@ impl Site {
             } else {
                 (default.to_string(), None)
             };
-            env.add_template_owned(name, text)
-                .map_err(|e| template_error(name, source.as_deref(), &e))?;
+            env.add_template_owned(name, text).map_err(|e| template_error(name, source.as_deref(), &e))?;
             sources.push((name, source));
         }
         Ok(Site { env, sources })
@@ -50,15 +49,8 @@ impl Site {
 
     /// Renders one template with a context.
     pub fn render<C: Serialize>(&self, name: &'static str, context: C) -> Result<Vec<u8>> {
-        let source = self
-            .sources
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, s)| s.clone());
-        let template = self
-            .env
-            .get_template(name)
-            .map_err(|e| template_error(name, source.as_deref(), &e))?;
+        let source = self.sources.iter().find(|(n, _)| *n == name).and_then(|(_, s)| s.clone());
+        let template = self.env.get_template(name).map_err(|e| template_error(name, source.as_deref(), &e))?;
         let text = template
             .render(minijinja::value::Serde(context))
             .map_err(|e| template_error(name, source.as_deref(), &e))?;
@@ -67,9 +59,7 @@ impl Site {
 }
 
 fn template_error(name: &str, source: Option<&Path>, e: &minijinja::Error) -> Error {
-    let path = source
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(format!("<embedded template {name}>")));
+    let path = source.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(format!("<embedded template {name}>")));
     let line = e.line().map(|l| format!(" (line {l})")).unwrap_or_default();
     let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
     Error::input(

@@ -18,28 +18,17 @@ pub const DEBOUNCE: Duration = Duration::from_millis(75);
 
 /// True for files editors and jwksmith write on the side: swap, backup, lock and temp files.
 pub fn is_noise(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     name.starts_with('.')
         || name.starts_with('#')
         || name.ends_with('~')
         || name == "4913"
-        || [".swp", ".swx", ".swo", ".tmp", ".bak", ".part"]
-            .iter()
-            .any(|s| name.ends_with(s))
+        || [".swp", ".swx", ".swo", ".tmp", ".bak", ".part"].iter().any(|s| name.ends_with(s))
 }
 
 /// The instant of the next state change of any key in the selected sets, after `now`.
 pub fn next_change(ctx: &Context) -> Option<Timestamp> {
-    let loaded = load(&Context {
-        ui: crate::ui::Ui {
-            verbosity: crate::ui::Verbosity::Quiet,
-        },
-        ..ctx.clone()
-    })
-    .ok()?;
+    let loaded = load(&Context { ui: crate::ui::Ui { verbosity: crate::ui::Verbosity::Quiet }, ..ctx.clone() }).ok()?;
     loaded
         .sets
         .iter()
@@ -84,11 +73,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
     }
     ctx.ui.report(&format!(
         "watching {} for changes (Ctrl-C to stop)",
-        watched
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" and ")
+        watched.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" and ")
     ));
     loop {
         let wait = if fixed_clock {
@@ -101,11 +86,8 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(Ok(events)) => {
-                let relevant: Vec<&PathBuf> = events
-                    .iter()
-                    .map(|e| &e.path)
-                    .filter(|p| !is_noise(p) && !under(p, &ctx.out))
-                    .collect();
+                let relevant: Vec<&PathBuf> =
+                    events.iter().map(|e| &e.path).filter(|p| !is_noise(p) && !under(p, &ctx.out)).collect();
                 if relevant.is_empty() {
                     continue;
                 }
@@ -135,13 +117,7 @@ mod tests {
 
     #[test]
     fn editor_files_are_noise() {
-        for name in [
-            ".rsa.pem.swp",
-            "keyset.toml~",
-            "#keyset.toml#",
-            "4913",
-            ".jwksmith-tmp-x.tmp",
-        ] {
+        for name in [".rsa.pem.swp", "keyset.toml~", "#keyset.toml#", "4913", ".jwksmith-tmp-x.tmp"] {
             assert!(is_noise(Path::new(name)), "{name}");
         }
         for name in ["keyset.toml", "rsa-sig-001.pub.pem", "index.html"] {

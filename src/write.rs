@@ -73,11 +73,8 @@ fn dir_mode(private: bool) -> u32 {
 /// given `mode`, optionally synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let mut tmp =
+        tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if sync {
         tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
@@ -85,9 +82,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if sync {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(dir, e))?;
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
     }
     Ok(())
 }
@@ -102,17 +97,9 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
         return Ok(());
     }
     if dir.exists() {
-        return Err(Error::input(
-            dir,
-            "is a file, but jwksmith needs a directory here",
-            "remove or rename it",
-        ));
+        return Err(Error::input(dir, "is a file, but jwksmith needs a directory here", "remove or rename it"));
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))
 }
 
@@ -162,6 +149,18 @@ pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<
     Ok(report)
 }
 
+/// Fails when `out` exists but is not a directory.
+pub fn check_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(Error::input(
+            out,
+            "is a file, but the output must be a directory",
+            "remove it or pass another --out DIR",
+        ));
+    }
+    Ok(())
+}
+
 fn fix_mode(path: &Path, want: u32) -> Result<()> {
     let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.permissions().mode() & 0o777 != want {
@@ -177,13 +176,8 @@ pub fn existing_files(out: &Path) -> Result<Vec<String>> {
     }
     let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(out).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::io(
-                out,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
+        let entry = entry
+            .map_err(|e| Error::io(out, e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed"))))?;
         if entry.file_type().is_dir() {
             continue;
         }
@@ -194,10 +188,7 @@ pub fn existing_files(out: &Path) -> Result<Vec<String>> {
 
 fn rel_path(out: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(out).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 fn remove_stale(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<Vec<String>> {
@@ -236,6 +227,7 @@ fn remove_empty_dirs(out: &Path, owner: &dyn Ownership) -> Result<()> {
 
 /// Compares the plan's files under `public/` with the disk.
 pub fn diff_public(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<Vec<Difference>> {
+    check_out_dir(out)?;
     let mut diffs = Vec::new();
     let public: Vec<&OutputFile> = files.iter().filter(|f| f.path.starts_with("public/")).collect();
     for file in &public {

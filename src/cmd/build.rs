@@ -14,10 +14,7 @@ pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFi
     let sets: Vec<&KeySet> = loaded.sets.iter().collect();
     check_mirrors(&sets)?;
     let options = PlanOptions { force_pretty: pretty };
-    let mut files: Vec<OutputFile> = sets
-        .par_iter()
-        .flat_map_iter(|s| plan_set(s, ctx.now, options))
-        .collect();
+    let mut files: Vec<OutputFile> = sets.par_iter().flat_map_iter(|s| plan_set(s, ctx.now, options)).collect();
     if ctx.all_sets() {
         let site = Site::load(&ctx.templates)?;
         let site_files = plan_site(&sets, &files, ctx.now, &site)?;
@@ -28,11 +25,7 @@ pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFi
 
 /// Which existing files this run may rewrite or remove.
 pub fn ownership(ctx: &Context, loaded: &Loaded) -> Box<dyn Ownership> {
-    if ctx.all_sets() {
-        Box::new(All)
-    } else {
-        Box::new(SetOwnership::new(&ctx.sets, &loaded.dirs))
-    }
+    if ctx.all_sets() { Box::new(All) } else { Box::new(SetOwnership::new(&ctx.sets, &loaded.dirs)) }
 }
 
 /// Warns about specs that have no key yet.

@@ -37,8 +37,7 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
             crate::cmd::build::plural(warnings.len())
         )));
     }
-    ctx.ui
-        .report(&format!("{} is up to date", ctx.out.join("public").display()));
+    ctx.ui.report(&format!("{} is up to date", ctx.out.join("public").display()));
     Ok(())
 }
 

@@ -32,25 +32,12 @@ fn read_key(file: &Path) -> Result<(KeyMaterial, crate::key::JwkHints)> {
     let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
     let name = file.to_string_lossy();
     let looks_json = name.ends_with(".json") || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let parsed = if looks_json {
-        parse_jwk(&bytes)
-    } else {
-        parse_pem(&bytes).map(|m| (m, Default::default()))
-    };
-    parsed.map_err(|p| {
-        Error::input(
-            file,
-            p,
-            "import takes one PEM key (PKCS#8, PKCS#1, SEC1, SPKI) or one RSA/EC JWK",
-        )
-    })
+    let parsed = if looks_json { parse_jwk(&bytes) } else { parse_pem(&bytes).map(|m| (m, Default::default())) };
+    parsed.map_err(|p| Error::input(file, p, "import takes one PEM key (PKCS#8, PKCS#1, SEC1, SPKI) or one RSA/EC JWK"))
 }
 
 fn file_stem(file: &Path) -> String {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     for suffix in [".jwk.json", ".json", ".pem"] {
         if let Some(stem) = name.strip_suffix(suffix) {
             return stem.to_string();
@@ -64,9 +51,7 @@ fn target(ctx: &Context) -> Result<(String, PathBuf)> {
     match ctx.sets.as_slice() {
         [] => Ok((String::new(), ctx.keys.clone())),
         [one] => Ok((one.clone(), ctx.keys.join(one))),
-        _ => Err(Error::Usage(
-            "import adopts a key into one set: give at most one --set".into(),
-        )),
+        _ => Err(Error::Usage("import adopts a key into one set: give at most one --set".into())),
     }
 }
 
@@ -75,11 +60,7 @@ fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> 
         return Ok(None);
     }
     let found = discover(&ctx.keys)?.into_iter().find(|d| d.path == path);
-    let set_dir = found.unwrap_or(SetDir {
-        path: path.to_string(),
-        dir: dir.to_path_buf(),
-        files: Vec::new(),
-    });
+    let set_dir = found.unwrap_or(SetDir { path: path.to_string(), dir: dir.to_path_buf(), files: Vec::new() });
     let (set, warnings) = load_set(&set_dir)?;
     for w in warnings {
         ctx.ui.warn(&w);
@@ -118,10 +99,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             "choose another name with --kid",
         ));
     }
-    let key_use = opts
-        .key_use
-        .or_else(|| hints.key_use.as_deref().and_then(|u| u.parse().ok()))
-        .unwrap_or(Use::Sig);
+    let key_use = opts.key_use.or_else(|| hints.key_use.as_deref().and_then(|u| u.parse().ok())).unwrap_or(Use::Sig);
     let alg = match opts.alg {
         Some(a) => a,
         None => match hints.alg.as_deref().map(str::parse::<Alg>) {
@@ -129,14 +107,9 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             _ => default_alg(material.public.kty(), material.public.curve(), key_use),
         },
     };
-    alg.check_fits(material.public.kty(), material.public.curve(), key_use)
-        .map_err(|p| {
-            Error::Usage(format!(
-                "{p} (the key in {} is {})",
-                opts.file.display(),
-                material.public.describe()
-            ))
-        })?;
+    alg.check_fits(material.public.kty(), material.public.curve(), key_use).map_err(|p| {
+        Error::Usage(format!("{p} (the key in {} is {})", opts.file.display(), material.public.describe()))
+    })?;
     self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
     let meta = Meta {
         kid: kid.clone(),
@@ -152,13 +125,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         revoked: None,
     };
     let pretty = set.as_ref().is_some_and(|s| s.config.pretty);
-    let written = write_new_key(&NewKey {
-        dir: &dir,
-        material: &material,
-        cert_pem: None,
-        meta: &meta,
-        pretty,
-    })?;
+    let written = write_new_key(&NewKey { dir: &dir, material: &material, cert_pem: None, meta: &meta, pretty })?;
     if adopted {
         std::fs::remove_file(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
     }
@@ -176,10 +143,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
 }
 
 fn is_hand_dropped_in(file: &Path, dir: &Path) -> bool {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let managed = [".key.pem", ".pub.pem", ".crt.pem"].iter().any(|s| name.ends_with(s));
     let same_dir = match (file.parent().map(std::fs::canonicalize), std::fs::canonicalize(dir)) {
         (Some(Ok(a)), Ok(b)) => a == b,

@@ -19,11 +19,7 @@ Templates use minijinja (Jinja2 syntax). Delete a file to get the embedded defau
 ";
 
 fn under(dir: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        dir.join(path)
-    }
+    if path.is_absolute() { path.to_path_buf() } else { dir.join(path) }
 }
 
 fn create_new(ctx: &Context, path: &Path, text: &str) -> Result<()> {
@@ -71,8 +67,7 @@ pub fn run(ctx: &Context, dir: &Path) -> Result<()> {
         crate::write::write_atomic(&ignore, text.as_bytes(), 0o644, true)?;
         ctx.ui.report(&format!("updated {}", ignore.display()));
     }
-    ctx.ui
-        .report("next: `jwksmith rotate` makes the first keys, `jwksmith build` writes out/");
+    ctx.ui.report("next: `jwksmith rotate` makes the first keys, `jwksmith build` writes out/");
     Ok(())
 }
 
@@ -82,10 +77,7 @@ mod tests {
 
     #[test]
     fn appends_only_missing_lines() {
-        assert_eq!(
-            gitignore_with_lines("target/\n*.key.pem").unwrap(),
-            "target/\n*.key.pem\nout/private/\n"
-        );
+        assert_eq!(gitignore_with_lines("target/\n*.key.pem").unwrap(), "target/\n*.key.pem\nout/private/\n");
         assert_eq!(gitignore_with_lines("*.key.pem\nout/private/\ntarget/\n"), None);
     }
 }

@@ -62,11 +62,7 @@ impl Context {
 /// Normalises a `--set` value: `.` and `` are the root; no leading or trailing `/`.
 pub fn normalize_set(path: &str) -> String {
     let trimmed = path.trim_matches('/');
-    if trimmed == "." {
-        String::new()
-    } else {
-        trimmed.trim_start_matches("./").to_string()
-    }
+    if trimmed == "." { String::new() } else { trimmed.trim_start_matches("./").to_string() }
 }
 
 /// The sets found under `keys/`, loaded and validated, plus every set directory found.
@@ -89,10 +85,7 @@ pub fn load(ctx: &Context) -> Result<Loaded> {
             )));
         }
     }
-    let selected: Vec<&SetDir> = dirs
-        .iter()
-        .filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path))
-        .collect();
+    let selected: Vec<&SetDir> = dirs.iter().filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path)).collect();
     let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_set(d)).collect::<Result<_>>()?;
     let mut sets = Vec::with_capacity(loaded.len());
     for (set, warnings) in loaded {
@@ -115,11 +108,7 @@ impl SetOwnership {
     pub fn new(selected: &[String], dirs: &[SetDir]) -> Self {
         SetOwnership {
             selected: selected.to_vec(),
-            others: dirs
-                .iter()
-                .map(|d| d.path.clone())
-                .filter(|p| !selected.contains(p))
-                .collect(),
+            others: dirs.iter().map(|d| d.path.clone()).filter(|p| !selected.contains(p)).collect(),
         }
     }
 }

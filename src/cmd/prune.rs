@@ -16,13 +16,9 @@ fn still_published(out: &Path, key: &Key) -> Result<Option<String>> {
         let path = out.join(&rel);
         if rel.ends_with("jwks.json") || rel.ends_with("/get") {
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let listed = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .is_some_and(|v| {
-                    v["keys"]
-                        .as_array()
-                        .is_some_and(|keys| keys.iter().any(|k| k["kid"] == key.meta.kid.as_str()))
-                });
+            let listed = serde_json::from_slice::<serde_json::Value>(&bytes).ok().is_some_and(|v| {
+                v["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"] == key.meta.kid.as_str()))
+            });
             if listed {
                 return Ok(Some(rel));
             }
@@ -41,11 +37,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let loaded = load(ctx)?;
     let mut pruned = 0;
     for set in &loaded.sets {
-        for key in set
-            .keys
-            .iter()
-            .filter(|k| matches!(k.state(ctx.now), State::Expired | State::Revoked))
-        {
+        for key in set.keys.iter().filter(|k| matches!(k.state(ctx.now), State::Expired | State::Revoked)) {
             if let Some(rel) = still_published(&ctx.out, key)? {
                 ctx.ui.warn(&format!(
                     "set {}: kept {}: it is still in {}; run `jwksmith build` first",
@@ -61,12 +53,7 @@ pub fn run(ctx: &Context) -> Result<()> {
                 std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
             }
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            ctx.ui.report(&format!(
-                "set {}: pruned {} ({})",
-                set.display_path(),
-                key.kid(),
-                names.join(", ")
-            ));
+            ctx.ui.report(&format!("set {}: pruned {} ({})", set.display_path(), key.kid(), names.join(", ")));
             pruned += 1;
         }
     }

@@ -11,13 +11,8 @@ use crate::rotation::Action;
 /// What revoking a key in a set does (pure).
 pub fn decide(set: &KeySet, kid: &str, now: crate::times::Timestamp) -> Vec<Action> {
     let Some(key) = set.key(kid) else { return Vec::new() };
-    let mut actions = vec![Action::Retime {
-        kid: kid.to_string(),
-        times: Times {
-            revoked: Some(now),
-            ..key.meta.times()
-        },
-    }];
+    let mut actions =
+        vec![Action::Retime { kid: kid.to_string(), times: Times { revoked: Some(now), ..key.meta.times() } }];
     if key.state(now) != State::Current {
         return actions;
     }
@@ -31,15 +26,9 @@ pub fn decide(set: &KeySet, kid: &str, now: crate::times::Timestamp) -> Vec<Acti
     match waiting {
         Some(next) => actions.push(Action::Retime {
             kid: next.meta.kid.clone(),
-            times: Times {
-                activates: Some(now),
-                ..next.meta.times()
-            },
+            times: Times { activates: Some(now), ..next.meta.times() },
         }),
-        None => actions.push(Action::Create {
-            spec: spec.to_string(),
-            activates: now,
-        }),
+        None => actions.push(Action::Create { spec: spec.to_string(), activates: now }),
     }
     actions
 }
@@ -52,11 +41,7 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
         [] => {
             return Err(Error::Failed(format!(
                 "no key `{kid}` in {}; `jwksmith status` lists the kids",
-                if ctx.all_sets() {
-                    "any set".to_string()
-                } else {
-                    "the selected sets".to_string()
-                }
+                if ctx.all_sets() { "any set".to_string() } else { "the selected sets".to_string() }
             )));
         }
         [one] => *one,
@@ -70,27 +55,20 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
     };
     let key = set.key(kid).expect("holder has the key");
     if let Some(at) = key.meta.revoked.filter(|t| *t <= ctx.now) {
-        ctx.ui.report(&format!(
-            "set {}: {kid} was already revoked at {at}",
-            set.display_path()
-        ));
+        ctx.ui.report(&format!("set {}: {kid} was already revoked at {at}", set.display_path()));
         return Ok(());
     }
     if key.hand_dropped && key.files.iter().all(|f| !f.to_string_lossy().ends_with(".meta.json")) {
         return Err(Error::input(
             &key.files[0],
             format!("`{kid}` is a hand-dropped key without metadata, so it cannot record a revocation"),
-            format!(
-                "run `jwksmith import {}` first, or delete the file",
-                key.files[0].display()
-            ),
+            format!("run `jwksmith import {}` first, or delete the file", key.files[0].display()),
         ));
     }
     let was_current = key.state(ctx.now) == State::Current;
     let actions = decide(set, kid, ctx.now);
     execute(ctx, &[Planned { set, actions }], false)?;
-    ctx.ui
-        .report(&format!("set {}: revoked {kid} at {}", set.display_path(), ctx.now));
+    ctx.ui.report(&format!("set {}: revoked {kid} at {}", set.display_path(), ctx.now));
     if was_current && key.meta.spec.is_some() {
         ctx.ui.warn(&format!(
             "set {}: the replacement key signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",

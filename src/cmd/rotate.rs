@@ -46,9 +46,7 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
     if let Some(spec) = &opts.spec
         && !loaded.sets.iter().any(|s| s.config.spec(spec).is_some())
     {
-        return Err(Error::Usage(format!(
-            "--spec {spec}: no selected set has a [[key]] spec named `{spec}`"
-        )));
+        return Err(Error::Usage(format!("--spec {spec}: no selected set has a [[key]] spec named `{spec}`")));
     }
     for set in &loaded.sets {
         remove_unfinished(ctx, set)?;
@@ -57,22 +55,14 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
         .sets
         .iter()
         .map(|set| {
-            let specs: Vec<&KeySpec> = set
-                .config
-                .keys
-                .iter()
-                .filter(|k| opts.spec.as_ref().is_none_or(|s| &k.spec == s))
-                .collect();
-            Planned {
-                set,
-                actions: decide(set, &specs, ctx.now, mode),
-            }
+            let specs: Vec<&KeySpec> =
+                set.config.keys.iter().filter(|k| opts.spec.as_ref().is_none_or(|s| &k.spec == s)).collect();
+            Planned { set, actions: decide(set, &specs, ctx.now, mode) }
         })
         .collect();
     let count: usize = planned.iter().map(|p| p.actions.len()).sum();
     if count == 0 {
-        ctx.ui
-            .report("nothing is due: every spec has a current key that is not yet due for rotation");
+        ctx.ui.report("nothing is due: every spec has a current key that is not yet due for rotation");
         return Ok(());
     }
     execute(ctx, &planned, opts.immediate)?;
@@ -92,11 +82,17 @@ pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()
             })
         })
         .collect();
+    let bar = progress_bar(ctx, jobs.len());
     let mut generated: Vec<Option<Generated>> = jobs
         .par_iter()
-        .map(|(_, spec)| generate(spec).map(Some))
+        .map(|(_, spec)| {
+            let key = generate(spec).map(Some);
+            bar.inc(1);
+            key
+        })
         .collect::<std::result::Result<_, String>>()
         .map_err(|e| Error::Failed(format!("rotate: {e}")))?;
+    bar.finish_and_clear();
     let mut next_job = 0;
     for p in planned {
         let mut fresh = Vec::new();
@@ -110,6 +106,19 @@ pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()
         apply_set(ctx, p, fresh, immediate)?;
     }
     Ok(())
+}
+
+/// A progress bar on a terminal for long generations; hidden with `-q` or when stderr is not a TTY.
+fn progress_bar(ctx: &Context, len: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if ctx.ui.is_quiet() || len < 8 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    let style = indicatif::ProgressStyle::with_template("generating keys {bar:30} {pos}/{len} ({per_sec}, {eta} left)")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
 }
 
 fn remove_unfinished(ctx: &Context, set: &KeySet) -> Result<()> {
@@ -136,10 +145,8 @@ pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> S
         KidStrategy::Sequence => {
             let prefix = format!("{spec}-");
             let used = set.keys.iter().map(|k| k.meta.kid.clone()).chain(taken.iter().cloned());
-            let highest = used
-                .filter_map(|kid| kid.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok()))
-                .max()
-                .unwrap_or(0);
+            let highest =
+                used.filter_map(|kid| kid.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok())).max().unwrap_or(0);
             format!("{prefix}{:03}", highest + 1)
         }
     }
@@ -167,11 +174,7 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
             revoked: None,
         };
         let cert = if set.config.x5c {
-            let until = activates
-                .plus(r.rotate_every)
-                .plus(r.publish_ahead)
-                .plus(r.verify_for)
-                .plus(r.rotate_every);
+            let until = activates.plus(r.rotate_every).plus(r.publish_ahead).plus(r.verify_for).plus(r.rotate_every);
             Some(self_signed_cert(&key, &kid, ctx.now, until).map_err(|e| Error::Failed(format!("rotate: {e}")))?)
         } else {
             None
@@ -186,9 +189,7 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
         if activates <= ctx.now {
             ctx.ui.report(&format!("set {name}: created {kid} (current now)"));
         } else {
-            ctx.ui.report(&format!(
-                "set {name}: created {kid} (published now, signs from {activates})"
-            ));
+            ctx.ui.report(&format!("set {name}: created {kid} (published now, signs from {activates})"));
         }
         if immediate && !set.keys.is_empty() {
             ctx.ui.warn(&format!(

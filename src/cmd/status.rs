@@ -48,9 +48,7 @@ pub struct Status {
 
 /// Builds the status of the loaded sets at `now`.
 pub fn status(sets: &[KeySet], now: Timestamp) -> Status {
-    Status {
-        sets: sets.iter().map(|s| set_row(s, now)).collect(),
-    }
+    Status { sets: sets.iter().map(|s| set_row(s, now)).collect() }
 }
 
 fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
@@ -87,23 +85,10 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
     let next_event = set
         .keys
         .iter()
-        .filter_map(|k| {
-            k.meta
-                .times()
-                .next_change(now)
-                .map(|(at, state)| (at, k.meta.kid.clone(), state))
-        })
+        .filter_map(|k| k.meta.times().next_change(now).map(|(at, state)| (at, k.meta.kid.clone(), state)))
         .min()
-        .map(|(at, kid, state)| NextEvent {
-            at,
-            kid,
-            becomes: state.name(),
-        });
-    SetRow {
-        path: set.display_path().to_string(),
-        keys,
-        next_event,
-    }
+        .map(|(at, kid, state)| NextEvent { at, kid, becomes: state.name() });
+    SetRow { path: set.display_path().to_string(), keys, next_event }
 }
 
 /// Prints the table (or `--json`).
@@ -111,8 +96,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     let loaded = load(ctx)?;
     let status = status(&loaded.sets, ctx.now);
     if json {
-        ctx.ui
-            .data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
+        ctx.ui.data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
     } else {
         ctx.ui.data(&table(&status));
     }
@@ -122,19 +106,9 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
 fn table(status: &Status) -> String {
     let dash = |t: &Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
     let mut rows = vec![
-        [
-            "SET",
-            "KID",
-            "SPEC",
-            "STATE",
-            "CREATED",
-            "ACTIVATES",
-            "RETIRES",
-            "EXPIRES",
-            "PRIVATE",
-        ]
-        .map(String::from)
-        .to_vec(),
+        ["SET", "KID", "SPEC", "STATE", "CREATED", "ACTIVATES", "RETIRES", "EXPIRES", "PRIVATE"]
+            .map(String::from)
+            .to_vec(),
     ];
     for set in &status.sets {
         for k in &set.keys {
@@ -151,9 +125,7 @@ fn table(status: &Status) -> String {
             ]);
         }
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in &rows {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
@@ -163,10 +135,7 @@ fn table(status: &Status) -> String {
     out.push_str("\ntimeline:\n");
     for set in &status.sets {
         match &set.next_event {
-            Some(e) => out.push_str(&format!(
-                "  {}: {} becomes {} at {}\n",
-                set.path, e.kid, e.becomes, e.at
-            )),
+            Some(e) => out.push_str(&format!("  {}: {} becomes {} at {}\n", set.path, e.kid, e.becomes, e.at)),
             None => out.push_str(&format!("  {}: no scheduled change\n", set.path)),
         }
     }

@@ -26,9 +26,7 @@ impl Default for Project {
 impl Project {
     /// An empty project.
     pub fn new() -> Self {
-        Project {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Project { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     /// A project whose root set has the given keyset.toml.
@@ -129,15 +127,9 @@ pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Panics if text holds a PEM private key or a private JWK member.
 pub fn assert_no_leak_in_text(text: &str, what: &str) {
-    assert!(
-        !text.contains("PRIVATE KEY"),
-        "{what} contains a PEM private key:\n{text}"
-    );
+    assert!(!text.contains("PRIVATE KEY"), "{what} contains a PEM private key:\n{text}");
     for member in PRIVATE_MEMBERS {
-        assert!(
-            !text.contains(&format!("\"{member}\":")),
-            "{what} contains private JWK member `{member}`:\n{text}"
-        );
+        assert!(!text.contains(&format!("\"{member}\":")), "{what} contains private JWK member `{member}`:\n{text}");
     }
 }
 
@@ -145,10 +137,7 @@ pub fn assert_no_leak_in_text(text: &str, what: &str) {
 pub fn assert_no_leak_in_dir(dir: &Path) {
     for (rel, bytes) in snapshot(dir) {
         let text = String::from_utf8_lossy(&bytes);
-        assert!(
-            !text.contains("PRIVATE KEY"),
-            "{rel} under out/public contains a PEM private key"
-        );
+        assert!(!text.contains("PRIVATE KEY"), "{rel} under out/public contains a PEM private key");
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
             assert_no_private_member(&value, &rel);
         }
@@ -160,10 +149,7 @@ fn assert_no_private_member(value: &serde_json::Value, file: &str) {
         serde_json::Value::Object(map) => {
             if map.contains_key("kty") {
                 for member in PRIVATE_MEMBERS {
-                    assert!(
-                        !map.contains_key(member),
-                        "{file} publishes private JWK member `{member}`"
-                    );
+                    assert!(!map.contains_key(member), "{file} publishes private JWK member `{member}`");
                 }
             }
             map.values().for_each(|v| assert_no_private_member(v, file));
@@ -175,15 +161,7 @@ fn assert_no_private_member(value: &serde_json::Value, file: &str) {
 
 /// Runs a program (openssl, python3) and returns stdout; panics with its stderr on failure.
 pub fn tool(program: &str, args: &[&str], cwd: &Path) -> Vec<u8> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).current_dir(cwd).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
