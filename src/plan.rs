@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{Key, KeySet};
 use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
-use crate::site::Site;
 use crate::times::Timestamp;
 
 /// One file under `out/`.
@@ -136,102 +135,4 @@ pub fn check_mirrors(sets: &[&KeySet]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The context every site template gets.
-#[derive(Serialize)]
-struct Ctx {
-    sets: Vec<SiteSet>,
-    rules: Vec<HeaderRule>,
-}
-
-/// A rule of `_headers`: one published file and its headers.
-#[derive(Serialize)]
-struct HeaderRule {
-    path: String,
-    content_type: &'static str,
-    max_age: i64,
-}
-
-#[derive(Serialize)]
-struct SiteKey {
-    kid: String,
-    state: &'static str,
-    alg: &'static str,
-    #[serde(rename = "use")]
-    key_use: &'static str,
-    r#type: String,
-    thumbprint: String,
-    created: Option<String>,
-    activates: Option<String>,
-    retires: Option<String>,
-    expires: Option<String>,
-    revoked: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SiteSet {
-    path: String,
-    display_path: String,
-    prefix: String,
-    issuer: String,
-    keys: Vec<SiteKey>,
-}
-
-/// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets.
-pub fn plan_site(sets: &[&KeySet], set_files: &[OutputFile], now: Timestamp, site: &Site) -> Result<Vec<OutputFile>> {
-    let max_age_of = |path: &str| -> i64 {
-        sets.iter()
-            .filter(|s| path.starts_with(&format!("public/{}", set_prefix(&s.path))))
-            .max_by_key(|s| s.path.len())
-            .map(|s| s.config.rotation.cache_max_age.secs())
-            .unwrap_or(3600)
-    };
-    let mut rules: Vec<HeaderRule> = set_files
-        .iter()
-        .filter(|f| !f.private)
-        .map(|f| HeaderRule {
-            path: f.path.trim_start_matches("public").to_string(),
-            content_type: "application/json",
-            max_age: max_age_of(&f.path),
-        })
-        .collect();
-    rules.sort_by(|a, b| a.path.cmp(&b.path));
-    let site_sets: Vec<SiteSet> = sets.iter().map(|s| site_set(s, now)).collect();
-    let public = |path: &str, bytes: Vec<u8>| OutputFile { path: format!("public/{path}"), bytes, private: false };
-    Ok(vec![
-        public("index.html", site.render("index.html", Ctx { sets: site_sets, rules: Vec::new() })?),
-        public("_headers", site.render("_headers", Ctx { sets: Vec::new(), rules })?),
-        public(".nojekyll", site.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
-    ])
-}
-
-fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
-    let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
-    let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
-    keys.sort_by_key(|k| {
-        (k.state(now).publish_rank(), set.config.spec_rank(k.meta.spec.as_deref()), k.meta.kid.clone())
-    });
-    SiteSet {
-        path: set.path.clone(),
-        display_path: set.display_path().to_string(),
-        prefix: set_prefix(&set.path),
-        issuer: set.config.issuer.clone(),
-        keys: keys
-            .into_iter()
-            .map(|k| SiteKey {
-                kid: k.meta.kid.clone(),
-                state: k.state(now).name(),
-                alg: k.meta.alg.name(),
-                key_use: k.meta.key_use.name(),
-                r#type: k.material.public.describe(),
-                thumbprint: k.material.public.thumbprint(),
-                created: shown(k.meta.created),
-                activates: shown(k.meta.activates),
-                retires: shown(k.meta.retires),
-                expires: shown(k.meta.expires),
-                revoked: shown(k.meta.revoked),
-            })
-            .collect(),
-    }
 }

@@ -7,6 +7,9 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::model::{Key, KeySet};
+use crate::plan::{OutputFile, set_prefix};
+use crate::times::Timestamp;
 
 /// The site templates: name, embedded default.
 pub const TEMPLATES: [(&str, &str); 3] = [
@@ -67,4 +70,175 @@ fn template_error(name: &str, source: Option<&Path>, e: &minijinja::Error) -> Er
         format!("template error{line}: {}{detail}", e.kind()),
         "fix the template, or delete it to use the embedded default",
     )
+}
+
+/// One set and the files `plan_set` made for it.
+pub struct SetOutput<'a> {
+    /// The set.
+    pub set: &'a KeySet,
+    /// Its files.
+    pub files: Vec<OutputFile>,
+}
+
+/// The context every site template gets.
+#[derive(Serialize)]
+struct Ctx {
+    sets: Vec<SiteSet>,
+    rules: Vec<HeaderRule>,
+}
+
+/// A rule of `_headers`: one published file and its headers.
+#[derive(Serialize)]
+struct HeaderRule {
+    path: String,
+    content_type: &'static str,
+    max_age: i64,
+}
+
+#[derive(Serialize)]
+struct SiteKey {
+    kid: String,
+    state: &'static str,
+    alg: &'static str,
+    #[serde(rename = "use")]
+    key_use: &'static str,
+    r#type: String,
+    thumbprint: String,
+    spki_sha256: String,
+    created: Option<String>,
+    activates: Option<String>,
+    retires: Option<String>,
+    expires: Option<String>,
+    revoked: Option<String>,
+}
+
+/// One row of the timeline: x positions in a 1000-wide SVG.
+#[derive(Serialize)]
+struct Bar {
+    kid: String,
+    state: &'static str,
+    y: i64,
+    published_x: i64,
+    published_w: i64,
+    signing_x: i64,
+    signing_w: i64,
+    open: bool,
+}
+
+#[derive(Serialize)]
+struct Timeline {
+    height: i64,
+    bars: Vec<Bar>,
+    start: String,
+    end: String,
+}
+
+#[derive(Serialize)]
+struct SiteSet {
+    path: String,
+    display_path: String,
+    prefix: String,
+    issuer: String,
+    keys: Vec<SiteKey>,
+    timeline: Option<Timeline>,
+}
+
+impl Site {
+    /// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets.
+    pub fn files(&self, outputs: &[SetOutput], now: Timestamp) -> Result<Vec<OutputFile>> {
+        let mut rules: Vec<HeaderRule> = outputs
+            .iter()
+            .flat_map(|o| {
+                let max_age = o.set.config.rotation.cache_max_age.secs();
+                o.files.iter().filter(|f| !f.private).map(move |f| HeaderRule {
+                    path: f.path.trim_start_matches("public").to_string(),
+                    content_type: "application/json",
+                    max_age,
+                })
+            })
+            .collect();
+        rules.sort_by(|a, b| a.path.cmp(&b.path));
+        let sets: Vec<SiteSet> = outputs.iter().map(|o| site_set(o.set, now)).collect();
+        let public = |path: &str, bytes: Vec<u8>| OutputFile { path: format!("public/{path}"), bytes, private: false };
+        Ok(vec![
+            public("index.html", self.render("index.html", Ctx { sets, rules: Vec::new() })?),
+            public("_headers", self.render("_headers", Ctx { sets: Vec::new(), rules })?),
+            public(".nojekyll", self.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
+        ])
+    }
+}
+
+fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
+    let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
+    keys.sort_by_key(|k| (k.state(now).publish_rank(), set.config.spec_rank(k.meta.spec.as_deref()), k.meta.kid.clone()));
+    SiteSet {
+        path: set.path.clone(),
+        display_path: set.display_path().to_string(),
+        prefix: set_prefix(&set.path),
+        issuer: set.config.issuer.clone(),
+        timeline: timeline(set, &keys, now),
+        keys: keys
+            .into_iter()
+            .map(|k| SiteKey {
+                kid: k.meta.kid.clone(),
+                state: k.state(now).name(),
+                alg: k.meta.alg.name(),
+                key_use: k.meta.key_use.name(),
+                r#type: k.material.public.describe(),
+                thumbprint: k.material.public.thumbprint(),
+                spki_sha256: k.material.public.spki_sha256(),
+                created: shown(k.meta.created),
+                activates: shown(k.meta.activates),
+                retires: shown(k.meta.retires),
+                expires: shown(k.meta.expires),
+                revoked: shown(k.meta.revoked),
+            })
+            .collect(),
+    }
+}
+
+/// Lays out a rotation timeline from the keys' own times (never from `now`, so the page
+/// changes only when a key's state does). Keys without times are left out.
+fn timeline(set: &KeySet, keys: &[&Key], now: Timestamp) -> Option<Timeline> {
+    let timed: Vec<&Key> = keys.iter().copied().filter(|k| k.meta.created.or(k.meta.activates).is_some()).collect();
+    let start = timed.iter().filter_map(|k| k.meta.created.or(k.meta.activates)).min()?;
+    let r = set.config.rotation;
+    let mut end = timed
+        .iter()
+        .flat_map(|k| [k.meta.activates, k.meta.retires, k.meta.expires, k.meta.revoked])
+        .flatten()
+        .max()
+        .unwrap_or(start);
+    let latest_start = timed.iter().filter_map(|k| k.meta.activates.or(k.meta.created)).max().unwrap_or(start);
+    end = end.max(latest_start.plus(r.rotate_every));
+    let span = (end.unix() - start.unix()).max(1);
+    let x = |t: Timestamp| 160 + (t.unix() - start.unix()).clamp(0, span) * 820 / span;
+    let bars = timed
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let m = &k.meta;
+            let born = m.created.or(m.activates).unwrap_or(start);
+            let gone = m.revoked.or(m.expires);
+            let signs_from = m.activates.or(m.created).unwrap_or(start);
+            let signs_until = m.revoked.or(m.retires).unwrap_or(end).max(signs_from);
+            Bar {
+                kid: m.kid.clone(),
+                state: k.state(now).name(),
+                y: 10 + 22 * i as i64,
+                published_x: x(born),
+                published_w: (x(gone.unwrap_or(end)) - x(born)).max(2),
+                signing_x: x(signs_from),
+                signing_w: (x(signs_until) - x(signs_from)).max(0),
+                open: gone.is_none(),
+            }
+        })
+        .collect::<Vec<_>>();
+    Some(Timeline {
+        height: 36 + 22 * bars.len() as i64,
+        bars,
+        start: start.to_string()[..10].to_string(),
+        end: end.to_string()[..10].to_string(),
+    })
 }

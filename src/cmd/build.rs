@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use crate::cmd::{Context, Loaded, SetOwnership, load};
 use crate::error::Result;
 use crate::model::KeySet;
-use crate::plan::{OutputFile, PlanOptions, check_mirrors, plan_set, plan_site};
-use crate::site::Site;
+use crate::plan::{OutputFile, PlanOptions, check_mirrors, plan_set};
+use crate::site::{SetOutput, Site};
 use crate::write::{All, Ownership, WriteReport, apply};
 
 /// The complete plan for the selected sets (site files only when every set is selected).
@@ -14,12 +14,11 @@ pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFi
     let sets: Vec<&KeySet> = loaded.sets.iter().collect();
     check_mirrors(&sets)?;
     let options = PlanOptions { force_pretty: pretty };
-    let mut files: Vec<OutputFile> = sets.par_iter().flat_map_iter(|s| plan_set(s, ctx.now, options)).collect();
-    if ctx.all_sets() {
-        let site = Site::load(&ctx.templates)?;
-        let site_files = plan_site(&sets, &files, ctx.now, &site)?;
-        files.extend(site_files);
-    }
+    let outputs: Vec<SetOutput> =
+        sets.par_iter().map(|s| SetOutput { set: s, files: plan_set(s, ctx.now, options) }).collect();
+    let site_files = if ctx.all_sets() { Site::load(&ctx.templates)?.files(&outputs, ctx.now)? } else { Vec::new() };
+    let mut files: Vec<OutputFile> = outputs.into_iter().flat_map(|o| o.files).collect();
+    files.extend(site_files);
     Ok(files)
 }
 
