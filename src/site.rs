@@ -37,6 +37,11 @@ impl Site {
         );
         let mut sources = Vec::new();
         for (name, default) in TEMPLATES {
+            // Overrides can `{% extends "default/index.html" %}` and replace single blocks.
+            env.add_template_owned(format!("default/{name}"), default.to_string())
+                .map_err(|e| template_error(name, None, &e))?;
+        }
+        for (name, default) in TEMPLATES {
             let path = dir.join(name);
             let (text, source) = if path.is_file() {
                 let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
