@@ -176,7 +176,9 @@ impl Site {
 fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
     let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
     let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
-    keys.sort_by_key(|k| (k.state(now).publish_rank(), set.config.spec_rank(k.meta.spec.as_deref()), k.meta.kid.clone()));
+    keys.sort_by_key(|k| {
+        (k.state(now).publish_rank(), set.config.spec_rank(k.meta.spec.as_deref()), k.meta.kid.clone())
+    });
     SiteSet {
         path: set.path.clone(),
         display_path: set.display_path().to_string(),

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use crate::cmd::{Context, build, load};
 use crate::error::{Error, Result};
@@ -60,14 +60,14 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
     };
     rebuild(&ctx, on_built);
     let (tx, rx) = channel::<DebounceEventResult>();
-    let mut debouncer = new_debouncer(DEBOUNCE, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
+    let mut debouncer =
+        new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
     let mut watched: Vec<PathBuf> = vec![ctx.keys.clone()];
     if ctx.templates.is_dir() {
         watched.push(ctx.templates.clone());
     }
     for dir in &watched {
         debouncer
-            .watcher()
             .watch(dir, RecursiveMode::Recursive)
             .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", dir.display())))?;
     }
@@ -86,8 +86,12 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(Ok(events)) => {
-                let relevant: Vec<&PathBuf> =
-                    events.iter().map(|e| &e.path).filter(|p| !is_noise(p) && !under(p, &ctx.out)).collect();
+                let relevant: Vec<&PathBuf> = events
+                    .iter()
+                    .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
+                    .flat_map(|e| e.event.paths.iter())
+                    .filter(|p| !is_noise(p) && !under(p, &ctx.out))
+                    .collect();
                 if relevant.is_empty() {
                     continue;
                 }
@@ -97,7 +101,11 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
                 refresh(&mut ctx);
                 rebuild(&ctx, on_built);
             }
-            Ok(Err(e)) => eprintln!("warning: file watching reported an error: {e}"),
+            Ok(Err(errors)) => {
+                for e in errors {
+                    eprintln!("warning: file watching reported an error: {e}");
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {
                 if !fixed_clock {
                     refresh(&mut ctx);

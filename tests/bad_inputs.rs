@@ -72,20 +72,8 @@ impl Fixture {
         let dsa = genpkey(&["-paramfile", "dsa_params.pem"]);
         let ed25519 = genpkey(&["-algorithm", "ED25519"]);
         let encrypted = genpkey(&[&ec[..], &["-aes256", "-pass", "pass:x"]].concat());
-        let cert = openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-key",
-                "ec_a.pem",
-                "-subj",
-                "/CN=jwksmith test",
-                "-days",
-                "1",
-            ],
-        );
+        let cert =
+            openssl(d, &["req", "-x509", "-new", "-key", "ec_a.pem", "-subj", "/CN=jwksmith test", "-days", "1"]);
         for (what, pem, tag) in [
             ("rsa", &rsa, "BEGIN PRIVATE KEY"),
             ("ec_a_pub", &ec_a_pub, "BEGIN PUBLIC KEY"),
@@ -95,19 +83,7 @@ impl Fixture {
         ] {
             assert!(pem.contains(tag), "{what}: openssl did not write {tag}");
         }
-        Fixture {
-            dir,
-            rsa,
-            rsa1024,
-            ec_a,
-            ec_a_pub,
-            ec_b_pub,
-            k1,
-            dsa,
-            ed25519,
-            encrypted,
-            cert,
-        }
+        Fixture { dir, rsa, rsa1024, ec_a, ec_a_pub, ec_b_pub, k1, dsa, ed25519, encrypted, cert }
     }
 }
 
@@ -137,11 +113,7 @@ fn meta_from(root: &Path, from: &str, to: &str, edit: impl FnOnce(&mut serde_jso
     let mut value: serde_json::Value = serde_json::from_slice(&text).unwrap();
     let map = value.as_object_mut().expect("meta.json is an object");
     edit(map);
-    put(
-        root,
-        &format!("keys/{to}.meta.json"),
-        serde_json::to_vec(&value).unwrap(),
-    );
+    put(root, &format!("keys/{to}.meta.json"), serde_json::to_vec(&value).unwrap());
 }
 
 /// Metadata for a new, unmanaged EC signing key `extra-001` (a copy of ec256-sig-001's).
@@ -349,12 +321,7 @@ fn cases() -> Vec<Case> {
             names: &["keyset.toml"],
             words: &["es384"],
             args: &[],
-            setup: |_, p| {
-                keyset(
-                    p,
-                    "[[key]]\nspec = \"ec256-sig\"\nkty = \"EC\"\ncrv = \"P-256\"\nalg = \"ES384\"\n",
-                )
-            },
+            setup: |_, p| keyset(p, "[[key]]\nspec = \"ec256-sig\"\nkty = \"EC\"\ncrv = \"P-256\"\nalg = \"ES384\"\n"),
         },
         // ---- meta.json ----
         Case {
@@ -464,16 +431,7 @@ fn state(root: &Path) -> BTreeMap<String, Entry> {
             ("file", fs::read(entry.path()).unwrap())
         };
         let rel = entry.path().strip_prefix(root).unwrap().to_string_lossy().to_string();
-        out.insert(
-            rel,
-            Entry {
-                kind,
-                content,
-                ino: md.ino(),
-                mode: md.mode(),
-                mtime: md.modified().unwrap(),
-            },
-        );
+        out.insert(rel, Entry { kind, content, ino: md.ino(), mode: md.mode(), mtime: md.modified().unwrap() });
     }
     out
 }
@@ -599,16 +557,10 @@ fn bad_inputs_fail_clearly_and_leave_out_untouched() {
 
     let cases = cases();
     let results: Vec<Vec<String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = cases
-            .iter()
-            .map(|case| s.spawn(|| run_case(template.path(), &fixture, case)))
-            .collect();
+        let handles: Vec<_> = cases.iter().map(|case| s.spawn(|| run_case(template.path(), &fixture, case))).collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|payload| vec![format!("panicked: {}", panic_text(&*payload))])
-            })
+            .map(|h| h.join().unwrap_or_else(|payload| vec![format!("panicked: {}", panic_text(&*payload))]))
             .collect()
     });
 
@@ -626,12 +578,7 @@ fn bad_inputs_fail_clearly_and_leave_out_untouched() {
         }
     }
     println!("{report}");
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} bad inputs mishandled:\n{report}",
-        cases.len()
-    );
+    assert_eq!(failed, 0, "{failed} of {} bad inputs mishandled:\n{report}", cases.len());
 }
 
 #[test]

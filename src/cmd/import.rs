@@ -99,14 +99,18 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             "choose another name with --kid",
         ));
     }
-    let key_use = opts.key_use.or_else(|| hints.key_use.as_deref().and_then(|u| u.parse().ok())).unwrap_or(Use::Sig);
-    let alg = match opts.alg {
-        Some(a) => a,
-        None => match hints.alg.as_deref().map(str::parse::<Alg>) {
-            Some(Ok(a)) if opts.key_use.is_none_or(|u| u == a.key_use()) => a,
-            _ => default_alg(material.public.kty(), material.public.curve(), key_use),
-        },
-    };
+    // SPEC: without --use/--alg the hand-dropped defaults apply, whatever the JWK says.
+    let key_use = opts.key_use.unwrap_or(Use::Sig);
+    let alg = opts.alg.unwrap_or_else(|| default_alg(material.public.kty(), material.public.curve(), key_use));
+    let own = [("use", hints.key_use.as_deref(), key_use.name()), ("alg", hints.alg.as_deref(), alg.name())];
+    for (member, theirs, ours) in own {
+        if let Some(theirs) = theirs.filter(|t| *t != ours) {
+            ctx.ui.warn(&format!(
+                "{}: the JWK says {member} `{theirs}`, imported with {member} `{ours}`; pass --{member} {theirs} to keep it",
+                opts.file.display()
+            ));
+        }
+    }
     alg.check_fits(material.public.kty(), material.public.curve(), key_use).map_err(|p| {
         Error::Usage(format!("{p} (the key in {} is {})", opts.file.display(), material.public.describe()))
     })?;
