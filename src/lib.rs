@@ -23,6 +23,7 @@ pub mod key;
 pub mod keydir;
 pub mod keystore;
 pub mod lifecycle;
+pub mod lint;
 pub mod meta;
 pub mod model;
 pub mod plan;

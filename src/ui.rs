@@ -1,5 +1,10 @@
 //! Terminal output: reports on stdout, warnings and notes on stderr, `-q` and `-v`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Warnings issued by this process (`check --strict` fails when any was).
+static WARNINGS: AtomicUsize = AtomicUsize::new(0);
+
 /// How much to print.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Verbosity {
@@ -34,6 +39,7 @@ impl Ui {
 
     /// A warning on stderr (suppressed by `-q`).
     pub fn warn(&self, line: &str) {
+        WARNINGS.fetch_add(1, Ordering::Relaxed);
         if self.verbosity != Verbosity::Quiet {
             eprintln!("warning: {line}");
         }
@@ -44,6 +50,11 @@ impl Ui {
         if self.verbosity == Verbosity::Verbose {
             eprintln!("{line}");
         }
+    }
+
+    /// How many warnings this process has issued (printed or silenced by `-q`).
+    pub fn warnings(&self) -> usize {
+        WARNINGS.load(Ordering::Relaxed)
     }
 
     /// True when the user wants to hear nothing but errors.

@@ -99,8 +99,45 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
         ctx.ui.data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
     } else {
         ctx.ui.data(&table(&status));
+        ctx.ui.data(&timeline(&loaded.sets, ctx.now));
     }
     Ok(())
+}
+
+/// The rotation timeline of each spec: its current key, the next change, when rotation is due.
+fn timeline(sets: &[KeySet], now: Timestamp) -> String {
+    let mut out = String::from("\ntimeline:\n");
+    for set in sets {
+        for spec in &set.config.keys {
+            let current = crate::plan::current_of_spec(set, &spec.spec, now).map(|k| k.kid().to_string());
+            let next = set
+                .keys_of_spec(&spec.spec)
+                .filter_map(|k| k.meta.times().next_change(now).map(|(at, state)| (at, k.kid().to_string(), state)))
+                .min();
+            let mut line =
+                format!("  {} {}: current {}", set.display_path(), spec.spec, current.as_deref().unwrap_or("none"));
+            match next {
+                Some((at, kid, state)) => line.push_str(&format!("; {kid} becomes {state} at {at}")),
+                None => line.push_str("; no scheduled change"),
+            }
+            match crate::rotation::due_at(set, spec, now) {
+                Some(at) if at <= now => line.push_str("; rotation due now (`jwksmith rotate --if-due`)"),
+                Some(at) => line.push_str(&format!("; next rotation due {at}")),
+                None => {}
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        for key in set.keys.iter().filter(|k| k.meta.spec.is_none()) {
+            out.push_str(&format!(
+                "  {} {}: {} (no spec, not rotated)\n",
+                set.display_path(),
+                key.kid(),
+                key.state(now)
+            ));
+        }
+    }
+    out
 }
 
 fn table(status: &Status) -> String {
@@ -131,13 +168,6 @@ fn table(status: &Status) -> String {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
-    }
-    out.push_str("\ntimeline:\n");
-    for set in &status.sets {
-        match &set.next_event {
-            Some(e) => out.push_str(&format!("  {}: {} becomes {} at {}\n", set.path, e.kid, e.becomes, e.at)),
-            None => out.push_str(&format!("  {}: no scheduled change\n", set.path)),
-        }
     }
     out
 }
