@@ -14,6 +14,9 @@ use crate::plan::OutputFile;
 /// Prefix of temporary files; they never end in `.json` or `.pem`.
 pub const TEMP_PREFIX: &str = ".jwksmith-tmp-";
 
+/// Directory under `out/` where `build` stages its temporary files.
+pub const STAGING_DIR: &str = ".jwksmith-staging";
+
 /// What a write did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
@@ -72,9 +75,17 @@ fn dir_mode(private: bool) -> u32 {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (created 0600),
 /// given `mode`, optionally synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
+    write_atomic_via(path, path.parent().unwrap_or(Path::new(".")), bytes, mode, sync)
+}
+
+/// Like [`write_atomic`], with the temporary file in `staging` (same file system as `path`).
+pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::Builder::new().prefix(TEMP_PREFIX).suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(".tmp")
+        .tempfile_in(staging)
+        .map_err(|e| Error::io(staging, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
     if sync {
         tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
@@ -129,6 +140,10 @@ pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<
     for (dir, private) in &dirs {
         ensure_dir(dir, dir_mode(*private))?;
     }
+    // Temporary files live outside public/ and private/: a killed build never leaves one where
+    // it could be deployed. Leftovers are removed below as files the plan does not produce.
+    let staging = out.join(STAGING_DIR);
+    ensure_dir(&staging, 0o700)?;
     for file in files {
         let path = out.join(&file.path);
         match fs::read(&path) {
@@ -140,7 +155,7 @@ pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<
                 if path.is_dir() {
                     fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
                 }
-                write_atomic(&path, &file.bytes, mode(file.private), false)?;
+                write_atomic_via(&path, &staging, &file.bytes, mode(file.private), false)?;
                 report.written.push(file.path.clone());
             }
         }
@@ -195,7 +210,8 @@ fn remove_stale(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Resu
     let wanted: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut removed = Vec::new();
     for rel in existing_files(out)? {
-        if !wanted.contains(rel.as_str()) && owner.owns(&rel) {
+        let staged = rel.starts_with(&format!("{STAGING_DIR}/"));
+        if !wanted.contains(rel.as_str()) && (staged || owner.owns(&rel)) {
             let path = out.join(&rel);
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             removed.push(rel);
@@ -217,8 +233,9 @@ fn remove_empty_dirs(out: &Path, owner: &dyn Ownership) -> Result<()> {
     for dir in dirs {
         let rel = rel_path(out, &dir);
         let keep = rel == "public" || rel == "private";
+        let staging = rel == STAGING_DIR;
         let empty = fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if empty && !keep && owner.owns(&format!("{rel}/")) {
+        if empty && !keep && (staging || owner.owns(&format!("{rel}/"))) {
             fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
