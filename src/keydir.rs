@@ -58,6 +58,9 @@ fn is_relevant(name: &str) -> bool {
 
 /// Finds every set under `root`, sorted by publish path. Symlinks may point only inside `root`.
 pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
+    if root.exists() && !root.is_dir() {
+        return Err(Error::input(root, "is a file, not a key directory", "pass the directory with --keys DIR"));
+    }
     if !root.is_dir() {
         return Err(Error::input(
             root,

@@ -245,6 +245,7 @@ fn remove_empty_dirs(out: &Path, owner: &dyn Ownership) -> Result<()> {
 /// Compares the plan's files under `public/` with the disk.
 pub fn diff_public(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<Vec<Difference>> {
     check_out_dir(out)?;
+    check_out_dir(&out.join("public"))?;
     let mut diffs = Vec::new();
     let public: Vec<&OutputFile> = files.iter().filter(|f| f.path.starts_with("public/")).collect();
     for file in &public {

@@ -107,6 +107,16 @@ fn put(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     fs::write(path, bytes).unwrap();
 }
 
+/// An RSA PKCS#1 public key PEM with the modulus of `private_pem` and exponent `e`.
+fn rsa_public_with_exponent(private_pem: &str, e: &[u8]) -> String {
+    use der::Encode;
+    let der = pem::parse(private_pem).unwrap().into_contents();
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).unwrap();
+    let key = pkcs1::RsaPrivateKeyRef::try_from(info.private_key.as_bytes()).unwrap();
+    let public = pkcs1::RsaPublicKey { modulus: key.modulus, public_exponent: der::asn1::UintRef::new(e).unwrap() };
+    pem::encode(&pem::Pem::new("RSA PUBLIC KEY", public.to_der().unwrap()))
+}
+
 /// Writes `keys/<to>.meta.json`: the metadata of `keys/<from>.meta.json` with `edit` applied.
 fn meta_from(root: &Path, from: &str, to: &str, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) {
     let text = fs::read(root.join(format!("keys/{from}.meta.json"))).unwrap();
@@ -397,6 +407,67 @@ fn cases() -> Vec<Case> {
             setup: |f, p| std::os::unix::fs::symlink(f.dir.path().join("ec_a.pem"), p.join("keys/linked.pem")).unwrap(),
         },
         Case {
+            name: "dangling symlink (an unreadable key file)",
+            names: &["gone.pem"],
+            words: &["points to nothing", "symlink"],
+            args: &[],
+            setup: |_, p| std::os::unix::fs::symlink(p.join("keys/no-such-target"), p.join("keys/gone.pem")).unwrap(),
+        },
+        Case {
+            name: "non-UTF-8 file name",
+            names: &["\u{FFFD}"],
+            words: &["utf-8"],
+            args: &[],
+            setup: |f, p| {
+                use std::os::unix::ffi::OsStrExt;
+                let name = std::ffi::OsStr::from_bytes(b"bad-\xff.pem");
+                fs::write(p.join("keys").join(name), &f.ec_a).unwrap();
+            },
+        },
+        Case {
+            name: "out/public is a file",
+            names: &["public"],
+            words: &["directory"],
+            args: &[],
+            setup: |_, p| {
+                fs::remove_dir_all(p.join("out/public")).unwrap();
+                put(p, "out/public", "not a directory\n");
+            },
+        },
+        Case {
+            name: "--keys is a file",
+            names: &["keyset.toml"],
+            words: &["directory"],
+            args: &["--keys", "keys/keyset.toml"],
+            setup: |_, _| {},
+        },
+        Case {
+            name: "RSA public exponent 1",
+            names: &["e1.pem"],
+            words: &["exponent"],
+            args: &[],
+            setup: |f, p| put(p, "keys/e1.pem", rsa_public_with_exponent(&f.rsa, &[1])),
+        },
+        Case {
+            name: "RSA public exponent even (65536)",
+            names: &["even.pem"],
+            words: &["exponent"],
+            args: &[],
+            setup: |f, p| put(p, "keys/even.pem", rsa_public_with_exponent(&f.rsa, &[1, 0, 0])),
+        },
+        Case {
+            name: "EC point not on the curve",
+            names: &["offcurve.pem"],
+            words: &["not on curve", "curve"],
+            args: &[],
+            setup: |f, p| {
+                let mut der = pem::parse(&f.ec_a_pub).unwrap().into_contents();
+                let last = der.len() - 1;
+                der[last] ^= 1;
+                put(p, "keys/offcurve.pem", pem::encode(&pem::Pem::new("PUBLIC KEY", der)));
+            },
+        },
+        Case {
             name: "--out is a regular file",
             names: &["out.txt"],
             words: &["directory"],
@@ -594,6 +665,16 @@ fn unknown_subcommand_is_a_usage_error() {
     let p = Project::new();
     let stderr = p.fails(&["frobnicate"], 2);
     assert!(stderr.contains("frobnicate"), "{stderr}");
+}
+
+#[test]
+fn import_of_a_jwk_whose_d_does_not_match_x_y_fails() {
+    let p = Project::new();
+    let jwk = r#"{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","d":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}"#;
+    p.write("wrong-d.jwk.json", jwk.as_bytes());
+    let stderr = p.fails(&["import", "wrong-d.jwk.json", "--now", NOW], 1);
+    assert!(stderr.contains("wrong-d.jwk.json") && stderr.contains("does not match"), "{stderr}");
+    assert!(!p.at("keys").exists() || fs::read_dir(p.at("keys")).unwrap().next().is_none(), "nothing written");
 }
 
 #[test]
