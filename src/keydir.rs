@@ -227,7 +227,7 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded
         ));
     }
     if files.meta.is_none() && files.hand_dropped.is_none() {
-        if managed.is_some() {
+        if managed.is_some() || files.cert.is_some() {
             return Ok(Loaded::Unfinished(Unfinished {
                 kid: kid.to_string(),
                 files: files.all(),

@@ -218,6 +218,12 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
                 && let Some(at) = times.activates
             {
                 ctx.ui.report(&format!("set {name}: {kid} becomes current at {at}"));
+                if immediate {
+                    ctx.ui.warn(&format!(
+                        "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
+                        r.publish_ahead, r.cache_max_age
+                    ));
+                }
             }
         }
     }
