@@ -10,31 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use common::{NOW, Project, tool};
-
-/// Two EC specs: fast to generate.
-const EC_SPECS: &str = r#"
-[[key]]
-spec = "ec-sig"
-kty = "EC"
-crv = "P-256"
-use = "sig"
-alg = "ES256"
-
-[[key]]
-spec = "ec-enc"
-kty = "EC"
-crv = "P-256"
-use = "enc"
-alg = "ECDH-ES"
-"#;
+use common::{EC_SPECS, NOW, Project, is_time, kids, tool};
 
 const LATER: &str = "2026-01-31T00:00:00Z";
-
-/// The kids of a JWK Set value, in order.
-fn kids(jwks: &Value) -> Vec<String> {
-    jwks["keys"].as_array().expect("keys array").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect()
-}
 
 /// Modification times of every file under a project directory: relative path → mtime.
 fn mtimes(p: &Project, rel: &str) -> BTreeMap<String, SystemTime> {
@@ -344,18 +322,6 @@ fn init_writes_defaults_and_never_overwrites() {
 
 const KEY_ROW: [&str; 11] =
     ["kid", "spec", "use", "alg", "state", "created", "activates", "retires", "expires", "revoked", "private"];
-
-fn is_time(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
 
 fn names(v: &Value) -> BTreeSet<String> {
     v.as_object().expect("object").keys().cloned().collect()

@@ -12,24 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Value, json};
 
-use common::{NOW, Project, tool};
-
-/// Two EC specs: the fast keyset for tests where RSA is not the point.
-const EC_SPECS: &str = r#"
-[[key]]
-spec = "ec-sig"
-kty = "EC"
-crv = "P-256"
-use = "sig"
-alg = "ES256"
-
-[[key]]
-spec = "ec-enc"
-kty = "EC"
-crv = "P-256"
-use = "enc"
-alg = "ECDH-ES"
-"#;
+use common::{EC_SPECS, NOW, Project, is_time, kids, tool};
 
 const RSA_SIG_SPEC: &str = r#"
 [[key]]
@@ -82,16 +65,6 @@ fn jwks_member_order(bytes: &[u8]) -> Vec<Vec<String>> {
     set.keys.into_iter().map(|m| m.0).collect()
 }
 
-/// The kids of a JWK Set value, in order.
-fn kids(jwks: &Value) -> Vec<String> {
-    jwks["keys"]
-        .as_array()
-        .expect("keys array")
-        .iter()
-        .map(|k| k["kid"].as_str().expect("kid string").to_string())
-        .collect()
-}
-
 /// Decodes base64url without padding, asserting the alphabet.
 fn b64u(text: &str) -> Vec<u8> {
     assert!(
@@ -99,19 +72,6 @@ fn b64u(text: &str) -> Vec<u8> {
         "`{text}` is not base64url without padding"
     );
     URL_SAFE_NO_PAD.decode(text).unwrap_or_else(|e| panic!("`{text}` does not decode: {e}"))
-}
-
-/// True for `YYYY-MM-DDTHH:MM:SSZ`.
-fn is_time(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 20
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
 }
 
 /// UUIDv5 (URL namespace) of `name`, computed by python.

@@ -9,6 +9,41 @@ use std::process::{Command, Output};
 /// A fixed instant for reproducible runs.
 pub const NOW: &str = "2026-01-01T00:00:00Z";
 
+/// Two EC specs: the fast keyset for tests where RSA is not the point.
+pub const EC_SPECS: &str = r#"
+[[key]]
+spec = "ec-sig"
+kty = "EC"
+crv = "P-256"
+use = "sig"
+alg = "ES256"
+
+[[key]]
+spec = "ec-enc"
+kty = "EC"
+crv = "P-256"
+use = "enc"
+alg = "ECDH-ES"
+"#;
+
+/// The kids of a JWK Set value, in order.
+pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
+    jwks["keys"].as_array().expect("keys array").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect()
+}
+
+/// True for `YYYY-MM-DDTHH:MM:SSZ`, the only time format jwksmith writes.
+pub fn is_time(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
 /// A temporary project directory in which the binary runs.
 pub struct Project {
     pub dir: tempfile::TempDir,
