@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Watch latency: with `jwksmith serve` running, save a key file or a template, and time until
 the new bytes are served over HTTP. Reports p50/p95 over N edits (half key saves, half template
-edits).
+edits). By default `keys/` is one small set; with --workload DIR it is a copy of DIR/keys (bench/run
+passes W1's 1,000 sets), and the saved key is the root set's hand-dropped `keys/hand.pem`.
 
-usage: bench/watch_latency.py [--edits 30] [--bin target/release/jwksmith]
+usage: bench/watch_latency.py [--edits 30] [--bin target/release/jwksmith] [--workload DIR]
 """
-import argparse, os, statistics, subprocess, tempfile, time, urllib.request
+import argparse, os, shutil, statistics, subprocess, tempfile, time, urllib.request
 
 def fetch(url):
     try:
@@ -26,15 +27,22 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--edits", type=int, default=30)
     ap.add_argument("--bin", default="target/release/jwksmith")
+    ap.add_argument("--workload", help="a directory whose keys/ to copy (bench/workloads.py)")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     with tempfile.TemporaryDirectory() as root:
-        os.makedirs(os.path.join(root, "keys"))
-        os.makedirs(os.path.join(root, "site-template"))
-        with open(os.path.join(root, "keys", "keyset.toml"), "w") as f:
-            f.write('[[key]]\nspec = "rsa-sig"\nkty = "RSA"\n[[key]]\nspec = "ec-sig"\nkty = "EC"\n')
         now = "2026-01-01T00:00:00Z"
-        subprocess.run([binary, "rotate", "-q", "--now", now], cwd=root, check=True)
+        os.makedirs(os.path.join(root, "site-template"))
+        if a.workload:
+            shutil.copytree(os.path.join(a.workload, "keys"), os.path.join(root, "keys"))
+            first = sorted(os.listdir(os.path.join(root, "keys")))[0]
+            ready = f"/{first}/jwks.json"
+        else:
+            os.makedirs(os.path.join(root, "keys"))
+            with open(os.path.join(root, "keys", "keyset.toml"), "w") as f:
+                f.write('[[key]]\nspec = "rsa-sig"\nkty = "RSA"\n[[key]]\nspec = "ec-sig"\nkty = "EC"\n')
+            subprocess.run([binary, "rotate", "-q", "--now", now], cwd=root, check=True)
+            ready = "/jwks.json"
         pems = []
         for i in range(a.edits):
             pem = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
@@ -45,7 +53,11 @@ def main():
         try:
             line = server.stdout.readline()
             base = line.strip().split(" at ")[-1].rstrip("/")
-            wait_for(base + "/jwks.json", lambda b: b"rsa-sig-001" in b)
+            wait_for(base + ready, lambda b: b"rsa-sig-001" in b, timeout=120.0)
+            # Saves count only once the watcher is set up (it reports so after the first build).
+            while "watching" not in (line := server.stdout.readline()):
+                if not line:
+                    raise SystemExit("jwksmith serve exited before watching")
             samples = {"key": [], "template": []}
             for i in range(a.edits):
                 if i % 2 == 0:

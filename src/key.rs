@@ -271,8 +271,7 @@ fn rsa_public_der(n: &[u8], e: &[u8]) -> Vec<u8> {
 
 /// PEM with `\n` line ends and 64-column lines.
 pub fn pem_lf(tag: &str, der: Vec<u8>) -> String {
-    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
-    pem::encode_config(&pem::Pem::new(tag, der), config)
+    pem_rfc7468::encode_string(tag, pem_rfc7468::LineEnding::LF, &der).expect("a PEM label of capitals encodes")
 }
 
 fn check_on_curve(crv: Curve, point: &[u8]) -> Result<(), String> {
@@ -387,22 +386,30 @@ pub fn parse_pem(bytes: &[u8]) -> Result<KeyMaterial, String> {
     if text.contains("-----BEGIN ") && !text.contains("-----END ") {
         return Err("the PEM block has no END line: the file is truncated".into());
     }
-    let blocks = pem::parse_many(text).map_err(|e| format!("not a valid PEM file ({e})"))?;
-    let blocks: Vec<_> = blocks.into_iter().filter(|b| b.tag() != "EC PARAMETERS").collect();
-    let block = match blocks.as_slice() {
-        [] => {
-            return Err("no PEM block found: expected one key in PEM form (PKCS#8, PKCS#1, SEC1 or SPKI)".into());
-        }
-        [one] => one,
-        many => {
-            return Err(format!("file holds {} PEM blocks; put exactly one key in each file", many.len()));
+    let (tag, der) = match plain_block(text) {
+        Some(block) => block,
+        None => {
+            let blocks = pem::parse_many(text).map_err(|e| format!("not a valid PEM file ({e})"))?;
+            let mut blocks: Vec<_> = blocks.into_iter().filter(|b| b.tag() != "EC PARAMETERS").collect();
+            let block = match blocks.len() {
+                0 => {
+                    return Err(
+                        "no PEM block found: expected one key in PEM form (PKCS#8, PKCS#1, SEC1 or SPKI)".into()
+                    );
+                }
+                1 => blocks.remove(0),
+                many => {
+                    return Err(format!("file holds {many} PEM blocks; put exactly one key in each file"));
+                }
+            };
+            if block.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
+                return Err(encrypted_problem());
+            }
+            (block.tag().to_string(), block.into_contents())
         }
     };
-    if block.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) {
-        return Err(encrypted_problem());
-    }
-    let der = block.contents();
-    match block.tag() {
+    let der = der.as_slice();
+    match tag.as_str() {
         "PRIVATE KEY" => parse_pkcs8(der),
         "RSA PRIVATE KEY" => parse_pkcs1_private(der),
         "EC PRIVATE KEY" => parse_sec1(der, None),
@@ -414,6 +421,14 @@ pub fn parse_pem(bytes: &[u8]) -> Result<KeyMaterial, String> {
             Err(format!("unsupported PEM block `{other}`: expected one key in PEM form (PKCS#8, PKCS#1, SEC1 or SPKI)"))
         }
     }
+}
+
+/// The tag and contents of `text` when it is exactly one strict RFC 7468 block (every key
+/// jwksmith or openssl writes): the fast path. `None` sends anything else (explanatory text,
+/// headers, several blocks) to the lenient `pem` crate, which reads it or names the problem.
+fn plain_block(text: &str) -> Option<(String, Vec<u8>)> {
+    let (tag, der) = pem_rfc7468::decode_vec(text.trim_end().as_bytes()).ok()?;
+    (tag != "EC PARAMETERS").then(|| (tag.to_string(), der))
 }
 
 fn encrypted_problem() -> String {
@@ -653,6 +668,46 @@ mod tests {
     fn secret_debug_is_redacted() {
         let s = SecretKey(Secret::Ec { d: vec![7; 32] });
         assert_eq!(format!("{s:?}"), "SecretKey(EC, redacted)");
+    }
+
+    #[test]
+    fn pem_lf_writes_what_the_pem_crate_writes() {
+        for len in [1, 2, 3, 47, 48, 49, 96, 294, 1218] {
+            let der: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+            let expected = pem::encode_config(&pem::Pem::new("PUBLIC KEY", der.clone()), config);
+            assert_eq!(pem_lf("PUBLIC KEY", der), expected, "{len} bytes");
+        }
+    }
+
+    /// The fast path reads a plain block exactly as the `pem` crate does, and leaves every other
+    /// shape to it.
+    #[test]
+    fn plain_block_agrees_with_pem_crate() {
+        let der: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let lf = pem_lf("PRIVATE KEY", der.clone());
+        let crlf = lf.replace('\n', "\r\n");
+        let no_final_newline = lf.trim_end().to_string();
+        let trailing_space = format!("{lf}\n  \n");
+        let explained = format!("An RFC 7468 explanatory text line\n{lf}");
+        for text in [&lf, &crlf, &no_final_newline, &trailing_space, &explained] {
+            let block = pem::parse(text.as_bytes()).unwrap();
+            assert_eq!(plain_block(text), Some((block.tag().to_string(), block.contents().to_vec())), "{text:?}");
+            assert_eq!(plain_block(text), Some(("PRIVATE KEY".to_string(), der.clone())));
+        }
+        let body = lf.lines().nth(1).unwrap();
+        for other in [
+            format!("{lf}junk\n"),
+            format!("{lf}{lf}"),
+            lf.replacen('\n', "\nProc-Type: 4,ENCRYPTED\n\n", 1),
+            lf.replacen('\n', "\n\n", 1),
+            lf.replace("END PRIVATE KEY", "END PUBLIC KEY"),
+            lf.replace(body, &body.replace('A', "*")),
+            format!("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{lf}"),
+            lf.replace(&body[..4], &body[..3]),
+        ] {
+            assert_eq!(plain_block(&other), None, "{other:?}");
+        }
     }
 
     #[test]

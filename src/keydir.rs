@@ -12,7 +12,7 @@ use crate::jose::default_alg;
 use crate::key::{KeyMaterial, parse_pem};
 use crate::meta::{self, Meta};
 use crate::model::{Key, KeySet, Unfinished};
-use crate::selftest::self_test;
+use crate::selftest::{SelfTested, self_test};
 
 /// Name of a set's policy file.
 pub const KEYSET_FILE: &str = "keyset.toml";
@@ -70,8 +70,15 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
     }
     let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut sets: BTreeMap<String, SetDir> = BTreeMap::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
-    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    // Siblings' paths are their parent's path plus their names, so ordering them by path is
+    // ordering them by file name (`sort_by_file_name`), without splitting paths into components.
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
+        .into_iter();
+    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().as_encoded_bytes().starts_with(b"."));
+    // The publish path of the directory of the previous file: most files share it.
+    let mut last: Option<(PathBuf, String)> = None;
     for entry in walker {
         let entry = entry.map_err(|e| {
             let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
@@ -87,8 +94,16 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
         if entry.path_is_symlink() && !symlink_is_inside(path, &canonical_root)? {
             continue;
         }
-        let dir = path.parent().unwrap_or(root).to_path_buf();
-        let publish = publish_path(root, &dir)?;
+        let dir = path.parent().unwrap_or(root);
+        let publish = match &last {
+            Some((last_dir, publish)) if last_dir.as_os_str() == dir.as_os_str() => publish.clone(),
+            _ => {
+                let publish = publish_path(root, dir)?;
+                last = Some((dir.to_path_buf(), publish.clone()));
+                publish
+            }
+        };
+        let dir = dir.to_path_buf();
         sets.entry(publish.clone())
             .or_insert_with(|| SetDir { path: publish, dir: dir.clone(), files: Vec::new() })
             .files
@@ -155,6 +170,12 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 /// Reads and validates one set: config, keys, metadata, pairs, self-test.
 /// Returns the set and the warnings found.
 pub fn load_set(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
+    load_set_with(set, &SelfTested::default())
+}
+
+/// [`load_set`], without signing again with the keys that `tested` shows an earlier build
+/// self-tested with the same material, `use` and `alg`.
+pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<String>)> {
     let mut warnings = Vec::new();
     let mut config_file = None;
     let mut by_kid: BTreeMap<String, KidFiles> = BTreeMap::new();
@@ -186,7 +207,7 @@ pub fn load_set(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
     let mut keys = Vec::new();
     let mut unfinished = Vec::new();
     for (kid, files) in by_kid {
-        match load_key(&kid, &files, &config)? {
+        match load_key(&kid, &files, &config, tested)? {
             Loaded::Key(key) => {
                 if key.meta.created.is_none() {
                     warnings.push(format!(
@@ -217,7 +238,7 @@ enum Loaded {
     Nothing,
 }
 
-fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded> {
+fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig, tested: &SelfTested) -> Result<Loaded> {
     let managed = files.private.as_ref().or(files.public.as_ref());
     if let (Some(hand), Some(other)) = (&files.hand_dropped, managed) {
         return Err(Error::input(
@@ -249,7 +270,9 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded
         Some(path) => read_meta(path, kid, &material)?,
         None => default_meta(kid, &material),
     };
-    if let Err(problem) = self_test(&material, meta.alg, meta.key_use) {
+    if !tested.covers(kid, &material, meta.alg, meta.key_use)
+        && let Err(problem) = self_test(&material, meta.alg, meta.key_use)
+    {
         let file = files.private.as_ref().unwrap_or(key_file);
         return Err(Error::input(file, problem, "replace the key pair; `jwksmith rotate` makes a new one"));
     }
@@ -267,15 +290,26 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig) -> Result<Loaded
 }
 
 fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
-    let parse = |path: &PathBuf| -> Result<KeyMaterial> {
-        parse_pem(&read(path)?)
+    let parse_bytes = |path: &PathBuf, bytes: &[u8]| -> Result<KeyMaterial> {
+        parse_pem(bytes)
             .map_err(|p| Error::input(path, p, "replace it with a valid PEM key (PKCS#8, PKCS#1, SEC1 or SPKI)"))
     };
+    let parse = |path: &PathBuf| parse_bytes(path, &read(path)?);
     if let Some(path) = &files.hand_dropped {
         return parse(path);
     }
     let private = files.private.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?;
-    let public = files.public.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?;
+    let public = match (&private, &files.public) {
+        // The usual pair: `rotate` wrote the public file as the SPKI PEM of the private key's
+        // public part. Those exact bytes parse to that public part, so they are not parsed again.
+        (Some((_, pm)), Some(path)) if pm.secret.is_some() => {
+            let bytes = read(path)?;
+            let material =
+                if bytes == pm.public.spki_pem().as_bytes() { pm.public_only() } else { parse_bytes(path, &bytes)? };
+            Some((path, material))
+        }
+        (_, public) => public.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?,
+    };
     if let Some((path, m)) = &private
         && m.secret.is_none()
     {

@@ -2,8 +2,14 @@
 //! against the public JWK members that will be published. ring does both sides (aws-lc-rs for
 //! P-521, which ring lacks).
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
 use crate::jose::{Alg, Curve, Use};
 use crate::key::{KeyMaterial, PublicKey};
+use crate::plan::set_prefix;
 
 const MESSAGE: &[u8] = b"jwksmith self-test: sign with the private key, verify with the published JWK";
 
@@ -79,4 +85,125 @@ fn p521(pkcs8: &[u8], public: &PublicKey) -> Result<(), String> {
         "self-test failed: a signature made with the private key does not verify against the published public key"
             .to_string()
     })
+}
+
+/// The keys of one set that an earlier `build` self-tested: the private JWKs it wrote to
+/// `out/private/<publish path>/jwks.json`.
+///
+/// `build` writes that file only after every key in it passed [`self_test`], and the test's
+/// outcome depends on nothing but the key material, `use` and `alg`, which a private JWK holds
+/// member for member. So a key whose material, `use` and `alg` equal an entry's members has
+/// passed this very test; `build` does not sign with it again (an RSA signature is most of the
+/// time a build takes). A missing or unreadable file proves nothing: every key is tested.
+#[derive(Debug, Default)]
+pub struct SelfTested {
+    by_kid: HashMap<String, PrivateJwk>,
+}
+
+#[derive(Deserialize)]
+struct PrivateJwkSet {
+    keys: Vec<PrivateJwk>,
+}
+
+/// The members of a private JWK that the self-test depends on (others are ignored).
+#[derive(Debug, Default, Deserialize)]
+struct PrivateJwk {
+    kid: Option<String>,
+    kty: Option<String>,
+    #[serde(rename = "use")]
+    key_use: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    d: Option<String>,
+    p: Option<String>,
+    q: Option<String>,
+    dp: Option<String>,
+    dq: Option<String>,
+    qi: Option<String>,
+}
+
+impl PrivateJwk {
+    fn member(&self, name: &str) -> Option<&str> {
+        let value = match name {
+            "kty" => &self.kty,
+            "use" => &self.key_use,
+            "alg" => &self.alg,
+            "n" => &self.n,
+            "e" => &self.e,
+            "crv" => &self.crv,
+            "x" => &self.x,
+            "y" => &self.y,
+            "d" => &self.d,
+            "p" => &self.p,
+            "q" => &self.q,
+            "dp" => &self.dp,
+            "dq" => &self.dq,
+            "qi" => &self.qi,
+            _ => &None,
+        };
+        value.as_deref()
+    }
+}
+
+impl SelfTested {
+    /// Reads the private JWK Set of the set at `set_path` (a publish path) under `out`.
+    pub fn read(out: &Path, set_path: &str) -> SelfTested {
+        let path = out.join("private").join(format!("{}jwks.json", set_prefix(set_path)));
+        let Ok(bytes) = std::fs::read(path) else {
+            return SelfTested::default();
+        };
+        let Ok(set) = serde_json::from_slice::<PrivateJwkSet>(&bytes) else {
+            return SelfTested::default();
+        };
+        let by_kid = set.keys.into_iter().filter_map(|jwk| Some((jwk.kid.clone()?, jwk))).collect();
+        SelfTested { by_kid }
+    }
+
+    /// True when the private JWK of `kid` holds exactly this key's material, `use` and `alg`.
+    pub fn covers(&self, kid: &str, key: &KeyMaterial, alg: Alg, key_use: Use) -> bool {
+        let (Some(jwk), Some(secret)) = (self.by_kid.get(kid), &key.secret) else {
+            return false;
+        };
+        let member = |name: &str| jwk.member(name);
+        member("kty") == Some(key.public.kty().name())
+            && member("use") == Some(key_use.name())
+            && member("alg") == Some(alg.name())
+            && key.public.members().iter().chain(&secret.members()).all(|(name, value)| member(name) == Some(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::parse_jwk;
+
+    /// RFC 7517 Appendix A.2: the example EC private key.
+    const JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"}"#;
+
+    fn tested_with(private_jwks: &str) -> SelfTested {
+        let out = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(out.path().join("private/tenants/acme")).unwrap();
+        std::fs::write(out.path().join("private/tenants/acme/jwks.json"), private_jwks).unwrap();
+        SelfTested::read(out.path(), "tenants/acme")
+    }
+
+    #[test]
+    fn only_the_same_material_use_and_alg_count_as_tested() {
+        let (key, _) = parse_jwk(JWK.as_bytes()).unwrap();
+        assert_eq!(self_test(&key, Alg::Es256, Use::Sig), Ok(()));
+        let entry = JWK.replace(r#""kty":"EC","#, r#""kty":"EC","kid":"k1","use":"sig","alg":"ES256","#);
+        let tested = tested_with(&format!(r#"{{"keys":[{entry}]}}"#));
+        assert!(tested.covers("k1", &key, Alg::Es256, Use::Sig));
+        assert!(!tested.covers("k2", &key, Alg::Es256, Use::Sig), "another kid");
+        assert!(!tested.covers("k1", &key, Alg::EcdhEs, Use::Enc), "another use and alg");
+        assert!(!tested.covers("k1", &key.public_only(), Alg::Es256, Use::Sig), "no private part: nothing to skip");
+        let other_d = entry.replace("870MB6", "870MB7");
+        assert!(!tested_with(&format!(r#"{{"keys":[{other_d}]}}"#)).covers("k1", &key, Alg::Es256, Use::Sig));
+        assert!(!tested_with("not json").covers("k1", &key, Alg::Es256, Use::Sig));
+        assert!(!SelfTested::read(Path::new("/nonexistent"), "").covers("k1", &key, Alg::Es256, Use::Sig));
+    }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -151,6 +152,22 @@ struct SiteSet {
 impl Site {
     /// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets.
     pub fn files(&self, outputs: &[SetOutput], now: Timestamp) -> Result<Vec<OutputFile>> {
+        let sets: Vec<&KeySet> = outputs.iter().map(|o| o.set).collect();
+        let mut files = vec![self.index(&sets, now)?];
+        files.extend(self.support_files(outputs)?);
+        Ok(files)
+    }
+
+    /// `index.html`: every set and key. It needs only the sets, so `build` renders it while the
+    /// sets' own files are planned.
+    pub fn index(&self, sets: &[&KeySet], now: Timestamp) -> Result<OutputFile> {
+        // Fingerprints of every key: computed on all cores.
+        let sets: Vec<SiteSet> = sets.par_iter().map(|set| site_set(set, now)).collect();
+        Ok(site_file("index.html", self.render("index.html", Ctx { sets, rules: Vec::new() })?))
+    }
+
+    /// `_headers` (a rule for every public file the sets' plans hold) and `.nojekyll`.
+    pub fn support_files(&self, outputs: &[SetOutput]) -> Result<Vec<OutputFile>> {
         let mut rules: Vec<HeaderRule> = outputs
             .iter()
             .flat_map(|o| {
@@ -163,14 +180,15 @@ impl Site {
             })
             .collect();
         rules.sort_by(|a, b| a.path.cmp(&b.path));
-        let sets: Vec<SiteSet> = outputs.iter().map(|o| site_set(o.set, now)).collect();
-        let public = |path: &str, bytes: Vec<u8>| OutputFile { path: format!("public/{path}"), bytes, private: false };
         Ok(vec![
-            public("index.html", self.render("index.html", Ctx { sets, rules: Vec::new() })?),
-            public("_headers", self.render("_headers", Ctx { sets: Vec::new(), rules })?),
-            public(".nojekyll", self.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
+            site_file("_headers", self.render("_headers", Ctx { sets: Vec::new(), rules })?),
+            site_file(".nojekyll", self.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
         ])
     }
+}
+
+fn site_file(name: &str, bytes: Vec<u8>) -> OutputFile {
+    OutputFile { path: format!("public/{name}"), bytes, private: false }
 }
 
 fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
@@ -220,7 +238,8 @@ fn timeline(set: &KeySet, keys: &[&Key], now: Timestamp) -> Option<Timeline> {
     let latest_start = timed.iter().filter_map(|k| k.meta.activates.or(k.meta.created)).max().unwrap_or(start);
     end = end.max(latest_start.plus(r.rotate_every));
     let span = (end.unix() - start.unix()).max(1);
-    let x = |t: Timestamp| 160 + (t.unix() - start.unix()).clamp(0, span) * 820 / span;
+    // i128: a span of any length (timings are capped, times are not) scales without overflow.
+    let x = |t: Timestamp| 160 + (i128::from((t.unix() - start.unix()).clamp(0, span)) * 820 / i128::from(span)) as i64;
     let bars = timed
         .iter()
         .enumerate()

@@ -32,9 +32,14 @@ impl Timestamp {
 
     /// Parses any RFC 3339 time (any offset, any fraction); fractions are truncated.
     pub fn parse(text: &str) -> Result<Self, String> {
-        OffsetDateTime::parse(text.trim(), &Rfc3339)
-            .map(|t| Timestamp(t.unix_timestamp()))
-            .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}); write it like 2024-01-15T10:30:00Z"))
+        let t = OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}); write it like 2024-01-15T10:30:00Z"))?;
+        // Only instants that can be written back as `YYYY-MM-DDTHH:MM:SSZ`.
+        // 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z
+        if !(-62_135_596_800..=253_402_300_799).contains(&t.unix_timestamp()) {
+            return Err(format!("`{text}` is out of range: use a time between years 0001 and 9999 (UTC)"));
+        }
+        Ok(Timestamp(t.unix_timestamp()))
     }
 
     /// This instant plus a span (saturating).
@@ -80,6 +85,9 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub struct Span(i64);
 
 impl Span {
+    /// The longest span accepted in keyset.toml: 100 years.
+    pub const MAX: Span = Span(100 * 366 * 86_400);
+
     /// A span of `secs` seconds.
     pub fn from_secs(secs: i64) -> Self {
         Span(secs)
@@ -95,6 +103,9 @@ impl Span {
         let parsed = humantime::parse_duration(text.trim())
             .map_err(|e| format!("`{text}` is not a duration ({e}); write it like 90d, 12h or 30m"))?;
         let secs = i64::try_from(parsed.as_secs()).map_err(|_| format!("`{text}` is too long"))?;
+        if secs > Span::MAX.0 {
+            return Err(format!("`{text}` is too long: at most 100 years"));
+        }
         Ok(Span(secs))
     }
 }
@@ -148,6 +159,9 @@ mod tests {
     #[test]
     fn rejects_non_rfc3339() {
         assert!(Timestamp::parse("2024-01-15").is_err());
+        assert!(Timestamp::parse("0000-01-01T00:00:00+01:00").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:59-01:00").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_ok());
         assert!(Timestamp::parse("yesterday").is_err());
     }
 
@@ -158,5 +172,6 @@ mod tests {
         assert_eq!(Span::parse("30m").unwrap().secs(), 1_800);
         assert_eq!(Span::parse("1d 12h").unwrap().to_string(), "1d 12h");
         assert!(Span::parse("ninety days").is_err());
+        assert!(Span::parse("11248014679091191s").unwrap_err().contains("too long"));
     }
 }

@@ -2,11 +2,13 @@
 //! renamed; unchanged files left alone (their mtime stays); files the plan does not produce
 //! removed. Also the atomic writer used for key files.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::plan::OutputFile;
@@ -79,6 +81,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<
 }
 
 /// Like [`write_atomic`], with the temporary file in `staging` (same file system as `path`).
+/// An absolute `staging` spares `tempfile` resolving the working directory for each file.
 pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
@@ -90,7 +93,7 @@ pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sy
     if sync {
         tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
     }
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if sync {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
@@ -100,68 +103,115 @@ pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sy
 
 /// Creates `dir` and its parents with `mode` where missing, and sets `mode` on `dir`.
 pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
-    if dir.is_dir() {
-        let current = fs::metadata(dir).map_err(|e| Error::io(dir, e))?.permissions().mode() & 0o777;
-        if current != mode {
-            fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+    ensure_dir_created(dir, mode).map(|_| ())
+}
+
+/// [`ensure_dir`], returning true when `dir` did not exist (so it holds nothing yet).
+fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if meta.permissions().mode() & 0o777 != mode {
+                fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+            }
+            return Ok(false);
         }
-        return Ok(());
-    }
-    if dir.exists() {
-        return Err(Error::input(dir, "is a file, but jwksmith needs a directory here", "remove or rename it"));
+        Ok(_) => {
+            return Err(Error::input(dir, "is a file, but jwksmith needs a directory here", "remove or rename it"));
+        }
+        Err(_) => {}
     }
     fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+    Ok(true)
 }
 
 /// Writes the plan under `out`, skipping unchanged files, and removes owned files it does not list.
+///
+/// Directories are created level by level, and files compared or written, on all cores (rayon);
+/// the report lists written files in plan order. A file whose directory this run created is
+/// written without first looking for an old copy.
 pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<WriteReport> {
-    let mut report = WriteReport::default();
-    if out.exists() && !out.is_dir() {
-        return Err(Error::input(
-            out,
-            "is a file, but the output must be a directory",
-            "remove it or pass another --out DIR",
-        ));
-    }
+    check_out_dir(out)?;
     ensure_dir(out, 0o755)?;
-    let mut dirs: BTreeSet<(PathBuf, bool)> = BTreeSet::new();
+    let mut dirs: BTreeSet<(&str, bool)> = BTreeSet::new();
     for file in files {
-        let path = out.join(&file.path);
-        let mut dir = path.parent().map(Path::to_path_buf);
-        while let Some(d) = dir {
-            if d == out {
-                break;
-            }
-            dirs.insert((d.clone(), file.private));
-            dir = d.parent().map(Path::to_path_buf);
+        let mut rel = file.path.as_str();
+        while let Some((parent, _)) = rel.rsplit_once('/') {
+            dirs.insert((parent, file.private));
+            rel = parent;
         }
     }
-    for (dir, private) in &dirs {
-        ensure_dir(dir, dir_mode(*private))?;
+    // Parents before children: one level at a time, each level in parallel.
+    let mut levels: BTreeMap<usize, Vec<(&str, bool)>> = BTreeMap::new();
+    for (dir, private) in dirs.iter().copied() {
+        levels.entry(dir.matches('/').count()).or_default().push((dir, private));
+    }
+    let mut created: HashSet<&str> = HashSet::new();
+    for level in levels.into_values() {
+        let fresh = level
+            .par_iter()
+            .map(|&(dir, private)| ensure_dir_created(&out.join(dir), dir_mode(private)).map(|new| (dir, new)))
+            .collect::<Result<Vec<_>>>()?;
+        created.extend(fresh.into_iter().filter_map(|(dir, new)| new.then_some(dir)));
     }
     // Temporary files live outside public/ and private/: a killed build never leaves one where
     // it could be deployed. Leftovers are removed below as files the plan does not produce.
     let staging = out.join(STAGING_DIR);
     ensure_dir(&staging, 0o700)?;
-    for file in files {
-        let path = out.join(&file.path);
-        match fs::read(&path) {
-            Ok(existing) if existing == file.bytes => {
-                fix_mode(&path, mode(file.private))?;
-                report.unchanged += 1;
-            }
-            _ => {
-                if path.is_dir() {
-                    fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                }
-                write_atomic_via(&path, &staging, &file.bytes, mode(file.private), false)?;
-                report.written.push(file.path.clone());
-            }
+    let staging = std::path::absolute(&staging).map_err(|e| Error::io(&staging, e))?;
+    let written = files
+        .par_iter()
+        .map(|file| {
+            let fresh_dir = file.path.rsplit_once('/').is_some_and(|(dir, _)| created.contains(dir));
+            put(out, &staging, file, fresh_dir)
+        })
+        .collect::<Result<Vec<bool>>>()?;
+    let mut report = WriteReport::default();
+    for (file, written) in files.iter().zip(written) {
+        if written {
+            report.written.push(file.path.clone());
+        } else {
+            report.unchanged += 1;
         }
     }
-    report.removed = remove_stale(out, files, owner)?;
+    let planned_dirs: HashSet<&str> = dirs.iter().map(|(dir, _)| *dir).collect();
+    report.removed = remove_stale(out, files, &planned_dirs, &created, owner)?;
     Ok(report)
+}
+
+/// Writes one planned file through `staging` unless its bytes are already on disk (then only
+/// its mode is fixed). Returns true when the file was written. `fresh_dir`: its directory was
+/// just created, so there is no old copy to compare with.
+fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result<bool> {
+    let path = out.join(&file.path);
+    let want = mode(file.private);
+    if !fresh_dir {
+        if let Some(existing) = mode_if_same_bytes(&path, &file.bytes) {
+            if existing & 0o777 != want {
+                fs::set_permissions(&path, fs::Permissions::from_mode(want)).map_err(|e| Error::io(&path, e))?;
+            }
+            return Ok(false);
+        }
+        if path.is_dir() {
+            fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    write_atomic_via(&path, staging, &file.bytes, want, false)?;
+    Ok(true)
+}
+
+/// The mode of the file at `path` (links followed, as a read does) when it holds exactly
+/// `bytes`; `None` when it is missing, not a file, or different. A file of another length is
+/// not read.
+fn mode_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<u32> {
+    let mut file = fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return None;
+    }
+    let mut existing = vec![0; bytes.len()];
+    file.read_exact(&mut existing).ok()?;
+    (existing == bytes).then(|| meta.permissions().mode())
 }
 
 /// Fails when `out` exists but is not a directory.
@@ -176,40 +226,78 @@ pub fn check_out_dir(out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn fix_mode(path: &Path, want: u32) -> Result<()> {
-    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.permissions().mode() & 0o777 != want {
-        fs::set_permissions(path, fs::Permissions::from_mode(want)).map_err(|e| Error::io(path, e))?;
-    }
-    Ok(())
-}
-
 /// Every file (and symlink) under `out`, as `/`-separated relative paths.
 pub fn existing_files(out: &Path) -> Result<Vec<String>> {
+    Ok(existing_entries(out, &HashSet::new())?.files)
+}
+
+/// What a walk of `out` found, as `/`-separated relative paths in walk order (a directory
+/// before what it holds).
+#[derive(Default)]
+struct Entries {
+    files: Vec<String>,
+    dirs: Vec<String>,
+}
+
+/// Walks `out` (links not followed, siblings in file-name order, a directory before what it
+/// holds), except the directories in `skip` (relative paths). Subdirectories are read on all
+/// cores.
+fn existing_entries(out: &Path, skip: &HashSet<&str>) -> Result<Entries> {
     if !out.is_dir() {
-        return Ok(Vec::new());
+        return Ok(Entries::default());
     }
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(out).follow_links(false).sort_by_file_name() {
-        let entry = entry
-            .map_err(|e| Error::io(out, e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed"))))?;
-        if entry.file_type().is_dir() {
-            continue;
+    walk_dir(out, "", skip)
+}
+
+/// The entries below `out/<rel>` in walk order.
+fn walk_dir(out: &Path, rel: &str, skip: &HashSet<&str>) -> Result<Entries> {
+    let dir = out.join(rel);
+    let mut children = Vec::new();
+    for entry in fs::read_dir(&dir).map_err(|e| Error::io(out, e))? {
+        let entry = entry.map_err(|e| Error::io(out, e))?;
+        let is_dir = entry.file_type().map_err(|e| Error::io(out, e))?.is_dir();
+        children.push((entry.file_name(), is_dir));
+    }
+    children.sort();
+    let children: Vec<(String, bool)> = children
+        .into_iter()
+        .map(|(name, is_dir)| {
+            let name = name.to_string_lossy();
+            (if rel.is_empty() { name.into_owned() } else { format!("{rel}/{name}") }, is_dir)
+        })
+        .filter(|(child, is_dir)| !(*is_dir && skip.contains(child.as_str())))
+        .collect();
+    let below = children
+        .par_iter()
+        .map(|(child, is_dir)| if *is_dir { walk_dir(out, child, skip) } else { Ok(Entries::default()) })
+        .collect::<Result<Vec<Entries>>>()?;
+    let mut found = Entries::default();
+    for ((child, is_dir), below) in children.into_iter().zip(below) {
+        if is_dir {
+            found.dirs.push(child);
+            found.dirs.extend(below.dirs);
+            found.files.extend(below.files);
+        } else {
+            found.files.push(child);
         }
-        found.push(rel_path(out, entry.path()));
     }
     Ok(found)
 }
 
-fn rel_path(out: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(out).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
-}
-
-fn remove_stale(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<Vec<String>> {
-    let wanted: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+/// Removes the owned files under `out` that the plan does not list, then the owned directories
+/// left empty (one walk finds both). `planned_dirs` (relative paths) hold planned files, so
+/// they are not empty; `created` ones this run made hold nothing else, so they are not walked.
+fn remove_stale(
+    out: &Path,
+    files: &[OutputFile],
+    planned_dirs: &HashSet<&str>,
+    created: &HashSet<&str>,
+    owner: &dyn Ownership,
+) -> Result<Vec<String>> {
+    let wanted: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let existing = existing_entries(out, created)?;
     let mut removed = Vec::new();
-    for rel in existing_files(out)? {
+    for rel in existing.files {
         let staged = rel.starts_with(&format!("{STAGING_DIR}/"));
         if !wanted.contains(rel.as_str()) && (staged || owner.owns(&rel)) {
             let path = out.join(&rel);
@@ -217,29 +305,17 @@ fn remove_stale(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Resu
             removed.push(rel);
         }
     }
-    remove_empty_dirs(out, owner)?;
-    Ok(removed)
-}
-
-fn remove_empty_dirs(out: &Path, owner: &dyn Ownership) -> Result<()> {
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(out)
-        .min_depth(1)
-        .contents_first(true)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_dir())
-        .map(|e| e.into_path())
-        .collect();
-    for dir in dirs {
-        let rel = rel_path(out, &dir);
+    // Reversed walk order: every directory comes after the directories inside it.
+    for rel in existing.dirs.iter().rev().filter(|rel| !planned_dirs.contains(rel.as_str())) {
         let keep = rel == "public" || rel == "private";
         let staging = rel == STAGING_DIR;
+        let dir = out.join(rel);
         let empty = fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false);
         if empty && !keep && (staging || owner.owns(&format!("{rel}/"))) {
             fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Compares the plan's files under `public/` with the disk.

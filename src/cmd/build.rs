@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::cmd::{Context, Loaded, SetOwnership, load};
+use crate::cmd::{Context, Loaded, SetOwnership, load_reusing_self_tests};
 use crate::error::Result;
 use crate::model::KeySet;
 use crate::plan::{OutputFile, PlanOptions, check_mirrors, plan_set};
@@ -14,9 +14,16 @@ pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFi
     let sets: Vec<&KeySet> = loaded.sets.iter().collect();
     check_mirrors(&sets)?;
     let options = PlanOptions { force_pretty: pretty };
-    let outputs: Vec<SetOutput> =
-        sets.par_iter().map(|s| SetOutput { set: s, files: plan_set(s, ctx.now, options) }).collect();
-    let site_files = if ctx.all_sets() { Site::load(&ctx.templates)?.files(&outputs, ctx.now)? } else { Vec::new() };
+    let site = if ctx.all_sets() { Some(Site::load(&ctx.templates)?) } else { None };
+    // index.html (one template render, on one core) is made while the sets are planned.
+    let (outputs, index) = rayon::join(
+        || sets.par_iter().map(|s| SetOutput { set: s, files: plan_set(s, ctx.now, options) }).collect::<Vec<_>>(),
+        || site.as_ref().map(|site| site.index(&sets, ctx.now)).transpose(),
+    );
+    let mut site_files: Vec<OutputFile> = index?.into_iter().collect();
+    if let Some(site) = &site {
+        site_files.extend(site.support_files(&outputs)?);
+    }
     let mut files: Vec<OutputFile> = outputs.into_iter().flat_map(|o| o.files).collect();
     files.extend(site_files);
     Ok(files)
@@ -44,7 +51,7 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
 
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<WriteReport> {
-    let loaded = load(ctx)?;
+    let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;

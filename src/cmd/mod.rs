@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keydir::{SetDir, discover, load_set};
+use crate::keydir::{SetDir, discover, load_set, load_set_with};
 use crate::model::KeySet;
+use crate::selftest::SelfTested;
 use crate::times::Timestamp;
 use crate::ui::Ui;
 use crate::write::Ownership;
@@ -73,8 +74,18 @@ pub struct Loaded {
     pub sets: Vec<KeySet>,
 }
 
-/// Discovers and loads the selected sets in parallel; warnings are printed.
+/// Discovers and loads the selected sets in parallel, self-testing every key; warnings are printed.
 pub fn load(ctx: &Context) -> Result<Loaded> {
+    load_sets(ctx, load_set)
+}
+
+/// Like [`load`], but a key that the set's current `out/private/` shows was self-tested with the
+/// same material, `use` and `alg` is not signed with again ([`SelfTested`]): `build`'s fast path.
+pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
+    load_sets(ctx, |dir| load_set_with(dir, &SelfTested::read(&ctx.out, &dir.path)))
+}
+
+fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync) -> Result<Loaded> {
     let dirs = discover(&ctx.keys)?;
     for wanted in &ctx.sets {
         if !dirs.iter().any(|d| &d.path == wanted) {
@@ -86,7 +97,7 @@ pub fn load(ctx: &Context) -> Result<Loaded> {
         }
     }
     let selected: Vec<&SetDir> = dirs.iter().filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path)).collect();
-    let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_set(d)).collect::<Result<_>>()?;
+    let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
     let mut sets = Vec::with_capacity(loaded.len());
     for (set, warnings) in loaded {
         for w in warnings {
