@@ -687,3 +687,37 @@ fn missing_key_directory_hints_at_init() {
     let stderr = p.fails(&["check", "--now", NOW], 1);
     assert!(stderr.contains("jwksmith init"), "{stderr}");
 }
+
+/// Clears the immutable attribute of a tree on drop, so the temp dir can be removed.
+struct Immutable<'a>(&'a Path);
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr").args(["-R", "-i"]).arg(self.0).status();
+    }
+}
+
+/// A read-only `out/` (root ignores mode bits, so the tree is made immutable with chattr).
+#[test]
+fn read_only_out_fails_clearly() {
+    let p = Project::with_keyset("[[key]]\nspec = \"es\"\nkty = \"EC\"\n");
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    p.write(
+        "keys/extra.pem",
+        tool("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], p.path()).as_slice(),
+    );
+    let before = p.snapshot("out");
+    let locked = std::process::Command::new("chattr").args(["-R", "+i"]).arg(p.at("out")).status();
+    if !locked.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI's temp dir must support chattr +i");
+        eprintln!("skipped: chattr +i is not supported here");
+        return;
+    }
+    let _guard = Immutable(&p.at("out"));
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    assert!(stderr.contains("out"), "{stderr}");
+    assert!(stderr.to_lowercase().contains("not permitted") || stderr.contains("denied"), "{stderr}");
+    drop(_guard);
+    assert_eq!(p.snapshot("out"), before, "out/ unchanged");
+}
