@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
-use crate::cmd::{Context, build, load};
+use crate::cmd::{Context, build, load_reusing_self_tests};
 use crate::error::{Error, Result};
 use crate::times::Timestamp;
 
@@ -27,8 +27,13 @@ pub fn is_noise(path: &Path) -> bool {
 }
 
 /// The instant of the next state change of any key in the selected sets, after `now`.
+/// Keys the build just self-tested are not signed with again (`out/private` proves them).
 pub fn next_change(ctx: &Context) -> Option<Timestamp> {
-    let loaded = load(&Context { ui: crate::ui::Ui { verbosity: crate::ui::Verbosity::Quiet }, ..ctx.clone() }).ok()?;
+    let loaded = load_reusing_self_tests(&Context {
+        ui: crate::ui::Ui { verbosity: crate::ui::Verbosity::Quiet },
+        ..ctx.clone()
+    })
+    .ok()?;
     loaded
         .sets
         .iter()

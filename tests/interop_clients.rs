@@ -26,20 +26,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::{Value, json};
 
-/// Every JWS spec jwksmith publishes: spec name, `alg`, and the key-type lines of its `[[key]]`.
-const SIGNING: [(&str, &str, &str); 9] = [
-    ("rs256", "RS256", "kty = \"RSA\"\nsize = 2048"),
-    ("rs384", "RS384", "kty = \"RSA\"\nsize = 2048"),
-    ("rs512", "RS512", "kty = \"RSA\"\nsize = 2048"),
-    ("ps256", "PS256", "kty = \"RSA\"\nsize = 2048"),
-    ("ps384", "PS384", "kty = \"RSA\"\nsize = 2048"),
-    ("ps512", "PS512", "kty = \"RSA\"\nsize = 2048"),
-    ("es256", "ES256", "kty = \"EC\"\ncrv = \"P-256\""),
-    ("es384", "ES384", "kty = \"EC\"\ncrv = \"P-384\""),
-    ("es512", "ES512", "kty = \"EC\"\ncrv = \"P-521\""),
-];
-
-/// Every JWE key-management spec jwksmith publishes, as `SIGNING`.
+/// Every JWE key-management spec jwksmith publishes, shaped like `common::SIGNING_SPECS`.
 const ENCRYPTION: [(&str, &str, &str); 3] = [
     ("rsa-oaep", "RSA-OAEP", "kty = \"RSA\"\nsize = 2048"),
     ("rsa-oaep-256", "RSA-OAEP-256", "kty = \"RSA\"\nsize = 2048"),
@@ -76,7 +63,7 @@ fn repo() -> &'static Path {
 
 /// The keyset.toml of the project: one `[[key]]` per signing and encryption spec.
 fn keyset_toml() -> String {
-    let sig = SIGNING.iter().map(|(spec, alg, kty)| (spec, alg, kty, "sig"));
+    let sig = common::SIGNING_SPECS.iter().map(|(spec, alg, kty)| (spec, alg, kty, "sig"));
     let enc = ENCRYPTION.iter().map(|(spec, alg, kty)| (spec, alg, kty, "enc"));
     sig.chain(enc)
         .map(|(spec, alg, kty, usage)| {
@@ -516,13 +503,15 @@ fn render(clients: &[Value], encryption: &[Vec<String>]) -> (String, Vec<String>
     doc += "- the token with a claim changed (signature kept) is rejected as a bad signature;\n";
     doc += "- the token with one signature character flipped is rejected as a bad signature;\n";
     doc += "- a token signed by the same key under a kid the set does not publish is rejected: no matching key.\n\n";
-    let algs: Vec<&str> = SIGNING.iter().map(|(_, alg, _)| *alg).collect();
+    let algs: Vec<&str> = common::SIGNING_SPECS.iter().map(|(_, alg, _)| *alg).collect();
     doc += &format!("| client | {} |\n", algs.join(" | "));
     doc += &format!("|---|{}\n", ":-:|".repeat(algs.len()));
     let (mut failures, mut notes) = (Vec::new(), Vec::new());
     for client in clients {
-        let cells: Vec<String> =
-            SIGNING.iter().map(|(spec, alg, _)| signature_cell(client, spec, alg, &mut failures, &mut notes)).collect();
+        let cells: Vec<String> = common::SIGNING_SPECS
+            .iter()
+            .map(|(spec, alg, _)| signature_cell(client, spec, alg, &mut failures, &mut notes))
+            .collect();
         doc += &format!("| {} ({}) | {} |\n", str_of(client, "client"), str_of(client, "language"), cells.join(" | "));
     }
     if !notes.is_empty() {
@@ -597,7 +586,7 @@ fn five_clients_in_three_languages_verify_every_alg_and_round_trip_every_jwe_alg
     let published: BTreeSet<String> = public_keys.iter().map(|k| str_of(k, "kid").to_string()).collect();
 
     // Tokens, signed by PyJWT with the signer's fixed-path PEMs.
-    let keys: Vec<Value> = SIGNING
+    let keys: Vec<Value> = common::SIGNING_SPECS
         .iter()
         .map(|(spec, alg, _)| {
             let pem = p.at(&format!("out/private/{spec}.pem"));
@@ -609,9 +598,15 @@ fn five_clients_in_three_languages_verify_every_alg_and_round_trip_every_jwe_alg
     let tokens = python(work, "sign", &["sign", &keys_file]).json();
     let tokens = tokens.as_array().expect("sign prints a list").clone();
     let ids: BTreeSet<String> = tokens.iter().map(|t| str_of(t, "id").to_string()).collect();
-    let expected_ids: BTreeSet<String> =
-        SIGNING.iter().flat_map(|(spec, _, _)| CASES.iter().map(move |(case, _)| format!("{spec}/{case}"))).collect();
-    assert_eq!((ids, tokens.len()), (expected_ids, SIGNING.len() * CASES.len()), "the signer's token list");
+    let expected_ids: BTreeSet<String> = common::SIGNING_SPECS
+        .iter()
+        .flat_map(|(spec, _, _)| CASES.iter().map(move |(case, _)| format!("{spec}/{case}")))
+        .collect();
+    assert_eq!(
+        (ids, tokens.len()),
+        (expected_ids, common::SIGNING_SPECS.len() * CASES.len()),
+        "the signer's token list"
+    );
     for t in &tokens {
         // The unknown kid is really unknown, and every token carries the spec's alg.
         let header = decode_header(str_of(t, "token"));

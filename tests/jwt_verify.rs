@@ -9,19 +9,6 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde_json::{Value, json};
 
-/// Every signing spec of the project: spec name, `alg`, and the key-type lines of its `[[key]]`.
-const SPECS: [(&str, &str, &str); 9] = [
-    ("rs256", "RS256", "kty = \"RSA\"\nsize = 2048"),
-    ("rs384", "RS384", "kty = \"RSA\"\nsize = 2048"),
-    ("rs512", "RS512", "kty = \"RSA\"\nsize = 2048"),
-    ("ps256", "PS256", "kty = \"RSA\"\nsize = 2048"),
-    ("ps384", "PS384", "kty = \"RSA\"\nsize = 2048"),
-    ("ps512", "PS512", "kty = \"RSA\"\nsize = 2048"),
-    ("es256", "ES256", "kty = \"EC\"\ncrv = \"P-256\""),
-    ("es384", "ES384", "kty = \"EC\"\ncrv = \"P-384\""),
-    ("es512", "ES512", "kty = \"EC\"\ncrv = \"P-521\""),
-];
-
 /// The algorithms `jsonwebtoken` both signs and verifies (it has no ES512).
 const JSONWEBTOKEN_ALGS: [(&str, Algorithm); 8] = [
     ("rs256", Algorithm::RS256),
@@ -159,7 +146,7 @@ else:
     sys.exit(f"unknown mode {mode}")
 "#;
 
-/// The keyset.toml of the root set: one `[[key]]` per entry of `SPECS`.
+/// The keyset.toml of the root set: one `[[key]]` per entry of `common::SIGNING_SPECS`.
 fn keyset_toml(specs: &[(&str, &str, &str)]) -> String {
     specs
         .iter()
@@ -169,7 +156,7 @@ fn keyset_toml(specs: &[(&str, &str, &str)]) -> String {
 
 /// A project with every signing spec, rotated and built at `NOW`.
 fn built_project() -> Project {
-    let p = Project::with_keyset(&keyset_toml(&SPECS));
+    let p = Project::with_keyset(&keyset_toml(&common::SIGNING_SPECS));
     p.ok(&["rotate", "--now", NOW]);
     p.ok(&["build", "--now", NOW]);
     p
@@ -293,7 +280,7 @@ fn jsonwebtoken_tokens_signed_with_out_private_pem_verify_against_public_jwks() 
 fn python_tokens_signed_with_out_private_pem_verify_for_every_alg_including_es512() {
     let p = built_project();
     let jwks = "out/public/jwks.json";
-    for (spec, alg_name, _) in SPECS {
+    for (spec, alg_name, _) in common::SIGNING_SPECS {
         let (jwk, kid) = signing_jwk(&p, jwks, alg_name);
         let pem = format!("out/private/{spec}.pem");
         let pem_text = String::from_utf8(p.read(&pem)).unwrap();
@@ -324,9 +311,9 @@ fn private_jwk_members_sign_tokens_that_verify_against_public_jwks() {
     let private_keys = keys_of(&p, private);
     let kids = |keys: &[Value]| keys.iter().map(|k| k["kid"].clone()).collect::<Vec<_>>();
     assert_eq!(kids(&private_keys), kids(&public_keys), "private and public sets list different keys");
-    assert_eq!(private_keys.len(), SPECS.len());
+    assert_eq!(private_keys.len(), common::SIGNING_SPECS.len());
 
-    for (spec, alg_name, _) in SPECS {
+    for (spec, alg_name, _) in common::SIGNING_SPECS {
         let (jwk, kid) = signing_jwk(&p, public, alg_name);
         // The private JWK is the public one plus private members.
         let private_jwk = only_key(&p, private, "kid", &kid);

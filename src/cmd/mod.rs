@@ -1,6 +1,6 @@
 //! The commands, each a small function over one [`Context`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -146,9 +146,4 @@ impl Ownership for SetOwnership {
             _ => false,
         }
     }
-}
-
-/// A file's path for messages: as given, relative where the user's flags were relative.
-pub fn shown(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -9,6 +9,19 @@ use std::process::{Command, Output};
 /// A fixed instant for reproducible runs.
 pub const NOW: &str = "2026-01-01T00:00:00Z";
 
+/// Every JWS spec jwksmith publishes: spec name, `alg`, and the key-type lines of its `[[key]]`.
+pub const SIGNING_SPECS: [(&str, &str, &str); 9] = [
+    ("rs256", "RS256", "kty = \"RSA\"\nsize = 2048"),
+    ("rs384", "RS384", "kty = \"RSA\"\nsize = 2048"),
+    ("rs512", "RS512", "kty = \"RSA\"\nsize = 2048"),
+    ("ps256", "PS256", "kty = \"RSA\"\nsize = 2048"),
+    ("ps384", "PS384", "kty = \"RSA\"\nsize = 2048"),
+    ("ps512", "PS512", "kty = \"RSA\"\nsize = 2048"),
+    ("es256", "ES256", "kty = \"EC\"\ncrv = \"P-256\""),
+    ("es384", "ES384", "kty = \"EC\"\ncrv = \"P-384\""),
+    ("es512", "ES512", "kty = \"EC\"\ncrv = \"P-521\""),
+];
+
 /// Two EC specs: the fast keyset for tests where RSA is not the point.
 pub const EC_SPECS: &str = r#"
 [[key]]
