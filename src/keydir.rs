@@ -13,6 +13,7 @@ use crate::key::{KeyMaterial, parse_pem};
 use crate::meta::{self, Meta};
 use crate::model::{Key, KeySet, Unfinished};
 use crate::selftest::{SelfTested, self_test};
+use crate::stamp::Stamp;
 
 /// Name of a set's policy file.
 pub const KEYSET_FILE: &str = "keyset.toml";
@@ -56,8 +57,17 @@ fn is_relevant(name: &str) -> bool {
     name == KEYSET_FILE || classify(name).is_some()
 }
 
+/// Directories with their stamps (`None`: could not be taken).
+pub type DirStamps = Vec<(PathBuf, Option<Stamp>)>;
+
 /// Finds every set under `root`, sorted by publish path. Symlinks may point only inside `root`.
 pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
+    discover_stamped(root).map(|(sets, _)| sets)
+}
+
+/// [`discover`], also returning every directory it read with its stamp, taken before the
+/// directory was read (`None` when it could not be taken).
+pub fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> {
     if root.exists() && !root.is_dir() {
         return Err(Error::input(root, "is a file, not a key directory", "pass the directory with --keys DIR"));
     }
@@ -70,6 +80,7 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
     }
     let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut sets: BTreeMap<String, SetDir> = BTreeMap::new();
+    let mut dirs = Vec::new();
     // Siblings' paths are their parent's path plus their names, so ordering them by path is
     // ordering them by file name (`sort_by_file_name`), without splitting paths into components.
     let walker = walkdir::WalkDir::new(root)
@@ -88,7 +99,12 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
         let name = entry.file_name().to_str().ok_or_else(|| {
             Error::input(path, "file name is not valid UTF-8", "rename it with letters, digits, `-`, `_` and `.`")
         })?;
-        if entry.file_type().is_dir() || !is_relevant(name) {
+        if entry.file_type().is_dir() {
+            // Yielded before its entries are read: the stamp comes first.
+            dirs.push((path.to_path_buf(), Stamp::read(path)));
+            continue;
+        }
+        if !is_relevant(name) {
             continue;
         }
         if entry.path_is_symlink() && !symlink_is_inside(path, &canonical_root)? {
@@ -109,7 +125,7 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
             .files
             .push(path.to_path_buf());
     }
-    Ok(sets.into_values().collect())
+    Ok((sets.into_values().collect(), dirs))
 }
 
 /// True for a link to a file inside `root`; false for a link to a directory; error otherwise.

@@ -139,7 +139,8 @@ impl Times {
         Ok(())
     }
 
-    fn all(&self) -> [Option<Timestamp>; 5] {
+    /// Every time that is set: the only instants at which the state can change.
+    pub fn all(&self) -> [Option<Timestamp>; 5] {
         [self.created, self.activates, self.retires, self.expires, self.revoked]
     }
 }

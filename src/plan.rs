@@ -4,7 +4,9 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Key, KeySet};
@@ -116,18 +118,39 @@ fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) 
     files
 }
 
+/// What a set with `api_mirrors` on claims at the site root: its `service_id` and `project_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorClaim {
+    /// The set's `service_id`.
+    pub service_id: String,
+    /// The set's project id.
+    pub project_id: String,
+    /// The set's `keyset.toml` (named in the error).
+    pub file: PathBuf,
+}
+
+impl MirrorClaim {
+    /// The claim of `set`, when its mirrors are on.
+    pub fn of(set: &KeySet) -> Option<MirrorClaim> {
+        set.config.api_mirrors.then(|| MirrorClaim {
+            service_id: set.config.service_id.clone(),
+            project_id: set.project_id(),
+            file: set.config_file.clone().unwrap_or_else(|| set.dir.join("keyset.toml")),
+        })
+    }
+}
+
 /// Checks that no two sets with mirrors on share a `service_id` or `project_id`.
-pub fn check_mirrors(sets: &[&KeySet]) -> Result<()> {
-    let mut seen: BTreeMap<(String, String), &KeySet> = BTreeMap::new();
-    for set in sets.iter().filter(|s| s.config.api_mirrors) {
-        for (field, value) in [("service_id", set.config.service_id.clone()), ("project_id", set.project_id())] {
-            if let Some(other) = seen.insert((field.to_string(), value.clone()), set) {
-                let file = |s: &KeySet| s.config_file.clone().unwrap_or_else(|| s.dir.join("keyset.toml"));
+pub fn check_mirrors<'a>(claims: impl IntoIterator<Item = &'a MirrorClaim>) -> Result<()> {
+    let mut seen: BTreeMap<(&str, &str), &MirrorClaim> = BTreeMap::new();
+    for claim in claims {
+        for (field, value) in [("service_id", claim.service_id.as_str()), ("project_id", claim.project_id.as_str())] {
+            if let Some(other) = seen.insert((field, value), claim) {
                 return Err(Error::input(
-                    file(set),
+                    &claim.file,
                     format!(
                         "{field} `{value}` is also used by {} and both sets have api_mirrors on: their mirror files would collide",
-                        file(other).display()
+                        other.file.display()
                     ),
                     "give each set its own service_id / project_id, or turn api_mirrors off in one",
                 ));

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use minijinja::Environment;
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Key, KeySet};
@@ -88,8 +87,8 @@ pub struct SetOutput<'a> {
 
 /// The context every site template gets.
 #[derive(Serialize)]
-struct Ctx {
-    sets: Vec<SiteSet>,
+struct Ctx<'a> {
+    sets: &'a [&'a SiteSet],
     rules: Vec<HeaderRule>,
 }
 
@@ -101,13 +100,27 @@ struct HeaderRule {
     max_age: i64,
 }
 
-#[derive(Serialize)]
+/// What a set contributes to the site files: its row of `index.html` and the `Cache-Control`
+/// of its public files. Kept by incremental builds for the sets they do not reload.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SiteSet {
+    path: String,
+    display_path: String,
+    prefix: String,
+    issuer: String,
+    keys: Vec<SiteKey>,
+    timeline: Option<Timeline>,
+    /// `Cache-Control: max-age` of the set's files, in seconds.
+    max_age: i64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct SiteKey {
     kid: String,
-    state: &'static str,
-    alg: &'static str,
+    state: String,
+    alg: String,
     #[serde(rename = "use")]
-    key_use: &'static str,
+    key_use: String,
     r#type: String,
     thumbprint: String,
     spki_sha256: String,
@@ -119,10 +132,10 @@ struct SiteKey {
 }
 
 /// One row of the timeline: x positions in a 1000-wide SVG.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Bar {
     kid: String,
-    state: &'static str,
+    state: String,
     y: i64,
     published_x: i64,
     published_w: i64,
@@ -131,7 +144,7 @@ struct Bar {
     open: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Timeline {
     height: i64,
     bars: Vec<Bar>,
@@ -139,50 +152,40 @@ struct Timeline {
     end: String,
 }
 
-#[derive(Serialize)]
-struct SiteSet {
-    path: String,
-    display_path: String,
-    prefix: String,
-    issuer: String,
-    keys: Vec<SiteKey>,
-    timeline: Option<Timeline>,
-}
-
 impl Site {
-    /// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets.
-    pub fn files(&self, outputs: &[SetOutput], now: Timestamp) -> Result<Vec<OutputFile>> {
-        let sets: Vec<&KeySet> = outputs.iter().map(|o| o.set).collect();
-        let mut files = vec![self.index(&sets, now)?];
-        files.extend(self.support_files(outputs)?);
+    /// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets, given each
+    /// set's [`SiteSet`] and the files its plan holds.
+    pub fn files(&self, sets: &[(&SiteSet, &[OutputFile])]) -> Result<Vec<OutputFile>> {
+        let shown: Vec<&SiteSet> = sets.iter().map(|(s, _)| *s).collect();
+        let mut files = vec![self.index(&shown)?];
+        files.extend(self.support_files(sets.iter().map(|(s, files)| (*s, files.iter().map(|f| f.path.as_str()))))?);
         Ok(files)
     }
 
-    /// `index.html`: every set and key. It needs only the sets, so `build` renders it while the
-    /// sets' own files are planned.
-    pub fn index(&self, sets: &[&KeySet], now: Timestamp) -> Result<OutputFile> {
-        // Fingerprints of every key: computed on all cores.
-        let sets: Vec<SiteSet> = sets.par_iter().map(|set| site_set(set, now)).collect();
+    /// `index.html`: every set and key.
+    pub fn index(&self, sets: &[&SiteSet]) -> Result<OutputFile> {
         Ok(site_file("index.html", self.render("index.html", Ctx { sets, rules: Vec::new() })?))
     }
 
-    /// `_headers` (a rule for every public file the sets' plans hold) and `.nojekyll`.
-    pub fn support_files(&self, outputs: &[SetOutput]) -> Result<Vec<OutputFile>> {
-        let mut rules: Vec<HeaderRule> = outputs
-            .iter()
-            .flat_map(|o| {
-                let max_age = o.set.config.rotation.cache_max_age.secs();
-                o.files.iter().filter(|f| !f.private).map(move |f| HeaderRule {
-                    path: f.path.trim_start_matches("public").to_string(),
+    /// `_headers` (a rule for every public file of every set) and `.nojekyll`. `sets` pairs each
+    /// set with the paths (relative to `out/`) of the files its plan holds.
+    pub fn support_files<'a>(
+        &self,
+        sets: impl Iterator<Item = (&'a SiteSet, impl Iterator<Item = &'a str>)>,
+    ) -> Result<Vec<OutputFile>> {
+        let mut rules: Vec<HeaderRule> = sets
+            .flat_map(|(set, paths)| {
+                paths.filter_map(|p| p.strip_prefix("public")).map(|path| HeaderRule {
+                    path: path.to_string(),
                     content_type: "application/json",
-                    max_age,
+                    max_age: set.max_age,
                 })
             })
             .collect();
         rules.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(vec![
-            site_file("_headers", self.render("_headers", Ctx { sets: Vec::new(), rules })?),
-            site_file(".nojekyll", self.render(".nojekyll", Ctx { sets: Vec::new(), rules: Vec::new() })?),
+            site_file("_headers", self.render("_headers", Ctx { sets: &[], rules })?),
+            site_file(".nojekyll", self.render(".nojekyll", Ctx { sets: &[], rules: Vec::new() })?),
         ])
     }
 }
@@ -191,7 +194,8 @@ fn site_file(name: &str, bytes: Vec<u8>) -> OutputFile {
     OutputFile { path: format!("public/{name}"), bytes, private: false }
 }
 
-fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
+/// What `set` shows on the site at `now` (fingerprints included).
+pub fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
     let shown = |t: Option<Timestamp>| t.map(|t| t.to_string());
     let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_listed()).collect();
     keys.sort_by_key(|k| {
@@ -202,14 +206,15 @@ fn site_set(set: &KeySet, now: Timestamp) -> SiteSet {
         display_path: set.display_path().to_string(),
         prefix: set_prefix(&set.path),
         issuer: set.config.issuer.clone(),
+        max_age: set.config.rotation.cache_max_age.secs(),
         timeline: timeline(set, &keys, now),
         keys: keys
             .into_iter()
             .map(|k| SiteKey {
                 kid: k.meta.kid.clone(),
-                state: k.state(now).name(),
-                alg: k.meta.alg.name(),
-                key_use: k.meta.key_use.name(),
+                state: k.state(now).name().to_string(),
+                alg: k.meta.alg.name().to_string(),
+                key_use: k.meta.key_use.name().to_string(),
                 r#type: k.material.public.describe(),
                 thumbprint: k.material.public.thumbprint(),
                 spki_sha256: k.material.public.spki_sha256(),
@@ -251,7 +256,7 @@ fn timeline(set: &KeySet, keys: &[&Key], now: Timestamp) -> Option<Timeline> {
             let signs_until = m.revoked.or(m.retires).unwrap_or(end).max(signs_from);
             Bar {
                 kid: m.kid.clone(),
-                state: k.state(now).name(),
+                state: k.state(now).name().to_string(),
                 y: 10 + 22 * i as i64,
                 published_x: x(born),
                 published_w: (x(gone.unwrap_or(end)) - x(born)).max(2),

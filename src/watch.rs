@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
-use crate::cmd::{Context, build, load_reusing_self_tests};
+use crate::cmd::{Context, build};
 use crate::error::{Error, Result};
 use crate::times::Timestamp;
 
@@ -26,26 +26,18 @@ pub fn is_noise(path: &Path) -> bool {
         || [".swp", ".swx", ".swo", ".tmp", ".bak", ".part"].iter().any(|s| name.ends_with(s))
 }
 
-/// The instant of the next state change of any key in the selected sets, after `now`.
-/// Keys the build just self-tested are not signed with again (`out/private` proves them).
-pub fn next_change(ctx: &Context) -> Option<Timestamp> {
-    let loaded = load_reusing_self_tests(&Context {
-        ui: crate::ui::Ui { verbosity: crate::ui::Verbosity::Quiet },
-        ..ctx.clone()
-    })
-    .ok()?;
-    loaded
-        .sets
-        .iter()
-        .flat_map(|s| s.keys.iter())
-        .filter_map(|k| k.meta.times().next_change(ctx.now).map(|(t, _)| t))
-        .min()
-}
-
-fn rebuild(ctx: &Context, on_built: &dyn Fn()) {
+/// Builds; returns the next instant at which a key may change state (`None` after an error,
+/// or when no change is scheduled).
+fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
     match build::run(ctx, false) {
-        Ok(_) => on_built(),
-        Err(e) => eprintln!("error: {e}\n  (still watching; the last good output is in place)"),
+        Ok(built) => {
+            on_built();
+            built.next_change
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n  (still watching; the last good output is in place)");
+            None
+        }
     }
 }
 
@@ -63,7 +55,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             ctx.now = Timestamp::now();
         }
     };
-    rebuild(&ctx, on_built);
+    let mut next_change = rebuild(&ctx, on_built);
     let (tx, rx) = channel::<DebounceEventResult>();
     let mut debouncer =
         new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
@@ -84,7 +76,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
         let wait = if fixed_clock {
             Duration::from_secs(3600)
         } else {
-            match next_change(&ctx) {
+            match next_change {
                 Some(at) => Duration::from_secs((at.unix() - Timestamp::now().unix()).clamp(0, 3600) as u64 + 1),
                 None => Duration::from_secs(3600),
             }
@@ -104,7 +96,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
                     ctx.ui.note(&format!("changed {}", path.display()));
                 }
                 refresh(&mut ctx);
-                rebuild(&ctx, on_built);
+                next_change = rebuild(&ctx, on_built);
             }
             Ok(Err(errors)) => {
                 for e in errors {
@@ -114,7 +106,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             Err(RecvTimeoutError::Timeout) => {
                 if !fixed_clock {
                     refresh(&mut ctx);
-                    rebuild(&ctx, on_built);
+                    next_change = rebuild(&ctx, on_built);
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {

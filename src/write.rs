@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::plan::OutputFile;
+use crate::stamp::Stamp;
 
 /// Prefix of temporary files; they never end in `.json` or `.pem`.
 pub const TEMP_PREFIX: &str = ".jwksmith-tmp-";
@@ -28,6 +29,8 @@ pub struct WriteReport {
     pub unchanged: usize,
     /// Files removed because the plan no longer produces them.
     pub removed: Vec<String>,
+    /// The stamp of each planned file once in place, in plan order.
+    pub stamps: Vec<Stamp>,
 }
 
 /// How a path differs between the plan and the disk.
@@ -77,12 +80,13 @@ fn dir_mode(private: bool) -> u32 {
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (created 0600),
 /// given `mode`, optionally synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
-    write_atomic_via(path, path.parent().unwrap_or(Path::new(".")), bytes, mode, sync)
+    write_atomic_via(path, path.parent().unwrap_or(Path::new(".")), bytes, mode, sync).map(|_| ())
 }
 
 /// Like [`write_atomic`], with the temporary file in `staging` (same file system as `path`).
 /// An absolute `staging` spares `tempfile` resolving the working directory for each file.
-pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
+/// Returns the stamp of the file in place.
+pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<Stamp> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
@@ -93,12 +97,15 @@ pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sy
     if sync {
         tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
     }
-    tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // Temporary files are created 0600: private files need no change.
+    if mode != 0o600 {
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
+    }
+    let file = tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if sync {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(())
+    file.metadata().map(|m| Stamp::of(&m)).map_err(|e| Error::io(path, e))
 }
 
 /// Creates `dir` and its parents with `mode` where missing, and sets `mode` on `dir`.
@@ -131,9 +138,24 @@ fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
 /// the report lists written files in plan order. A file whose directory this run created is
 /// written without first looking for an old copy.
 pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<WriteReport> {
+    apply_keeping(out, files, owner, &HashSet::new(), None, || Ok(Vec::new())).map(|(report, _)| report)
+}
+
+/// [`apply`], keeping the files in `keep` (paths relative to `out`) as they are, and removing
+/// stale files from `existing`, a walk of `out` made before this run, instead of walking again.
+/// `late` makes more files (in `public/` or in directories `files` need) while `files` are
+/// written; they are written next, and returned. The report covers `files`, then late files.
+pub fn apply_keeping(
+    out: &Path,
+    files: &[OutputFile],
+    owner: &dyn Ownership,
+    keep: &HashSet<&str>,
+    existing: Option<Entries>,
+    late: impl FnOnce() -> Result<Vec<OutputFile>> + Send,
+) -> Result<(WriteReport, Vec<OutputFile>)> {
     check_out_dir(out)?;
     ensure_dir(out, 0o755)?;
-    let mut dirs: BTreeSet<(&str, bool)> = BTreeSet::new();
+    let mut dirs: BTreeSet<(&str, bool)> = BTreeSet::from([("public", false)]);
     for file in files {
         let mut rel = file.path.as_str();
         while let Some((parent, _)) = rel.rsplit_once('/') {
@@ -159,51 +181,76 @@ pub fn apply(out: &Path, files: &[OutputFile], owner: &dyn Ownership) -> Result<
     let staging = out.join(STAGING_DIR);
     ensure_dir(&staging, 0o700)?;
     let staging = std::path::absolute(&staging).map_err(|e| Error::io(&staging, e))?;
-    let written = files
-        .par_iter()
-        .map(|file| {
-            let fresh_dir = file.path.rsplit_once('/').is_some_and(|(dir, _)| created.contains(dir));
-            put(out, &staging, file, fresh_dir)
-        })
-        .collect::<Result<Vec<bool>>>()?;
+    let put_all = |files: &[OutputFile]| {
+        files
+            .par_iter()
+            .map(|file| {
+                let fresh_dir = file.path.rsplit_once('/').is_some_and(|(dir, _)| created.contains(dir));
+                put(out, &staging, file, fresh_dir)
+            })
+            .collect::<Result<Vec<(bool, Stamp)>>>()
+    };
+    let (written, late) = rayon::join(|| put_all(files), late);
+    let (mut written, late) = (written?, late?);
+    written.extend(put_all(&late)?);
     let mut report = WriteReport::default();
-    for (file, written) in files.iter().zip(written) {
+    for (file, (written, stamp)) in files.iter().chain(&late).zip(written) {
         if written {
             report.written.push(file.path.clone());
         } else {
             report.unchanged += 1;
         }
+        report.stamps.push(stamp);
     }
-    let planned_dirs: HashSet<&str> = dirs.iter().map(|(dir, _)| *dir).collect();
-    report.removed = remove_stale(out, files, &planned_dirs, &created, owner)?;
-    Ok(report)
+    // Directories holding planned or kept files are not empty.
+    let mut planned_dirs: HashSet<&str> = dirs.iter().map(|(dir, _)| *dir).collect();
+    for kept in keep {
+        let mut rel = *kept;
+        while let Some((parent, _)) = rel.rsplit_once('/') {
+            if !planned_dirs.insert(parent) {
+                break;
+            }
+            rel = parent;
+        }
+    }
+    let existing = match existing {
+        Some(entries) => entries,
+        None => existing_entries(out, &created)?,
+    };
+    let wanted: HashSet<&str> =
+        files.iter().chain(&late).map(|f| f.path.as_str()).chain(keep.iter().copied()).collect();
+    report.removed = remove_stale(out, existing, &wanted, &planned_dirs, owner)?;
+    // Staging is empty now (persisted temporary files were renamed, leftovers removed above).
+    let _ = fs::remove_dir(&staging);
+    Ok((report, late))
 }
 
 /// Writes one planned file through `staging` unless its bytes are already on disk (then only
-/// its mode is fixed). Returns true when the file was written. `fresh_dir`: its directory was
-/// just created, so there is no old copy to compare with.
-fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result<bool> {
+/// its mode is fixed). Returns true when the file was written, and its stamp once in place.
+/// `fresh_dir`: its directory was just created, so there is no old copy to compare with.
+fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result<(bool, Stamp)> {
     let path = out.join(&file.path);
     let want = mode(file.private);
     if !fresh_dir {
-        if let Some(existing) = mode_if_same_bytes(&path, &file.bytes) {
-            if existing & 0o777 != want {
-                fs::set_permissions(&path, fs::Permissions::from_mode(want)).map_err(|e| Error::io(&path, e))?;
+        if let Some(existing) = meta_if_same_bytes(&path, &file.bytes) {
+            if existing.permissions().mode() & 0o777 == want {
+                return Ok((false, Stamp::of(&existing)));
             }
-            return Ok(false);
+            fs::set_permissions(&path, fs::Permissions::from_mode(want)).map_err(|e| Error::io(&path, e))?;
+            let stamp = Stamp::read(&path).ok_or_else(|| Error::Failed(format!("{} vanished", path.display())))?;
+            return Ok((false, stamp));
         }
         if path.is_dir() {
             fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         }
     }
-    write_atomic_via(&path, staging, &file.bytes, want, false)?;
-    Ok(true)
+    Ok((true, write_atomic_via(&path, staging, &file.bytes, want, false)?))
 }
 
-/// The mode of the file at `path` (links followed, as a read does) when it holds exactly
-/// `bytes`; `None` when it is missing, not a file, or different. A file of another length is
-/// not read.
-fn mode_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<u32> {
+/// The metadata of the file at `path` (links followed, as a read does, taken before reading)
+/// when it holds exactly `bytes`; `None` when it is missing, not a file, or different. A file
+/// of another length is not read.
+fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
     let mut file = fs::File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() != bytes.len() as u64 {
@@ -211,7 +258,7 @@ fn mode_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<u32> {
     }
     let mut existing = vec![0; bytes.len()];
     file.read_exact(&mut existing).ok()?;
-    (existing == bytes).then(|| meta.permissions().mode())
+    (existing == bytes).then_some(meta)
 }
 
 /// Fails when `out` exists but is not a directory.
@@ -233,10 +280,17 @@ pub fn existing_files(out: &Path) -> Result<Vec<String>> {
 
 /// What a walk of `out` found, as `/`-separated relative paths in walk order (a directory
 /// before what it holds).
-#[derive(Default)]
-struct Entries {
-    files: Vec<String>,
-    dirs: Vec<String>,
+#[derive(Default, Debug, Clone)]
+pub struct Entries {
+    /// Files and links.
+    pub files: Vec<String>,
+    /// Directories.
+    pub dirs: Vec<String>,
+}
+
+/// Walks `out` (nothing when it does not exist); subdirectories are read on all cores.
+pub fn walk_out(out: &Path) -> Result<Entries> {
+    existing_entries(out, &HashSet::new())
 }
 
 /// Walks `out` (links not followed, siblings in file-name order, a directory before what it
@@ -284,18 +338,16 @@ fn walk_dir(out: &Path, rel: &str, skip: &HashSet<&str>) -> Result<Entries> {
     Ok(found)
 }
 
-/// Removes the owned files under `out` that the plan does not list, then the owned directories
-/// left empty (one walk finds both). `planned_dirs` (relative paths) hold planned files, so
-/// they are not empty; `created` ones this run made hold nothing else, so they are not walked.
+/// Removes the owned files of `existing` (a walk of `out`) that are not `wanted`, then the owned
+/// directories left empty. `planned_dirs` (relative paths) hold planned files, so they are not
+/// empty.
 fn remove_stale(
     out: &Path,
-    files: &[OutputFile],
+    existing: Entries,
+    wanted: &HashSet<&str>,
     planned_dirs: &HashSet<&str>,
-    created: &HashSet<&str>,
     owner: &dyn Ownership,
 ) -> Result<Vec<String>> {
-    let wanted: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let existing = existing_entries(out, created)?;
     let mut removed = Vec::new();
     for rel in existing.files {
         let staged = rel.starts_with(&format!("{STAGING_DIR}/"));

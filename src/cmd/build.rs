@@ -1,30 +1,52 @@
 //! `jwksmith build`: write `out/public/` and `out/private/` from `keys/` and the templates.
+//!
+//! A build of every set is incremental ([`crate::incremental`]): sets whose files are as the
+//! last build recorded them are not read again, and nothing is written when nothing changed.
+//! The output is the same bytes either way.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use crate::cmd::{Context, Loaded, SetOwnership, load_reusing_self_tests};
 use crate::error::Result;
+use crate::incremental::{
+    Cache, Loaded as LoadedSet, Record, Reuse, SetRecord, out_dir_stamps, outputs_of, site_json, template_stamps,
+    trusted_dirs,
+};
+use crate::keydir::{SetDir, discover_stamped, load_set_with};
 use crate::model::KeySet;
-use crate::plan::{OutputFile, PlanOptions, check_mirrors, plan_set};
-use crate::site::{SetOutput, Site};
-use crate::write::{All, Ownership, WriteReport, apply};
+use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_mirrors, plan_set};
+use crate::selftest::SelfTested;
+use crate::site::{Site, SiteSet, site_set};
+use crate::stamp::{Stamp, now_nanos};
+use crate::times::Timestamp;
+use crate::write::{All, Ownership, WriteReport, apply, apply_keeping, check_out_dir, walk_out};
+
+/// What a build did.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Files written, unchanged and removed.
+    pub report: WriteReport,
+    /// The next instant at which a key of a built set may change state (`watch` rebuilds then).
+    pub next_change: Option<Timestamp>,
+}
 
 /// The complete plan for the selected sets (site files only when every set is selected).
 pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFile>> {
-    let sets: Vec<&KeySet> = loaded.sets.iter().collect();
-    check_mirrors(&sets)?;
+    let claims: Vec<MirrorClaim> = loaded.sets.iter().filter_map(MirrorClaim::of).collect();
+    check_mirrors(&claims)?;
     let options = PlanOptions { force_pretty: pretty };
-    let site = if ctx.all_sets() { Some(Site::load(&ctx.templates)?) } else { None };
-    // index.html (one template render, on one core) is made while the sets are planned.
-    let (outputs, index) = rayon::join(
-        || sets.par_iter().map(|s| SetOutput { set: s, files: plan_set(s, ctx.now, options) }).collect::<Vec<_>>(),
-        || site.as_ref().map(|site| site.index(&sets, ctx.now)).transpose(),
-    );
-    let mut site_files: Vec<OutputFile> = index?.into_iter().collect();
-    if let Some(site) = &site {
-        site_files.extend(site.support_files(&outputs)?);
-    }
-    let mut files: Vec<OutputFile> = outputs.into_iter().flat_map(|o| o.files).collect();
+    let planned: Vec<(Vec<OutputFile>, SiteSet)> =
+        loaded.sets.par_iter().map(|s| (plan_set(s, ctx.now, options), site_set(s, ctx.now))).collect();
+    let site_files = if ctx.all_sets() {
+        let pairs: Vec<(&SiteSet, &[OutputFile])> = planned.iter().map(|(f, s)| (s, f.as_slice())).collect();
+        Site::load(&ctx.templates)?.files(&pairs)?
+    } else {
+        Vec::new()
+    };
+    let mut files: Vec<OutputFile> = planned.into_iter().flat_map(|(f, _)| f).collect();
     files.extend(site_files);
     Ok(files)
 }
@@ -34,45 +56,250 @@ pub fn ownership(ctx: &Context, loaded: &Loaded) -> Box<dyn Ownership> {
     if ctx.all_sets() { Box::new(All) } else { Box::new(SetOwnership::new(&ctx.sets, &loaded.dirs)) }
 }
 
+/// The warnings for specs of `set` that have no key yet.
+pub fn missing_spec_warnings(set: &KeySet) -> Vec<String> {
+    set.config
+        .keys
+        .iter()
+        .filter(|spec| set.keys_of_spec(&spec.spec).next().is_none())
+        .map(|spec| {
+            format!(
+                "set {}: spec `{}` has no key yet; run `jwksmith rotate` to create one",
+                set.display_path(),
+                spec.spec
+            )
+        })
+        .collect()
+}
+
 /// Warns about specs that have no key yet.
 pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
-    for set in sets {
-        for spec in &set.config.keys {
-            if set.keys_of_spec(&spec.spec).next().is_none() {
-                ctx.ui.warn(&format!(
-                    "set {}: spec `{}` has no key yet; run `jwksmith rotate` to create one",
-                    set.display_path(),
-                    spec.spec
-                ));
-            }
-        }
+    for warning in sets.iter().flat_map(missing_spec_warnings) {
+        ctx.ui.warn(&warning);
     }
 }
 
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
-pub fn run(ctx: &Context, pretty: bool) -> Result<WriteReport> {
-    let loaded = load_reusing_self_tests(ctx)?;
-    warn_missing_specs(ctx, &loaded.sets);
-    let files = plan(ctx, &loaded, pretty)?;
-    let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
+pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
+    let (report, sets, keys, next_change) =
+        if ctx.all_sets() { run_all(ctx, pretty)? } else { run_selected(ctx, pretty)? };
     for path in &report.written {
         ctx.ui.note(&format!("wrote   {path}"));
     }
     for path in &report.removed {
         ctx.ui.note(&format!("removed {path}"));
     }
-    let keys: usize = loaded.sets.iter().map(|s| s.keys.len()).sum();
     ctx.ui.report(&format!(
-        "built {} set{}, {keys} key{}: {} file{} written, {} unchanged, {} removed",
-        loaded.sets.len(),
-        plural(loaded.sets.len()),
+        "built {sets} set{}, {keys} key{}: {} file{} written, {} unchanged, {} removed",
+        plural(sets),
         plural(keys),
         report.written.len(),
         plural(report.written.len()),
         report.unchanged,
         report.removed.len()
     ));
-    Ok(report)
+    Ok(Built { report, next_change })
+}
+
+/// Report, sets built, keys, next state change.
+type Summary = (WriteReport, usize, usize, Option<Timestamp>);
+
+/// A `--set` build: the selected sets, loaded in full; other sets' files and the site files
+/// are left as they are.
+fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
+    let loaded = load_reusing_self_tests(ctx)?;
+    warn_missing_specs(ctx, &loaded.sets);
+    let files = plan(ctx, &loaded, pretty)?;
+    let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
+    let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
+    let next_change = loaded
+        .sets
+        .iter()
+        .flat_map(|s| s.keys.iter())
+        .filter_map(|k| k.meta.times().next_change(ctx.now).map(|(t, _)| t))
+        .min();
+    Ok((report, loaded.sets.len(), keys, next_change))
+}
+
+/// A set read in full this run, planned.
+struct Fresh {
+    set: KeySet,
+    warnings: Vec<String>,
+    /// Stamps of its files, taken before they were read.
+    inputs: Vec<(PathBuf, Option<Stamp>)>,
+    files: Vec<OutputFile>,
+    /// How many files its plan holds (`files` is moved out to be written).
+    file_count: usize,
+    site: SiteSet,
+    /// `site` as the record keeps it.
+    site_json: String,
+}
+
+/// Loads and plans one set, stamping its files first (a file changed while it is read then
+/// fails to match its stamp next time, so it is read again).
+fn load_fresh(ctx: &Context, dir: &SetDir, options: PlanOptions, out_exists: bool) -> Result<Fresh> {
+    let inputs = dir.files.iter().map(|f| (f.clone(), Stamp::read(f))).collect();
+    let tested = if out_exists { SelfTested::read(&ctx.out, &dir.path) } else { SelfTested::default() };
+    let (set, mut warnings) = load_set_with(dir, &tested)?;
+    warnings.extend(missing_spec_warnings(&set));
+    let files = plan_set(&set, ctx.now, options);
+    let site = site_set(&set, ctx.now);
+    let site_json = site_json(&site);
+    Ok(Fresh { set, warnings, inputs, file_count: files.len(), files, site, site_json })
+}
+
+/// A build of every set, reusing what the last build's record proves unchanged.
+fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
+    // Stamps taken after this instant are judged racy against it (see `crate::stamp`).
+    let seen_at = now_nanos();
+    check_out_dir(&ctx.out)?;
+    let out_exists = ctx.out.is_dir();
+    let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
+    let record = cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty));
+    let (dirs, key_dirs) = match record.as_ref().and_then(|r| r.set_dirs().map(|d| (d, r.key_dirs()))) {
+        Some(found) => found,
+        None => {
+            let (dirs, stamps) = discover_stamped(&ctx.keys)?;
+            (dirs, trusted_dirs(stamps, seen_at))
+        }
+    };
+    let recorded_out = record.as_ref().and_then(|r| r.out_entries(&ctx.out));
+    let out_as_recorded = recorded_out.is_some();
+    let existing = match recorded_out {
+        Some(entries) => entries,
+        None => walk_out(&ctx.out)?,
+    };
+    let templates = template_stamps(&ctx.templates, seen_at);
+    let reuse = match &record {
+        Some(r) => r.reuse(&dirs, ctx.now, &ctx.out, &existing, &templates),
+        None => Reuse { sets: vec![None; dirs.len()], site: None },
+    };
+
+    let options = PlanOptions { force_pretty: pretty };
+    let mut fresh: Vec<Option<Fresh>> = dirs
+        .par_iter()
+        .zip(&reuse.sets)
+        .map(
+            |(dir, reused)| {
+                if reused.is_some() { Ok(None) } else { load_fresh(ctx, dir, options, out_exists).map(Some) }
+            },
+        )
+        .collect::<Result<_>>()?;
+    for (reused, fresh) in reuse.sets.iter().zip(&fresh) {
+        let warnings = reused.as_ref().map(|r| &r.warnings).or(fresh.as_ref().map(|f| &f.warnings));
+        for w in warnings.into_iter().flatten() {
+            ctx.ui.warn(w);
+        }
+    }
+    let claims: Vec<MirrorClaim> = reuse
+        .sets
+        .iter()
+        .zip(&fresh)
+        .filter_map(|(r, f)| match (r, f) {
+            (Some(r), _) => r.mirror.clone(),
+            (None, f) => f.as_ref().and_then(|f| MirrorClaim::of(&f.set)),
+        })
+        .collect();
+    check_mirrors(&claims)?;
+
+    let unchanged_before = !fresh.iter().any(Option::is_some) && reuse.site.is_some();
+    let keep: HashSet<&str> = reuse
+        .sets
+        .iter()
+        .flatten()
+        .flat_map(|r| &r.outputs)
+        .chain(reuse.site.iter().flatten())
+        .map(|o| o.path.as_str())
+        .collect();
+    let kept = keep.len();
+    let mut files: Vec<OutputFile> = Vec::new();
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(fresh.len());
+    for f in fresh.iter_mut() {
+        let start = files.len();
+        files.extend(f.as_mut().map(|f| std::mem::take(&mut f.files)).unwrap_or_default());
+        ranges.push(start..files.len());
+    }
+    // The site files are rendered while the sets' files are written.
+    let render = || match &reuse.site {
+        Some(_) => Ok(Vec::new()),
+        None => site_files(ctx, &reuse.sets, &fresh, &files, &ranges),
+    };
+    let (mut report, site_files) = apply_keeping(&ctx.out, &files, &All, &keep, Some(existing), render)?;
+    report.unchanged += kept;
+    files.extend(site_files);
+
+    // The new record: reused sets as they were, loaded sets with their files as now on disk.
+    let mut outputs = outputs_of(&files, &report.stamps).into_iter();
+    let records: Vec<SetRecord> = reuse
+        .sets
+        .into_iter()
+        .zip(&fresh)
+        .map(|(reused, fresh)| match (reused, fresh) {
+            (Some(r), _) => r,
+            (None, Some(f)) => {
+                let loaded = LoadedSet {
+                    set: &f.set,
+                    inputs: f.inputs.clone(),
+                    site: f.site_json.clone(),
+                    warnings: f.warnings.clone(),
+                };
+                SetRecord::new(loaded, seen_at, ctx.now, outputs.by_ref().take(f.file_count).collect())
+            }
+            (None, None) => unreachable!("every set is reused or loaded"),
+        })
+        .collect();
+    let site_outputs: Vec<_> = reuse.site.unwrap_or_else(|| outputs.collect());
+    let keys = records.iter().map(|r| r.keys).sum();
+    let next_change = records.iter().filter_map(SetRecord::next_change).min();
+    let sets = records.len();
+    if let Some(cache) = &cache {
+        let changed = !out_as_recorded || !report.written.is_empty() || !report.removed.is_empty() || !unchanged_before;
+        let out_dirs = match &record {
+            Some(r) if !changed => r.out_dirs(),
+            _ => {
+                let paths = records.iter().flat_map(|r| &r.outputs).chain(&site_outputs).map(|o| o.path.as_str());
+                out_dir_stamps(&ctx.out, paths)
+            }
+        };
+        if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs)
+            && record.as_ref() != Some(&new)
+        {
+            cache.write(&new);
+        }
+    }
+    Ok((report, sets, keys, next_change))
+}
+
+/// `index.html`, `_headers` and `.nojekyll` for every set, reused or loaded (in set order);
+/// the files of the loaded set `i` are `files[ranges[i]]`.
+fn site_files(
+    ctx: &Context,
+    reused: &[Option<SetRecord>],
+    fresh: &[Option<Fresh>],
+    files: &[OutputFile],
+    ranges: &[std::ops::Range<usize>],
+) -> Result<Vec<OutputFile>> {
+    let decoded: Vec<Option<SiteSet>> = reused
+        .par_iter()
+        .map(|r| r.as_ref().map(|r| r.site().ok_or(())))
+        .map(Option::transpose)
+        .collect::<std::result::Result<_, ()>>()
+        .map_err(|()| crate::error::Error::Failed("the build record is damaged; run the build again".into()))?;
+    let shown: Vec<(&SiteSet, Vec<&str>)> = reused
+        .iter()
+        .zip(&decoded)
+        .zip(fresh.iter().zip(ranges))
+        .map(|((r, d), (f, range))| match (r, d, f) {
+            (Some(r), Some(site), _) => (site, r.outputs.iter().map(|o| o.path.as_str()).collect()),
+            (_, _, Some(f)) => (&f.site, files[range.clone()].iter().map(|o| o.path.as_str()).collect()),
+            _ => unreachable!("every set is reused or loaded"),
+        })
+        .collect();
+    let site = Site::load(&ctx.templates)?;
+    let sets: Vec<&SiteSet> = shown.iter().map(|(s, _)| *s).collect();
+    let mut files = vec![site.index(&sets)?];
+    files.extend(site.support_files(shown.iter().map(|(s, paths)| (*s, paths.iter().copied())))?);
+    Ok(files)
 }
 
 /// `s` when `n` is not one.

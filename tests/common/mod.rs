@@ -99,6 +99,8 @@ impl Project {
         let output = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
             .args(args)
             .current_dir(self.path())
+            // Incremental builds' records stay with the project (not in the user's cache).
+            .env("JWKSMITH_CACHE_DIR", self.at(".jwksmith-cache"))
             .output()
             .expect("run jwksmith");
         assert_no_leak_in_text(&String::from_utf8_lossy(&output.stdout), "stdout");

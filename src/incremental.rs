@@ -1,0 +1,359 @@
+//! Incremental builds: a record of what the last full `build` read and wrote, so the next one
+//! reloads only the sets whose files changed, and reads and writes nothing when none did.
+//!
+//! The record lives in the user's cache directory (`$JWKSMITH_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/jwksmith`, else `~/.cache/jwksmith`; `JWKSMITH_CACHE_DIR=off` turns it
+//! off), one file per `keys`/`out`/templates triple, never under `out/`: outputs stay
+//! deterministic. It holds no key material: file and directory stamps ([`Stamp`]), what each
+//! set shows on the site, and its warnings.
+//!
+//! A set is reused, not reloaded, only when all of these hold; otherwise it is built as if the
+//! record did not exist. The same `jwksmith` binary and `--pretty`; the same files in the set's
+//! directory with the same stamps, none racy when read (a file saved just before a build is
+//! read again next time); `now` in the span where no key of the set changes state; every
+//! output the set had on disk with the stamp the build left it with. The directories of
+//! `keys/` and `out/` are not read again while their stamps show no file added, removed or
+//! renamed. A missing, unreadable or foreign record is no record.
+//!
+//! What stamps cannot see: a file of `out/` rewritten in place with the same size within the
+//! file system's clock tick (milliseconds) after the build wrote it, by another program while
+//! the build ran. `jwksmith check` compares bytes and always catches it.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::keydir::SetDir;
+use crate::model::KeySet;
+use crate::plan::{MirrorClaim, OutputFile};
+use crate::site::{SiteSet, TEMPLATES};
+use crate::stamp::{Nanos, Stamp, digest};
+use crate::times::Timestamp;
+use crate::write::Entries;
+
+/// Version of the record's format; a record of another version is ignored.
+const FORMAT: u32 = 1;
+
+/// Environment variable naming the cache directory (`off` turns incremental builds off).
+pub const CACHE_DIR_ENV: &str = "JWKSMITH_CACHE_DIR";
+
+/// The record of the last full build of one `keys`/`out`/templates triple.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    format: u32,
+    binary: Stamp,
+    pretty: bool,
+    /// Stamps of the template overrides (`None`: absent); `None` when one was racy.
+    templates: Option<Vec<Option<Stamp>>>,
+    /// Every directory of `keys/` the walk read; `None` when one was racy.
+    key_dirs: Option<Vec<(PathBuf, Stamp)>>,
+    /// Every directory under `out/` (and `out/` itself), parents first.
+    out_dirs: Vec<(String, Stamp)>,
+    /// Every set, by publish path.
+    sets: Vec<SetRecord>,
+    /// `index.html`, `_headers`, `.nojekyll`.
+    site: Vec<Output>,
+}
+
+/// What a build read and wrote for one set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetRecord {
+    /// Publish path.
+    pub path: String,
+    dir: PathBuf,
+    inputs: Vec<(PathBuf, Stamp)>,
+    /// False when an input was racy when read: the set is reloaded next time.
+    trusted: bool,
+    /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+    /// What the set shows on the site ([`SiteSet`] as JSON, decoded only when the site is
+    /// rendered again).
+    site: String,
+    /// Its `api_mirrors` claim.
+    pub mirror: Option<MirrorClaim>,
+    /// Warnings its load printed.
+    pub warnings: Vec<String>,
+    /// Number of keys.
+    pub keys: usize,
+    /// Its output files.
+    pub outputs: Vec<Output>,
+}
+
+/// An output file as the build left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// Path relative to `out/`.
+    pub path: String,
+    stamp: Stamp,
+}
+
+impl Output {
+    /// True when the file is on disk with the recorded stamp.
+    fn unchanged(&self, out: &Path, on_disk: &HashSet<&str>) -> bool {
+        on_disk.contains(self.path.as_str()) && Stamp::read(&out.join(&self.path)) == Some(self.stamp)
+    }
+}
+
+/// Records of the files of a plan with the stamps `apply` reported, in plan order.
+pub fn outputs_of(files: &[OutputFile], stamps: &[Stamp]) -> Vec<Output> {
+    files.iter().zip(stamps).map(|(f, s)| Output { path: f.path.clone(), stamp: *s }).collect()
+}
+
+/// The stamps of the template overrides in `dir` (`None` when one is racy).
+pub fn template_stamps(dir: &Path, seen_at: Nanos) -> Option<Vec<Option<Stamp>>> {
+    let stamps: Vec<Option<Stamp>> = TEMPLATES.iter().map(|(name, _)| Stamp::read(&dir.join(name))).collect();
+    (!stamps.iter().flatten().any(|s| s.is_racy(seen_at))).then_some(stamps)
+}
+
+/// Directory stamps to record: `None` when one is missing or racy (the walk is made again).
+pub fn trusted_dirs(dirs: Vec<(PathBuf, Option<Stamp>)>, seen_at: Nanos) -> Option<Vec<(PathBuf, Stamp)>> {
+    dirs.into_iter().map(|(p, s)| s.filter(|s| !s.is_racy(seen_at)).map(|s| (p, s))).collect()
+}
+
+/// The stamps of every directory holding an output (and `out/`, `public/`, `private/`),
+/// parents first.
+pub fn out_dir_stamps<'a>(out: &Path, outputs: impl Iterator<Item = &'a str>) -> Vec<(String, Stamp)> {
+    let mut dirs: BTreeSet<&str> = ["", "public", "private"].into_iter().collect();
+    for path in outputs {
+        let mut rel = path;
+        while let Some((parent, _)) = rel.rsplit_once('/') {
+            if !dirs.insert(parent) {
+                break;
+            }
+            rel = parent;
+        }
+    }
+    let dirs: Vec<&str> = dirs.into_iter().collect();
+    dirs.par_iter().filter_map(|d| Stamp::read(&out.join(d)).map(|s| (d.to_string(), s))).collect()
+}
+
+/// A [`SiteSet`] as the record keeps it.
+pub fn site_json(site: &SiteSet) -> String {
+    serde_json::to_string(site).unwrap_or_default()
+}
+
+/// The span of instants around `now` in which no key of `set` changes state.
+fn validity(set: &KeySet, now: Timestamp) -> (Option<i64>, Option<i64>) {
+    let times = set.keys.iter().flat_map(|k| k.meta.times().all()).flatten();
+    let (mut from, mut until) = (None::<Timestamp>, None::<Timestamp>);
+    for t in times {
+        if t <= now {
+            from = from.max(Some(t));
+        } else {
+            until = Some(until.map_or(t, |u| u.min(t)));
+        }
+    }
+    (from.map(Timestamp::unix), until.map(Timestamp::unix))
+}
+
+/// A set read in full by this build, with the stamps of its files taken before they were read.
+pub struct Loaded<'a> {
+    /// The set.
+    pub set: &'a KeySet,
+    /// Stamps of its files (`None`: could not be taken).
+    pub inputs: Vec<(PathBuf, Option<Stamp>)>,
+    /// What it shows on the site, as JSON ([`site_json`]).
+    pub site: String,
+    /// Warnings its load printed.
+    pub warnings: Vec<String>,
+}
+
+impl SetRecord {
+    /// The record of a set this build loaded and wrote; `outputs` are its files once in place.
+    pub fn new(loaded: Loaded, seen_at: Nanos, now: Timestamp, outputs: Vec<Output>) -> SetRecord {
+        let Loaded { set, inputs, site, warnings } = loaded;
+        let trusted = inputs.iter().all(|(_, s)| s.is_some_and(|s| !s.is_racy(seen_at)));
+        let (valid_from, valid_until) = validity(set, now);
+        SetRecord {
+            path: set.path.clone(),
+            dir: set.dir.clone(),
+            inputs: inputs.into_iter().filter_map(|(p, s)| Some((p, s?))).collect(),
+            trusted,
+            valid_from,
+            valid_until,
+            site,
+            mirror: MirrorClaim::of(set),
+            warnings,
+            keys: set.keys.len(),
+            outputs,
+        }
+    }
+
+    /// What the set shows on the site, or `None` if the record cannot be decoded.
+    pub fn site(&self) -> Option<SiteSet> {
+        serde_json::from_str(&self.site).ok()
+    }
+
+    /// The next instant after the build's `now` at which a key of the set may change state.
+    pub fn next_change(&self) -> Option<Timestamp> {
+        self.valid_until.map(Timestamp::from_unix)
+    }
+
+    fn covers(&self, now: Timestamp) -> bool {
+        self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
+    }
+
+    /// True when the set's directory holds the recorded files with the recorded stamps.
+    fn inputs_unchanged(&self, dir: &SetDir) -> bool {
+        self.trusted
+            && self.inputs.len() == dir.files.len()
+            && self
+                .inputs
+                .iter()
+                .zip(&dir.files)
+                .all(|((path, stamp), file)| path == file && Stamp::read(file).as_ref() == Some(stamp))
+    }
+
+    /// True when the set can be reused at `now`.
+    fn reusable(&self, dir: &SetDir, now: Timestamp, out: &Path, on_disk: &HashSet<&str>) -> bool {
+        self.covers(now) && self.inputs_unchanged(dir) && self.outputs.iter().all(|o| o.unchanged(out, on_disk))
+    }
+}
+
+/// What the record lets a build skip.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// For each set directory (in order), its record when the set can be reused.
+    pub sets: Vec<Option<SetRecord>>,
+    /// The site files, when they can be kept (no set changed, same templates).
+    pub site: Option<Vec<Output>>,
+}
+
+impl Record {
+    /// A record of a build (of every set) with these options.
+    pub fn new(
+        pretty: bool,
+        templates: Option<Vec<Option<Stamp>>>,
+        key_dirs: Option<Vec<(PathBuf, Stamp)>>,
+        out_dirs: Vec<(String, Stamp)>,
+        sets: Vec<SetRecord>,
+        site: Vec<Output>,
+    ) -> Option<Record> {
+        Some(Record { format: FORMAT, binary: binary_stamp()?, pretty, templates, key_dirs, out_dirs, sets, site })
+    }
+
+    /// The set directories as recorded, when no directory of `keys/` changed since (so a walk
+    /// would find the same sets and files).
+    pub fn set_dirs(&self) -> Option<Vec<SetDir>> {
+        let dirs = self.key_dirs.as_ref()?;
+        let unchanged = dirs.par_iter().all(|(path, stamp)| Stamp::read(path).as_ref() == Some(stamp));
+        unchanged.then(|| {
+            self.sets
+                .iter()
+                .map(|s| SetDir {
+                    path: s.path.clone(),
+                    dir: s.dir.clone(),
+                    files: s.inputs.iter().map(|(p, _)| p.clone()).collect(),
+                })
+                .collect()
+        })
+    }
+
+    /// The recorded key-directory stamps (to carry into the next record).
+    pub fn key_dirs(&self) -> Option<Vec<(PathBuf, Stamp)>> {
+        self.key_dirs.clone()
+    }
+
+    /// What is under `out/` as recorded, when no directory there changed since (so a walk would
+    /// find exactly the recorded files). Reusing it, the build writes nothing new.
+    pub fn out_entries(&self, out: &Path) -> Option<Entries> {
+        let unchanged =
+            self.out_dirs.par_iter().all(|(rel, stamp)| Stamp::read(&out.join(rel)).as_ref() == Some(stamp));
+        unchanged.then(|| Entries {
+            files: self.sets.iter().flat_map(|s| &s.outputs).chain(&self.site).map(|o| o.path.clone()).collect(),
+            dirs: self.out_dirs.iter().map(|(rel, _)| rel.clone()).filter(|rel| !rel.is_empty()).collect(),
+        })
+    }
+
+    /// The recorded `out/` directory stamps.
+    pub fn out_dirs(&self) -> Vec<(String, Stamp)> {
+        self.out_dirs.clone()
+    }
+
+    /// Decides which sets of `dirs` can be reused at `now`, and whether the site files can.
+    /// `existing` is what is under `out` before anything is written.
+    pub fn reuse(
+        &self,
+        dirs: &[SetDir],
+        now: Timestamp,
+        out: &Path,
+        existing: &Entries,
+        templates: &Option<Vec<Option<Stamp>>>,
+    ) -> Reuse {
+        let on_disk: HashSet<&str> = existing.files.iter().map(String::as_str).collect();
+        let by_path: HashMap<&str, &SetRecord> = self.sets.iter().map(|s| (s.path.as_str(), s)).collect();
+        let sets: Vec<Option<SetRecord>> = dirs
+            .par_iter()
+            .map(|dir| {
+                by_path.get(dir.path.as_str()).filter(|r| r.reusable(dir, now, out, &on_disk)).map(|r| (*r).clone())
+            })
+            .collect();
+        let same_sets = self.sets.len() == dirs.len() && self.sets.iter().zip(dirs).all(|(r, d)| r.path == d.path);
+        let site_kept = same_sets
+            && sets.iter().all(Option::is_some)
+            && templates.is_some()
+            && templates == &self.templates
+            && self.site.iter().all(|o| o.unchanged(out, &on_disk));
+        Reuse { sets, site: site_kept.then(|| self.site.clone()) }
+    }
+
+    /// True when the record was made by this binary with these options.
+    fn fits(&self, pretty: bool) -> bool {
+        self.format == FORMAT && self.pretty == pretty && binary_stamp() == Some(self.binary)
+    }
+}
+
+/// The stamp of the running executable: a rebuilt or upgraded jwksmith ignores old records.
+fn binary_stamp() -> Option<Stamp> {
+    std::env::current_exe().ok().and_then(|p| Stamp::read(&p))
+}
+
+/// Where the record of one `keys`/`out`/templates triple is kept.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    file: PathBuf,
+}
+
+impl Cache {
+    /// The cache file for these directories, or `None` when caching is off or there is no
+    /// cache directory.
+    pub fn locate(keys: &Path, out: &Path, templates: &Path) -> Option<Cache> {
+        let dir = match std::env::var_os(CACHE_DIR_ENV) {
+            Some(v) if v == "off" || v.is_empty() => return None,
+            Some(v) => PathBuf::from(v),
+            None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+                Some(v) => PathBuf::from(v).join("jwksmith"),
+                None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache/jwksmith"),
+            },
+        };
+        let mut id = Vec::new();
+        for path in [keys, out, templates] {
+            id.extend_from_slice(std::path::absolute(path).ok()?.as_os_str().as_encoded_bytes());
+            id.push(0);
+        }
+        let name: String = digest(&id).iter().map(|b| format!("{b:02x}")).collect();
+        Some(Cache { file: dir.join(format!("build-{name}")) })
+    }
+
+    /// The record, if there is one made by this binary with these options.
+    pub fn read(&self, pretty: bool) -> Option<Record> {
+        let bytes = std::fs::read(&self.file).ok()?;
+        let record: Record = postcard::from_bytes(&bytes).ok()?;
+        record.fits(pretty).then_some(record)
+    }
+
+    /// Stores the record (0600, in a 0700 directory). A cache that cannot be written is no
+    /// error: the next build is a full one.
+    pub fn write(&self, record: &Record) {
+        let Ok(bytes) = postcard::to_stdvec(record) else { return };
+        let Some(dir) = self.file.parent() else { return };
+        // A missing directory is made 0700; an existing one is left as it is.
+        if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok() {
+            let _ = crate::write::write_atomic(&self.file, &bytes, 0o600, false);
+        }
+    }
+}
