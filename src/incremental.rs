@@ -19,7 +19,7 @@
 //! file system's clock tick (milliseconds) after the build wrote it, by another program while
 //! the build ran. `jwksmith check` compares bytes and always catches it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -136,9 +136,9 @@ pub fn site_json(site: &SiteSet) -> String {
     serde_json::to_string(site).unwrap_or_default()
 }
 
-/// The span of instants around `now` in which no key of `set` changes state.
-fn validity(set: &KeySet, now: Timestamp) -> (Option<i64>, Option<i64>) {
-    let times = set.keys.iter().flat_map(|k| k.meta.times().all()).flatten();
+/// The span `[from, until)` of instants around `now` in which none of `times` is crossed, so
+/// no state that depends only on them changes (Unix seconds; `None`: unbounded).
+fn validity(times: impl Iterator<Item = Timestamp>, now: Timestamp) -> (Option<i64>, Option<i64>) {
     let (mut from, mut until) = (None::<Timestamp>, None::<Timestamp>);
     for t in times {
         if t <= now {
@@ -167,7 +167,7 @@ impl SetRecord {
     pub fn new(loaded: Loaded, seen_at: Nanos, now: Timestamp, outputs: Vec<Output>) -> SetRecord {
         let Loaded { set, inputs, site, warnings } = loaded;
         let trusted = inputs.iter().all(|(_, s)| s.is_some_and(|s| !s.is_racy(seen_at)));
-        let (valid_from, valid_until) = validity(set, now);
+        let (valid_from, valid_until) = validity(set.keys.iter().flat_map(|k| k.meta.times().all()).flatten(), now);
         SetRecord {
             path: set.path.clone(),
             dir: set.dir.clone(),
@@ -269,9 +269,21 @@ impl Record {
         })
     }
 
-    /// The recorded `out/` directory stamps.
-    pub fn out_dirs(&self) -> Vec<(String, Stamp)> {
-        self.out_dirs.clone()
+    /// The recorded `out/` directory stamps, taken again for `out/` and every directory above
+    /// a `touched` file (written or removed since): the others did not change.
+    pub fn out_dirs_after<'a>(&self, out: &Path, touched: impl Iterator<Item = &'a str>) -> Vec<(String, Stamp)> {
+        let mut again: BTreeSet<&str> = BTreeSet::from([""]);
+        for path in touched {
+            let mut rel = path;
+            while let Some((parent, _)) = rel.rsplit_once('/') {
+                again.insert(parent);
+                rel = parent;
+            }
+        }
+        let mut dirs: BTreeMap<String, Stamp> =
+            self.out_dirs.iter().filter(|(rel, _)| !again.contains(rel.as_str())).cloned().collect();
+        dirs.extend(again.into_iter().filter_map(|rel| Stamp::read(&out.join(rel)).map(|s| (rel.to_string(), s))));
+        dirs.into_iter().collect()
     }
 
     /// Decides which sets of `dirs` can be reused at `now`, and whether the site files can.
@@ -354,6 +366,57 @@ impl Cache {
         // A missing directory is made 0700; an existing one is left as it is.
         if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok() {
             let _ = crate::write::write_atomic(&self.file, &bytes, 0o600, false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_unix(secs)
+    }
+
+    #[test]
+    fn validity_is_the_span_between_the_nearest_times() {
+        let times = [t(100), t(300), t(200), t(500)];
+        assert_eq!(validity(times.into_iter(), t(250)), (Some(200), Some(300)));
+        assert_eq!(validity(times.into_iter(), t(300)), (Some(300), Some(500)), "a time reached is behind");
+        assert_eq!(validity(times.into_iter(), t(50)), (None, Some(100)));
+        assert_eq!(validity(times.into_iter(), t(900)), (Some(500), None));
+        assert_eq!(validity(std::iter::empty(), t(900)), (None, None));
+    }
+
+    #[test]
+    fn a_racy_or_missing_directory_stamp_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let stamp = Stamp::read(dir.path());
+        let now = crate::stamp::now_nanos();
+        assert_eq!(trusted_dirs(vec![(dir.path().to_path_buf(), stamp)], now), None, "just made");
+        let later = now + 10 * crate::stamp::RACY_MARGIN;
+        assert!(trusted_dirs(vec![(dir.path().to_path_buf(), stamp)], later).is_some());
+        assert_eq!(trusted_dirs(vec![(dir.path().join("gone"), None)], later), None);
+    }
+
+    #[test]
+    fn out_dir_stamps_cover_every_parent_once_parents_first() {
+        let out = tempfile::tempdir().unwrap();
+        for d in ["public/a/.well-known", "private/a"] {
+            std::fs::create_dir_all(out.path().join(d)).unwrap();
+        }
+        let paths =
+            ["public/a/jwks.json", "public/a/.well-known/jwks.json", "private/a/jwks.json", "public/index.html"];
+        let dirs: Vec<String> = out_dir_stamps(out.path(), paths.into_iter()).into_iter().map(|(d, _)| d).collect();
+        assert_eq!(dirs, ["", "private", "private/a", "public", "public/a", "public/a/.well-known"]);
+    }
+
+    #[test]
+    fn the_cache_file_depends_on_all_three_directories_and_off_turns_it_off() {
+        let a = Cache::locate(Path::new("keys"), Path::new("out"), Path::new("t"));
+        let b = Cache::locate(Path::new("keys"), Path::new("out2"), Path::new("t"));
+        if let (Some(a), Some(b)) = (a, b) {
+            assert_ne!(a.file, b.file);
         }
     }
 }

@@ -115,6 +115,14 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
 
 /// [`ensure_dir`], returning true when `dir` did not exist (so it holds nothing yet).
 fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
+    // The usual case in a new output: the parent is there and the directory is not. The umask
+    // can only clear bits; when it clears none of `mode`, the directory is made as wanted.
+    if fs::DirBuilder::new().mode(mode).create(dir).is_ok() {
+        if umask().is_none_or(|mask| mask & mode != 0) {
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+        }
+        return Ok(true);
+    }
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {
             if meta.permissions().mode() & 0o777 != mode {
@@ -130,6 +138,16 @@ fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
     fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
     Ok(true)
+}
+
+/// The process's umask (from `/proc/self/status`), when it can be read.
+fn umask() -> Option<u32> {
+    static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let mask = status.lines().find_map(|line| line.strip_prefix("Umask:"))?;
+        u32::from_str_radix(mask.trim(), 8).ok()
+    })
 }
 
 /// Writes the plan under `out`, skipping unchanged files, and removes owned files it does not list.

@@ -202,7 +202,6 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         .collect();
     check_mirrors(&claims)?;
 
-    let unchanged_before = !fresh.iter().any(Option::is_some) && reuse.site.is_some();
     let keep: HashSet<&str> = reuse
         .sets
         .iter()
@@ -253,9 +252,10 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     let next_change = records.iter().filter_map(SetRecord::next_change).min();
     let sets = records.len();
     if let Some(cache) = &cache {
-        let changed = !out_as_recorded || !report.written.is_empty() || !report.removed.is_empty() || !unchanged_before;
         let out_dirs = match &record {
-            Some(r) if !changed => r.out_dirs(),
+            Some(r) if out_as_recorded => {
+                r.out_dirs_after(&ctx.out, report.written.iter().chain(&report.removed).map(String::as_str))
+            }
             _ => {
                 let paths = records.iter().flat_map(|r| &r.outputs).chain(&site_outputs).map(|o| o.path.as_str());
                 out_dir_stamps(&ctx.out, paths)
@@ -297,8 +297,12 @@ fn site_files(
         .collect();
     let site = Site::load(&ctx.templates)?;
     let sets: Vec<&SiteSet> = shown.iter().map(|(s, _)| *s).collect();
-    let mut files = vec![site.index(&sets)?];
-    files.extend(site.support_files(shown.iter().map(|(s, paths)| (*s, paths.iter().copied())))?);
+    let (index, support) = rayon::join(
+        || site.index(&sets),
+        || site.support_files(shown.iter().map(|(s, paths)| (*s, paths.iter().copied()))),
+    );
+    let mut files = vec![index?];
+    files.extend(support?);
     Ok(files)
 }
 
