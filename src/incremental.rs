@@ -32,7 +32,7 @@ use crate::plan::{MirrorClaim, OutputFile};
 use crate::site::{SiteSet, TEMPLATES};
 use crate::stamp::{Nanos, Stamp, digest};
 use crate::times::Timestamp;
-use crate::write::Entries;
+use crate::write::{Entries, parents};
 
 /// Version of the record's format; a record of another version is ignored.
 const FORMAT: u32 = 1;
@@ -118,15 +118,7 @@ pub fn trusted_dirs(dirs: Vec<(PathBuf, Option<Stamp>)>, seen_at: Nanos) -> Opti
 /// parents first.
 pub fn out_dir_stamps<'a>(out: &Path, outputs: impl Iterator<Item = &'a str>) -> Vec<(String, Stamp)> {
     let mut dirs: BTreeSet<&str> = ["", "public", "private"].into_iter().collect();
-    for path in outputs {
-        let mut rel = path;
-        while let Some((parent, _)) = rel.rsplit_once('/') {
-            if !dirs.insert(parent) {
-                break;
-            }
-            rel = parent;
-        }
-    }
+    dirs.extend(outputs.flat_map(parents));
     let dirs: Vec<&str> = dirs.into_iter().collect();
     dirs.par_iter().filter_map(|d| Stamp::read(&out.join(d)).map(|s| (d.to_string(), s))).collect()
 }
@@ -273,13 +265,7 @@ impl Record {
     /// a `touched` file (written or removed since): the others did not change.
     pub fn out_dirs_after<'a>(&self, out: &Path, touched: impl Iterator<Item = &'a str>) -> Vec<(String, Stamp)> {
         let mut again: BTreeSet<&str> = BTreeSet::from([""]);
-        for path in touched {
-            let mut rel = path;
-            while let Some((parent, _)) = rel.rsplit_once('/') {
-                again.insert(parent);
-                rel = parent;
-            }
-        }
+        again.extend(touched.flat_map(parents));
         let mut dirs: BTreeMap<String, Stamp> =
             self.out_dirs.iter().filter(|(rel, _)| !again.contains(rel.as_str())).cloned().collect();
         dirs.extend(again.into_iter().filter_map(|rel| Stamp::read(&out.join(rel)).map(|s| (rel.to_string(), s))));

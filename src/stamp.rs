@@ -55,11 +55,6 @@ impl Stamp {
     pub fn is_racy(&self, seen_at: Nanos) -> bool {
         self.ctime <= 0 || self.mtime <= 0 || self.ctime.max(self.mtime) > seen_at - RACY_MARGIN
     }
-
-    /// The file's size in bytes.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
 }
 
 /// The clock, in nanoseconds since the Unix epoch.

@@ -140,6 +140,19 @@ fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
     Ok(true)
 }
 
+/// The directories above a `/`-separated relative path, nearest first.
+pub fn parents(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(path.rsplit_once('/').map(|(dir, _)| dir), |dir| dir.rsplit_once('/').map(|(up, _)| up))
+}
+
+/// Gives every directory above `files` (paths relative to `out`) its mode again: 0700 under
+/// `private/`, 0755 elsewhere (for files a run keeps rather than writes).
+pub fn restore_dir_modes(out: &Path, files: &HashSet<&str>) -> Result<()> {
+    let dirs: HashSet<&str> = files.iter().flat_map(|f| parents(f)).collect();
+    dirs.par_iter()
+        .try_for_each(|dir| ensure_dir(&out.join(dir), dir_mode(*dir == "private" || dir.starts_with("private/"))))
+}
+
 /// The process's umask (from `/proc/self/status`), when it can be read.
 fn umask() -> Option<u32> {
     static UMASK: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
@@ -175,11 +188,7 @@ pub fn apply_keeping(
     ensure_dir(out, 0o755)?;
     let mut dirs: BTreeSet<(&str, bool)> = BTreeSet::from([("public", false)]);
     for file in files {
-        let mut rel = file.path.as_str();
-        while let Some((parent, _)) = rel.rsplit_once('/') {
-            dirs.insert((parent, file.private));
-            rel = parent;
-        }
+        dirs.extend(parents(&file.path).map(|dir| (dir, file.private)));
     }
     // Parents before children: one level at a time, each level in parallel.
     let mut levels: BTreeMap<usize, Vec<(&str, bool)>> = BTreeMap::new();
@@ -196,9 +205,13 @@ pub fn apply_keeping(
     }
     // Temporary files live outside public/ and private/: a killed build never leaves one where
     // it could be deployed. Leftovers are removed below as files the plan does not produce.
+    // It is made only when there is something to write: a build that writes nothing leaves
+    // `out/` itself untouched.
     let staging = out.join(STAGING_DIR);
-    ensure_dir(&staging, 0o700)?;
     let staging = std::path::absolute(&staging).map_err(|e| Error::io(&staging, e))?;
+    if !files.is_empty() {
+        ensure_dir(&staging, 0o700)?;
+    }
     let put_all = |files: &[OutputFile]| {
         files
             .par_iter()
@@ -210,7 +223,10 @@ pub fn apply_keeping(
     };
     let (written, late) = rayon::join(|| put_all(files), late);
     let (mut written, late) = (written?, late?);
-    written.extend(put_all(&late)?);
+    if !late.is_empty() {
+        ensure_dir(&staging, 0o700)?;
+        written.extend(put_all(&late)?);
+    }
     let mut report = WriteReport::default();
     for (file, (written, stamp)) in files.iter().chain(&late).zip(written) {
         if written {
@@ -222,15 +238,7 @@ pub fn apply_keeping(
     }
     // Directories holding planned or kept files are not empty.
     let mut planned_dirs: HashSet<&str> = dirs.iter().map(|(dir, _)| *dir).collect();
-    for kept in keep {
-        let mut rel = *kept;
-        while let Some((parent, _)) = rel.rsplit_once('/') {
-            if !planned_dirs.insert(parent) {
-                break;
-            }
-            rel = parent;
-        }
-    }
+    planned_dirs.extend(keep.iter().flat_map(|kept| parents(kept)));
     let existing = match existing {
         Some(entries) => entries,
         None => existing_entries(out, &created)?,

@@ -15,34 +15,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{EC_SPECS, NOW, Project, kids, tool};
+use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, kids, tool};
 
 /// The second set of every project.
 const ACME: &str = "keys/tenants/acme";
 
 /// EC specs plus one RSA signing spec: its key is listed, with its label, in `jwt-keys.json`.
-const WITH_RSA: &str = r#"
-[[key]]
-spec = "ec-sig"
-kty = "EC"
-crv = "P-256"
-use = "sig"
-alg = "ES256"
-
-[[key]]
-spec = "ec-enc"
-kty = "EC"
-crv = "P-256"
-use = "enc"
-alg = "ECDH-ES"
-
-[[key]]
-spec = "rsa-sig"
-kty = "RSA"
-size = 2048
-use = "sig"
-alg = "RS256"
-"#;
+fn with_rsa() -> String {
+    format!("{EC_SPECS}{RSA_SIG_SPEC}")
+}
 
 /// A project with the root set (EC) and `tenants/acme` (`acme_toml`), keys made at NOW.
 fn two_sets(acme_toml: &str) -> Project {
@@ -57,6 +38,15 @@ fn two_sets(acme_toml: &str) -> Project {
 /// the next build's record trusts the stamps it takes.
 fn settle() {
     std::thread::sleep(Duration::from_millis(150));
+}
+
+/// Builds twice (each compared with a fresh build), settling first each time, so the record
+/// trusts every input and output: the next build can reuse every set.
+fn built_and_trusted(p: &Project) {
+    for _ in 0..2 {
+        settle();
+        assert_same_as_fresh(p, NOW, &[]);
+    }
 }
 
 /// One entry of a directory tree.
@@ -325,10 +315,7 @@ fn key_files_replaced_right_after_a_build() {
     }
 
     // The same swap once the record trusts the files.
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
     swap_in_root_key(&p, "ec-sig-001");
     assert_same_as_fresh(&p, NOW, &[]);
     assert_eq!(jwk(&p, acme_jwks, "ec-sig-001")["x"], root_key["x"]);
@@ -342,11 +329,8 @@ fn key_files_replaced_right_after_a_build() {
 
 #[test]
 fn edited_meta_json() {
-    let p = two_sets(WITH_RSA);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    let p = two_sets(&with_rsa());
+    built_and_trusted(&p);
 
     // A label of the same length: same size, only the stamps change.
     edit_same_length(
@@ -426,10 +410,7 @@ fn edited_keyset_toml() {
 #[test]
 fn set_directories_added_renamed_and_removed() {
     let p = two_sets(EC_SPECS);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
 
     tool("cp", &["-Rp", "keys/tenants/acme", "keys/tenants/beta"], p.path());
     assert_same_as_fresh(&p, NOW, &[]);
@@ -527,10 +508,7 @@ fn outputs_changed_deleted_or_added_by_hand() {
 #[test]
 fn output_file_modes_changed_by_hand() {
     let p = two_sets(EC_SPECS);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
     let chmod = |rel: &str, mode: u32| fs::set_permissions(p.at(rel), fs::Permissions::from_mode(mode)).unwrap();
     chmod("out/public/jwks.json", 0o600);
     chmod("out/private/tenants/acme/jwks.json", 0o644);
@@ -541,10 +519,7 @@ fn output_file_modes_changed_by_hand() {
 #[test]
 fn output_directory_modes_changed_by_hand() {
     let p = two_sets(EC_SPECS);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
     let chmod = |rel: &str, mode: u32| fs::set_permissions(p.at(rel), fs::Permissions::from_mode(mode)).unwrap();
     // out/private must be 0700 (SPEC §5); a from-scratch build fixes these.
     chmod("out/private", 0o755);
@@ -555,11 +530,8 @@ fn output_directory_modes_changed_by_hand() {
 
 #[test]
 fn a_change_hidden_behind_a_restored_mtime_is_seen() {
-    let p = two_sets(WITH_RSA);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    let p = two_sets(&with_rsa());
+    built_and_trusted(&p);
 
     // Like `cp -p`: new bytes, same size, same inode, the old mtime. Only ctime tells.
     let hide = |rel: &str, change: &dyn Fn()| {
@@ -598,10 +570,7 @@ fn a_change_hidden_behind_a_restored_mtime_is_seen() {
 #[test]
 fn template_overrides_added_changed_and_removed() {
     let p = two_sets(EC_SPECS);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
 
     let custom = "{% extends \"default/index.html\" %}{% block intro %}<h1>Custom</h1>{% endblock %}";
     p.write("site-template/index.html", custom.as_bytes());
@@ -631,7 +600,7 @@ fn template_overrides_added_changed_and_removed() {
 
 #[test]
 fn time_moves_across_state_changes() {
-    let p = two_sets(WITH_RSA);
+    let p = two_sets(&with_rsa());
     // 80 days on, tenants/acme schedules its next keys (the root set keeps its first ones).
     p.ok(&["rotate", "--now", "2026-03-22T00:00:00Z", "--set", "tenants/acme"]);
     let next = p.json(&format!("{ACME}/ec-sig-002.meta.json"));
@@ -722,10 +691,7 @@ fn hand_dropped_keys_and_unrelated_files() {
     assert_same_as_fresh(&p, NOW, &[]);
     assert_ne!(jwk(&p, "out/public/tenants/acme/jwks.json", "hand")["x"], first["x"]);
 
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
     let before = file_stamps(&p);
     p.write("keys/README.txt", b"our keys\n");
     p.write(&format!("{ACME}/notes.md"), b"notes\n");
@@ -743,10 +709,7 @@ fn hand_dropped_keys_and_unrelated_files() {
 #[test]
 fn a_bad_edit_fails_and_leaves_out_untouched() {
     let p = two_sets(EC_SPECS);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    built_and_trusted(&p);
     let before = tree(&p.at("out"));
     let stamps = file_stamps(&p);
     let unchanged = |what: &str| {
@@ -808,11 +771,8 @@ fn damaged_or_missing_record() {
 
 #[test]
 fn builds_of_one_set_in_between() {
-    let p = two_sets(WITH_RSA);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
-    settle();
-    assert_same_as_fresh(&p, NOW, &[]);
+    let p = two_sets(&with_rsa());
+    built_and_trusted(&p);
 
     edit_same_length(
         &p,

@@ -12,16 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Value, json};
 
-use common::{EC_SPECS, NOW, Project, is_time, kids, tool};
-
-const RSA_SIG_SPEC: &str = r#"
-[[key]]
-spec = "rsa-sig"
-kty = "RSA"
-size = 2048
-use = "sig"
-alg = "RS256"
-"#;
+use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, is_time, kids, tool};
 
 const EC_MEMBERS: [&str; 7] = ["kty", "kid", "use", "alg", "crv", "x", "y"];
 const RSA_MEMBERS: [&str; 6] = ["kty", "kid", "use", "alg", "n", "e"];

@@ -213,7 +213,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     let kept = keep.len();
     if !out_as_recorded {
         // A directory of `out/` changed: the kept files' directories get their modes back too.
-        restore_dir_modes(&ctx.out, &keep)?;
+        crate::write::restore_dir_modes(&ctx.out, &keep)?;
     }
     let mut files: Vec<OutputFile> = Vec::new();
     let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(fresh.len());
@@ -272,25 +272,6 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         }
     }
     Ok((report, sets, keys, next_change))
-}
-
-/// Gives the directories above `files` (paths relative to `out`) their modes: 0700 under
-/// `private/`, 0755 elsewhere.
-fn restore_dir_modes(out: &std::path::Path, files: &HashSet<&str>) -> Result<()> {
-    let mut dirs: HashSet<&str> = HashSet::new();
-    for path in files {
-        let mut rel = *path;
-        while let Some((parent, _)) = rel.rsplit_once('/') {
-            if !dirs.insert(parent) {
-                break;
-            }
-            rel = parent;
-        }
-    }
-    dirs.par_iter().try_for_each(|dir| {
-        let mode = if *dir == "private" || dir.starts_with("private/") { 0o700 } else { 0o755 };
-        crate::write::ensure_dir(&out.join(dir), mode)
-    })
 }
 
 /// `index.html`, `_headers` and `.nojekyll` for every set, reused or loaded (in set order);

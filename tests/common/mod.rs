@@ -39,6 +39,16 @@ use = "enc"
 alg = "ECDH-ES"
 "#;
 
+/// One RSA signing spec (its keys are listed in `jwt-keys.json`).
+pub const RSA_SIG_SPEC: &str = r#"
+[[key]]
+spec = "rsa-sig"
+kty = "RSA"
+size = 2048
+use = "sig"
+alg = "RS256"
+"#;
+
 /// The kids of a JWK Set value, in order.
 pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
     jwks["keys"].as_array().expect("keys array").iter().map(|k| k["kid"].as_str().expect("kid").to_string()).collect()
