@@ -20,6 +20,7 @@
 //! the build ran. `jwksmith check` compares bytes and always catches it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ffi::OsStr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ use crate::keydir::SetDir;
 use crate::model::KeySet;
 use crate::plan::{MirrorClaim, OutputFile};
 use crate::site::{SiteSet, TEMPLATES};
-use crate::stamp::{Nanos, Stamp, digest};
+use crate::stamp::{Nanos, Stamp, digest, read_in_dir};
 use crate::times::Timestamp;
 use crate::write::{Entries, parents};
 
@@ -70,9 +71,10 @@ pub struct SetRecord {
     /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
     valid_from: Option<i64>,
     valid_until: Option<i64>,
-    /// What the set shows on the site ([`SiteSet`] as JSON, decoded only when the site is
+    /// What the set shows on the site ([`SiteSet`] encoded, decoded only when the site is
     /// rendered again).
-    site: String,
+    #[serde(with = "serde_bytes")]
+    site: Vec<u8>,
     /// Its `api_mirrors` claim.
     pub mirror: Option<MirrorClaim>,
     /// Warnings its load printed.
@@ -92,9 +94,9 @@ pub struct Output {
 }
 
 impl Output {
-    /// True when the file is on disk with the recorded stamp.
-    fn unchanged(&self, out: &Path, on_disk: &HashSet<&str>) -> bool {
-        on_disk.contains(self.path.as_str()) && Stamp::read(&out.join(&self.path)) == Some(self.stamp)
+    /// The file's size when the build left it.
+    pub fn size(&self) -> u64 {
+        self.stamp.size()
     }
 }
 
@@ -124,8 +126,8 @@ pub fn out_dir_stamps<'a>(out: &Path, outputs: impl Iterator<Item = &'a str>) ->
 }
 
 /// A [`SiteSet`] as the record keeps it.
-pub fn site_json(site: &SiteSet) -> String {
-    serde_json::to_string(site).unwrap_or_default()
+pub fn encode_site(site: &SiteSet) -> Vec<u8> {
+    postcard::to_stdvec(site).unwrap_or_default()
 }
 
 /// The span `[from, until)` of instants around `now` in which none of `times` is crossed, so
@@ -148,8 +150,8 @@ pub struct Loaded<'a> {
     pub set: &'a KeySet,
     /// Stamps of its files (`None`: could not be taken).
     pub inputs: Vec<(PathBuf, Option<Stamp>)>,
-    /// What it shows on the site, as JSON ([`site_json`]).
-    pub site: String,
+    /// What it shows on the site ([`encode_site`]).
+    pub site: Vec<u8>,
     /// Warnings its load printed.
     pub warnings: Vec<String>,
 }
@@ -177,7 +179,7 @@ impl SetRecord {
 
     /// What the set shows on the site, or `None` if the record cannot be decoded.
     pub fn site(&self) -> Option<SiteSet> {
-        serde_json::from_str(&self.site).ok()
+        postcard::from_bytes(&self.site).ok()
     }
 
     /// The next instant after the build's `now` at which a key of the set may change state.
@@ -189,20 +191,92 @@ impl SetRecord {
         self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
     }
 
-    /// True when the set's directory holds the recorded files with the recorded stamps.
-    fn inputs_unchanged(&self, dir: &SetDir) -> bool {
-        self.trusted
+    /// True when the set can be reused at `now` for `dir`, whose files the survey found with
+    /// the recorded stamps (`same`).
+    fn reusable(&self, dir: &SetDir, now: Timestamp, same: bool) -> bool {
+        same && self.trusted
+            && self.covers(now)
+            && self.dir == dir.dir
             && self.inputs.len() == dir.files.len()
-            && self
-                .inputs
-                .iter()
-                .zip(&dir.files)
-                .all(|((path, stamp), file)| path == file && Stamp::read(file).as_ref() == Some(stamp))
+            && self.inputs.iter().zip(&dir.files).all(|((path, _), file)| path == file)
     }
 
-    /// True when the set can be reused at `now`.
-    fn reusable(&self, dir: &SetDir, now: Timestamp, out: &Path, on_disk: &HashSet<&str>) -> bool {
-        self.covers(now) && self.inputs_unchanged(dir) && self.outputs.iter().all(|o| o.unchanged(out, on_disk))
+    /// Compares the stamps of the set's inputs and outputs (and of their directories) on disk
+    /// with the recorded ones.
+    fn survey<'a>(&'a self, out: &Path, dirs: &DirStamps<'a>) -> Surveyed<'a> {
+        let mut found = Surveyed::new();
+        dirs.inputs(&self.inputs, &mut found);
+        dirs.outputs(out, &self.outputs, &mut found);
+        found
+    }
+}
+
+/// The stamps on disk compared with a record's: read in one pass over the sets on all cores,
+/// each directory through one handle on it ([`read_in_dir`]).
+#[derive(Debug)]
+pub struct Survey {
+    /// Every recorded directory of `keys/` has its stamp (false when none was recorded).
+    keys_same: bool,
+    /// Every recorded directory of `out/` has its stamp.
+    out_same: bool,
+    /// For each recorded set: every input and output has its stamp.
+    sets_same: Vec<bool>,
+    /// Every site file has its stamp.
+    site_same: bool,
+}
+
+/// The recorded directory stamps, looked up while the files in them are surveyed.
+struct DirStamps<'a> {
+    keys: HashMap<&'a Path, Stamp>,
+    out: HashMap<&'a str, Stamp>,
+}
+
+/// What a survey found for the files of one set (or the site files).
+struct Surveyed<'a> {
+    /// Every file has its recorded stamp.
+    files_same: bool,
+    /// Every directory read whose stamp is recorded has it.
+    keys_same: bool,
+    out_same: bool,
+    /// The directories read.
+    keys_seen: Vec<&'a Path>,
+    out_seen: Vec<&'a str>,
+}
+
+impl Surveyed<'_> {
+    fn new() -> Self {
+        Surveyed { files_same: true, keys_same: true, out_same: true, keys_seen: Vec::new(), out_seen: Vec::new() }
+    }
+}
+
+/// The directory part of a path relative to `out/` (`""` for a top-level name).
+fn parent_of(rel: &str) -> &str {
+    rel.rfind('/').map_or("", |i| &rel[..i])
+}
+
+impl<'a> DirStamps<'a> {
+    /// Reads the stamps of input files (and their directories), a directory at a time.
+    fn inputs(&self, inputs: &'a [(PathBuf, Stamp)], found: &mut Surveyed<'a>) {
+        for group in inputs.chunk_by(|(a, _), (b, _)| a.parent() == b.parent()) {
+            let dir = group[0].0.parent().unwrap_or(Path::new(""));
+            let names = group.iter().map(|(p, _)| p.file_name().unwrap_or_default());
+            let (own, stamps) = read_in_dir(dir, names);
+            found.files_same &= group.iter().zip(&stamps).all(|((_, was), is)| is.as_ref() == Some(was));
+            found.keys_same &= self.keys.get(dir).is_none_or(|was| own.as_ref() == Some(was));
+            found.keys_seen.push(dir);
+        }
+    }
+
+    /// Reads the stamps of output files (and their directories), a directory at a time.
+    fn outputs(&self, out: &Path, outputs: &'a [Output], found: &mut Surveyed<'a>) {
+        for group in outputs.chunk_by(|a, b| parent_of(&a.path) == parent_of(&b.path)) {
+            let dir = parent_of(&group[0].path);
+            let names = group.iter().map(|o| OsStr::new(o.path[dir.len()..].trim_start_matches('/')));
+            let (own, stamps) = read_in_dir(&out.join(dir), names);
+            found.files_same &= group.iter().zip(&stamps).all(|(o, is)| is.as_ref() == Some(&o.stamp));
+            found.out_same &= self.out.get(dir).is_none_or(|was| own.as_ref() == Some(was));
+            found.out_seen.push(dir);
+        }
     }
 }
 
@@ -228,12 +302,44 @@ impl Record {
         Some(Record { format: FORMAT, binary: binary_stamp()?, pretty, templates, key_dirs, out_dirs, sets, site })
     }
 
+    /// Reads the stamps of every recorded file and directory, and compares them with the
+    /// recorded ones.
+    pub fn survey(&self, out: &Path) -> Survey {
+        let dirs = DirStamps {
+            keys: self.key_dirs.iter().flatten().map(|(p, s)| (p.as_path(), *s)).collect(),
+            out: self.out_dirs.iter().map(|(p, s)| (p.as_str(), *s)).collect(),
+        };
+        let (found, site) = rayon::join(
+            || self.sets.par_iter().map(|s| s.survey(out, &dirs)).collect::<Vec<_>>(),
+            || {
+                let mut site = Surveyed::new();
+                dirs.outputs(out, &self.site, &mut site);
+                site
+            },
+        );
+        // Directories that hold no recorded file (`keys/` itself, `out/`, `public/`, ...).
+        let all = || found.iter().chain([&site]);
+        let keys_seen: HashSet<&Path> = all().flat_map(|f| f.keys_seen.iter().copied()).collect();
+        let out_seen: HashSet<&str> = all().flat_map(|f| f.out_seen.iter().copied()).collect();
+        let (keys_rest, out_rest) = rayon::join(
+            || dirs.keys.par_iter().filter(|(p, _)| !keys_seen.contains(*p)).all(|(p, s)| Stamp::read(p) == Some(*s)),
+            || {
+                let rest = dirs.out.par_iter().filter(|(p, _)| !out_seen.contains(*p));
+                rest.all(|(p, s)| Stamp::read(&out.join(p)) == Some(*s))
+            },
+        );
+        Survey {
+            keys_same: self.key_dirs.is_some() && keys_rest && all().all(|f| f.keys_same),
+            out_same: out_rest && all().all(|f| f.out_same),
+            sets_same: found.iter().map(|f| f.files_same).collect(),
+            site_same: site.files_same,
+        }
+    }
+
     /// The set directories as recorded, when no directory of `keys/` changed since (so a walk
     /// would find the same sets and files).
-    pub fn set_dirs(&self) -> Option<Vec<SetDir>> {
-        let dirs = self.key_dirs.as_ref()?;
-        let unchanged = dirs.par_iter().all(|(path, stamp)| Stamp::read(path).as_ref() == Some(stamp));
-        unchanged.then(|| {
+    pub fn set_dirs(&self, survey: &Survey) -> Option<Vec<SetDir>> {
+        survey.keys_same.then(|| {
             self.sets
                 .iter()
                 .map(|s| SetDir {
@@ -245,6 +351,11 @@ impl Record {
         })
     }
 
+    /// The size of `index.html` as the last build wrote it.
+    pub fn index_size(&self) -> Option<u64> {
+        self.site.iter().find(|o| o.path == "public/index.html").map(Output::size)
+    }
+
     /// The recorded key-directory stamps (to carry into the next record).
     pub fn key_dirs(&self) -> Option<Vec<(PathBuf, Stamp)>> {
         self.key_dirs.clone()
@@ -252,10 +363,8 @@ impl Record {
 
     /// What is under `out/` as recorded, when no directory there changed since (so a walk would
     /// find exactly the recorded files). Reusing it, the build writes nothing new.
-    pub fn out_entries(&self, out: &Path) -> Option<Entries> {
-        let unchanged =
-            self.out_dirs.par_iter().all(|(rel, stamp)| Stamp::read(&out.join(rel)).as_ref() == Some(stamp));
-        unchanged.then(|| Entries {
+    pub fn out_entries(&self, survey: &Survey) -> Option<Entries> {
+        survey.out_same.then(|| Entries {
             files: self.sets.iter().flat_map(|s| &s.outputs).chain(&self.site).map(|o| o.path.clone()).collect(),
             dirs: self.out_dirs.iter().map(|(rel, _)| rel.clone()).filter(|rel| !rel.is_empty()).collect(),
         })
@@ -272,30 +381,31 @@ impl Record {
         dirs.into_iter().collect()
     }
 
-    /// Decides which sets of `dirs` can be reused at `now`, and whether the site files can.
-    /// `existing` is what is under `out` before anything is written.
+    /// Decides which sets of `dirs` can be reused at `now`, and whether the site files can,
+    /// from what `survey` found; the reusable sets' records are moved out of the record.
     pub fn reuse(
-        &self,
+        &mut self,
+        survey: &Survey,
         dirs: &[SetDir],
         now: Timestamp,
-        out: &Path,
-        existing: &Entries,
         templates: &Option<Vec<Option<Stamp>>>,
     ) -> Reuse {
-        let on_disk: HashSet<&str> = existing.files.iter().map(String::as_str).collect();
-        let by_path: HashMap<&str, &SetRecord> = self.sets.iter().map(|s| (s.path.as_str(), s)).collect();
-        let sets: Vec<Option<SetRecord>> = dirs
-            .par_iter()
-            .map(|dir| {
-                by_path.get(dir.path.as_str()).filter(|r| r.reusable(dir, now, out, &on_disk)).map(|r| (*r).clone())
+        let same_sets = self.sets.len() == dirs.len() && self.sets.iter().zip(dirs).all(|(r, d)| r.path == d.path);
+        let index: HashMap<&str, usize> = self.sets.iter().enumerate().map(|(i, r)| (r.path.as_str(), i)).collect();
+        let chosen: Vec<Option<usize>> = dirs
+            .iter()
+            .map(|d| {
+                let i = *index.get(d.path.as_str())?;
+                self.sets[i].reusable(d, now, survey.sets_same[i]).then_some(i)
             })
             .collect();
-        let same_sets = self.sets.len() == dirs.len() && self.sets.iter().zip(dirs).all(|(r, d)| r.path == d.path);
+        let mut slots: Vec<Option<SetRecord>> = std::mem::take(&mut self.sets).into_iter().map(Some).collect();
+        let sets: Vec<Option<SetRecord>> = chosen.into_iter().map(|i| i.and_then(|i| slots[i].take())).collect();
         let site_kept = same_sets
             && sets.iter().all(Option::is_some)
             && templates.is_some()
             && templates == &self.templates
-            && self.site.iter().all(|o| o.unchanged(out, &on_disk));
+            && survey.site_same;
         Reuse { sets, site: site_kept.then(|| self.site.clone()) }
     }
 
@@ -337,17 +447,20 @@ impl Cache {
         Some(Cache { file: dir.join(format!("build-{name}")) })
     }
 
-    /// The record, if there is one made by this binary with these options.
-    pub fn read(&self, pretty: bool) -> Option<Record> {
+    /// The record, if there is one made by this binary with these options, and its bytes.
+    pub fn read(&self, pretty: bool) -> Option<(Record, Vec<u8>)> {
         let bytes = std::fs::read(&self.file).ok()?;
         let record: Record = postcard::from_bytes(&bytes).ok()?;
-        record.fits(pretty).then_some(record)
+        record.fits(pretty).then_some((record, bytes))
     }
 
-    /// Stores the record (0600, in a 0700 directory). A cache that cannot be written is no
-    /// error: the next build is a full one.
-    pub fn write(&self, record: &Record) {
+    /// Stores the record (0600, in a 0700 directory) unless it is `old` (the bytes read). A
+    /// cache that cannot be written is no error: the next build is a full one.
+    pub fn write(&self, record: &Record, old: Option<&[u8]>) {
         let Ok(bytes) = postcard::to_stdvec(record) else { return };
+        if old == Some(bytes.as_slice()) {
+            return;
+        }
         let Some(dir) = self.file.parent() else { return };
         // A missing directory is made 0700; an existing one is left as it is.
         if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok() {

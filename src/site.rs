@@ -57,12 +57,19 @@ impl Site {
 
     /// Renders one template with a context.
     pub fn render<C: Serialize>(&self, name: &'static str, context: C) -> Result<Vec<u8>> {
+        self.render_sized(name, context, 0)
+    }
+
+    /// Renders one template with a context into a buffer made for about `size_hint` bytes (a
+    /// page of megabytes is not copied over and over as it grows).
+    fn render_sized<C: Serialize>(&self, name: &'static str, context: C, size_hint: usize) -> Result<Vec<u8>> {
         let source = self.sources.iter().find(|(n, _)| *n == name).and_then(|(_, s)| s.clone());
         let template = self.env.get_template(name).map_err(|e| template_error(name, source.as_deref(), &e))?;
-        let text = template
-            .render(minijinja::value::Serde(context))
+        let mut bytes = Vec::with_capacity(size_hint);
+        template
+            .render_captured_to(minijinja::value::Serde(context), &mut bytes)
             .map_err(|e| template_error(name, source.as_deref(), &e))?;
-        Ok(text.into_bytes())
+        Ok(bytes)
     }
 }
 
@@ -157,14 +164,17 @@ impl Site {
     /// set's [`SiteSet`] and the files its plan holds.
     pub fn files(&self, sets: &[(&SiteSet, &[OutputFile])]) -> Result<Vec<OutputFile>> {
         let shown: Vec<&SiteSet> = sets.iter().map(|(s, _)| *s).collect();
-        let mut files = vec![self.index(&shown)?];
+        let mut files = vec![self.index(&shown, None)?];
         files.extend(self.support_files(sets.iter().map(|(s, files)| (*s, files.iter().map(|f| f.path.as_str()))))?);
         Ok(files)
     }
 
-    /// `index.html`: every set and key.
-    pub fn index(&self, sets: &[&SiteSet]) -> Result<OutputFile> {
-        Ok(site_file("index.html", self.render("index.html", Ctx { sets, rules: Vec::new() })?))
+    /// `index.html`: every set and key. `size_hint`: its size last time, if known.
+    pub fn index(&self, sets: &[&SiteSet], size_hint: Option<u64>) -> Result<OutputFile> {
+        // Without a hint: about a kilobyte a key (the embedded template's row and timeline bar).
+        let keys: usize = sets.iter().map(|s| s.keys.len()).sum();
+        let hint = size_hint.map_or(1024 * keys + 8192, |s| usize::try_from(s).unwrap_or(0).saturating_add(4096));
+        Ok(site_file("index.html", self.render_sized("index.html", Ctx { sets, rules: Vec::new() }, hint)?))
     }
 
     /// `_headers` (a rule for every public file of every set) and `.nojekyll`. `sets` pairs each

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::cmd::{Context, Loaded, SetOwnership, load_reusing_self_tests};
 use crate::error::Result;
 use crate::incremental::{
-    Cache, Loaded as LoadedSet, Record, Reuse, SetRecord, out_dir_stamps, outputs_of, site_json, template_stamps,
+    Cache, Loaded as LoadedSet, Record, Reuse, SetRecord, encode_site, out_dir_stamps, outputs_of, template_stamps,
     trusted_dirs,
 };
 use crate::keydir::{SetDir, discover_stamped, load_set_with};
@@ -20,7 +20,7 @@ use crate::model::KeySet;
 use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_mirrors, plan_set};
 use crate::selftest::SelfTested;
 use crate::site::{Site, SiteSet, site_set};
-use crate::stamp::{Stamp, now_nanos};
+use crate::stamp::{Stamp, now_nanos, read_all};
 use crate::times::Timestamp;
 use crate::write::{All, Ownership, WriteReport, apply, apply_keeping, check_out_dir, walk_out};
 
@@ -132,20 +132,20 @@ struct Fresh {
     file_count: usize,
     site: SiteSet,
     /// `site` as the record keeps it.
-    site_json: String,
+    site_encoded: Vec<u8>,
 }
 
 /// Loads and plans one set, stamping its files first (a file changed while it is read then
 /// fails to match its stamp next time, so it is read again).
 fn load_fresh(ctx: &Context, dir: &SetDir, options: PlanOptions, out_exists: bool) -> Result<Fresh> {
-    let inputs = dir.files.iter().map(|f| (f.clone(), Stamp::read(f))).collect();
+    let inputs = dir.files.iter().cloned().zip(read_all(&dir.files)).collect();
     let tested = if out_exists { SelfTested::read(&ctx.out, &dir.path) } else { SelfTested::default() };
     let (set, mut warnings) = load_set_with(dir, &tested)?;
     warnings.extend(missing_spec_warnings(&set));
     let files = plan_set(&set, ctx.now, options);
     let site = site_set(&set, ctx.now);
-    let site_json = site_json(&site);
-    Ok(Fresh { set, warnings, inputs, file_count: files.len(), files, site, site_json })
+    let site_encoded = encode_site(&site);
+    Ok(Fresh { set, warnings, inputs, file_count: files.len(), files, site, site_encoded })
 }
 
 /// A build of every set, reusing what the last build's record proves unchanged.
@@ -155,24 +155,32 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     check_out_dir(&ctx.out)?;
     let out_exists = ctx.out.is_dir();
     let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
-    let record = cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty));
-    let (dirs, key_dirs) = match record.as_ref().and_then(|r| r.set_dirs().map(|d| (d, r.key_dirs()))) {
-        Some(found) => found,
+    let (mut record, record_bytes) = match cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty)) {
+        Some((record, bytes)) => (Some(record), Some(bytes)),
+        None => (None, None),
+    };
+    let survey = record.as_ref().map(|r| r.survey(&ctx.out));
+    let recorded = record.as_ref().zip(survey.as_ref());
+    let recorded_dirs = recorded.and_then(|(r, s)| r.set_dirs(s));
+    let keys_as_recorded = recorded_dirs.is_some();
+    let (dirs, key_dirs) = match recorded_dirs {
+        Some(dirs) => (dirs, None),
         None => {
             let (dirs, stamps) = discover_stamped(&ctx.keys)?;
             (dirs, trusted_dirs(stamps, seen_at))
         }
     };
-    let recorded_out = record.as_ref().and_then(|r| r.out_entries(&ctx.out));
+    let recorded_out = recorded.and_then(|(r, s)| r.out_entries(s));
     let out_as_recorded = recorded_out.is_some();
     let existing = match recorded_out {
         Some(entries) => entries,
         None => walk_out(&ctx.out)?,
     };
     let templates = template_stamps(&ctx.templates, seen_at);
-    let reuse = match &record {
-        Some(r) => r.reuse(&dirs, ctx.now, &ctx.out, &existing, &templates),
-        None => Reuse { sets: vec![None; dirs.len()], site: None },
+    let index_size = record.as_ref().and_then(Record::index_size);
+    let reuse = match (&mut record, &survey) {
+        (Some(r), Some(survey)) => r.reuse(survey, &dirs, ctx.now, &templates),
+        _ => Reuse { sets: vec![None; dirs.len()], site: None },
     };
 
     let options = PlanOptions { force_pretty: pretty };
@@ -225,7 +233,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     // The site files are rendered while the sets' files are written.
     let render = || match &reuse.site {
         Some(_) => Ok(Vec::new()),
-        None => site_files(ctx, &reuse.sets, &fresh, &files, &ranges),
+        None => site_files(ctx, &reuse.sets, &fresh, &files, &ranges, index_size),
     };
     let (mut report, site_files) = apply_keeping(&ctx.out, &files, &All, &keep, Some(existing), render)?;
     report.unchanged += kept;
@@ -243,7 +251,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
                 let loaded = LoadedSet {
                     set: &f.set,
                     inputs: f.inputs.clone(),
-                    site: f.site_json.clone(),
+                    site: f.site_encoded.clone(),
                     warnings: f.warnings.clone(),
                 };
                 SetRecord::new(loaded, seen_at, ctx.now, outputs.by_ref().take(f.file_count).collect())
@@ -251,11 +259,20 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
             (None, None) => unreachable!("every set is reused or loaded"),
         })
         .collect();
+    let site_kept = reuse.site.is_some();
     let site_outputs: Vec<_> = reuse.site.unwrap_or_else(|| outputs.collect());
     let keys = records.iter().map(|r| r.keys).sum();
     let next_change = records.iter().filter_map(SetRecord::next_change).min();
     let sets = records.len();
-    if let Some(cache) = &cache {
+    // Nothing read again, written or removed, and out/ as recorded: the record stays as it is.
+    let unchanged = keys_as_recorded
+        && out_as_recorded
+        && fresh.iter().all(Option::is_none)
+        && site_kept
+        && report.written.is_empty()
+        && report.removed.is_empty();
+    if let Some(cache) = cache.as_ref().filter(|_| !unchanged) {
+        let key_dirs = if keys_as_recorded { record.as_ref().and_then(Record::key_dirs) } else { key_dirs };
         let out_dirs = match &record {
             Some(r) if out_as_recorded => {
                 r.out_dirs_after(&ctx.out, report.written.iter().chain(&report.removed).map(String::as_str))
@@ -265,10 +282,8 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
                 out_dir_stamps(&ctx.out, paths)
             }
         };
-        if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs)
-            && record.as_ref() != Some(&new)
-        {
-            cache.write(&new);
+        if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs) {
+            cache.write(&new, record_bytes.as_deref());
         }
     }
     Ok((report, sets, keys, next_change))
@@ -282,6 +297,7 @@ fn site_files(
     fresh: &[Option<Fresh>],
     files: &[OutputFile],
     ranges: &[std::ops::Range<usize>],
+    index_size: Option<u64>,
 ) -> Result<Vec<OutputFile>> {
     let decoded: Vec<Option<SiteSet>> = reused
         .par_iter()
@@ -302,7 +318,7 @@ fn site_files(
     let site = Site::load(&ctx.templates)?;
     let sets: Vec<&SiteSet> = shown.iter().map(|(s, _)| *s).collect();
     let (index, support) = rayon::join(
-        || site.index(&sets),
+        || site.index(&sets, index_size),
         || site.support_files(shown.iter().map(|(s, paths)| (*s, paths.iter().copied()))),
     );
     let mut files = vec![index?];
