@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use minijinja::Environment;
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, context};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -11,9 +13,11 @@ use crate::model::{Key, KeySet};
 use crate::plan::{OutputFile, set_prefix};
 use crate::times::Timestamp;
 
-/// The site templates: name, embedded default.
-pub const TEMPLATES: [(&str, &str); 3] = [
+/// The site templates: name, embedded default. `index-set.html` renders one set's section of
+/// `index.html` (context: `set`); the sections render on all cores.
+pub const TEMPLATES: [(&str, &str); 4] = [
     ("index.html", include_str!("templates/index.html")),
+    ("index-set.html", include_str!("templates/index-set.html")),
     ("_headers", include_str!("templates/_headers")),
     (".nojekyll", include_str!("templates/.nojekyll")),
 ];
@@ -57,19 +61,22 @@ impl Site {
 
     /// Renders one template with a context.
     pub fn render<C: Serialize>(&self, name: &'static str, context: C) -> Result<Vec<u8>> {
-        self.render_sized(name, context, 0)
+        self.render_sized(name, Value::from(Serde(context)), 0)
     }
 
     /// Renders one template with a context into a buffer made for about `size_hint` bytes (a
     /// page of megabytes is not copied over and over as it grows).
-    fn render_sized<C: Serialize>(&self, name: &'static str, context: C, size_hint: usize) -> Result<Vec<u8>> {
-        let source = self.sources.iter().find(|(n, _)| *n == name).and_then(|(_, s)| s.clone());
-        let template = self.env.get_template(name).map_err(|e| template_error(name, source.as_deref(), &e))?;
+    fn render_sized(&self, name: &'static str, context: Value, size_hint: usize) -> Result<Vec<u8>> {
+        let source = self.source(name);
+        let template = self.env.get_template(name).map_err(|e| template_error(name, source, &e))?;
         let mut bytes = Vec::with_capacity(size_hint);
-        template
-            .render_captured_to(minijinja::value::Serde(context), &mut bytes)
-            .map_err(|e| template_error(name, source.as_deref(), &e))?;
+        template.render_captured_to(context, &mut bytes).map_err(|e| template_error(name, source, &e))?;
         Ok(bytes)
+    }
+
+    /// The override file a template was read from (`None`: the embedded default).
+    fn source(&self, name: &str) -> Option<&Path> {
+        self.sources.iter().find(|(n, _)| *n == name).and_then(|(_, s)| s.as_deref())
     }
 }
 
@@ -164,17 +171,31 @@ impl Site {
     /// set's [`SiteSet`] and the files its plan holds.
     pub fn files(&self, sets: &[(&SiteSet, &[OutputFile])]) -> Result<Vec<OutputFile>> {
         let shown: Vec<&SiteSet> = sets.iter().map(|(s, _)| *s).collect();
-        let mut files = vec![self.index(&shown, None)?];
+        let mut files = vec![self.index(&shown, self.sections(&shown)?, None)?];
         files.extend(self.support_files(sets.iter().map(|(s, files)| (*s, files.iter().map(|f| f.path.as_str()))))?);
         Ok(files)
     }
 
-    /// `index.html`: every set and key. `size_hint`: its size last time, if known.
-    pub fn index(&self, sets: &[&SiteSet], size_hint: Option<u64>) -> Result<OutputFile> {
-        // Without a hint: about a kilobyte a key (the embedded template's row and timeline bar).
-        let keys: usize = sets.iter().map(|s| s.keys.len()).sum();
-        let hint = size_hint.map_or(1024 * keys + 8192, |s| usize::try_from(s).unwrap_or(0).saturating_add(4096));
-        Ok(site_file("index.html", self.render_sized("index.html", Ctx { sets, rules: Vec::new() }, hint)?))
+    /// Each set's section of `index.html` (template `index-set.html`), rendered on all cores.
+    pub fn sections(&self, sets: &[&SiteSet]) -> Result<Vec<String>> {
+        sets.par_iter()
+            .map(|set| {
+                let bytes = self.render_sized("index-set.html", context! { set => Serde(set) }, 0)?;
+                Ok(String::from_utf8(bytes).expect("templates render UTF-8"))
+            })
+            .collect()
+    }
+
+    /// `index.html`: every set and key, given each set's section ([`Site::sections`]).
+    /// `size_hint`: its size last time, if known.
+    pub fn index(&self, sets: &[&SiteSet], sections: Vec<String>, size_hint: Option<u64>) -> Result<OutputFile> {
+        let length: usize = sections.iter().map(String::len).sum();
+        let hint = size_hint.map_or(length + 8192, |s| usize::try_from(s).unwrap_or(0).saturating_add(4096));
+        // The embedded page shows only the sections; an override may walk `sets` itself.
+        let sets = if self.source("index.html").is_some() { Value::from(Serde(sets)) } else { Value::from(()) };
+        let sections: Vec<Value> = sections.into_iter().map(Value::from_safe_string).collect();
+        let context = context! { sets => sets, sections => sections, rules => Vec::<Value>::new() };
+        Ok(site_file("index.html", self.render_sized("index.html", context, hint)?))
     }
 
     /// `_headers` (a rule for every public file of every set) and `.nojekyll`. `sets` pairs each

@@ -588,6 +588,21 @@ fn template_overrides_added_changed_and_removed() {
     assert!(text(&p, "out/public/_headers").starts_with("# Ours"));
     assert_eq!(text(&p, "out/public/.nojekyll"), "ours\n");
 
+    // The section of one set.
+    settle();
+    assert_same_as_fresh(&p, NOW, &[]);
+    let section =
+        "<section><h2>{{ set.display_path }}</h2>{% for key in set.keys %}<p>{{ key.kid }}</p>{% endfor %}</section>\n";
+    p.write("site-template/index-set.html", section.as_bytes());
+    assert_same_as_fresh(&p, NOW, &[]);
+    assert!(text(&p, "out/public/index.html").contains("<section><h2>tenants&#x2f;acme</h2><p>"));
+    edit_same_length(&p, "site-template/index-set.html", "<p>", "<b>");
+    assert_same_as_fresh(&p, NOW, &[]);
+    assert!(text(&p, "out/public/index.html").contains("<section><h2>tenants&#x2f;acme</h2><b>"));
+    fs::remove_file(p.at("site-template/index-set.html")).unwrap();
+    assert_same_as_fresh(&p, NOW, &[]);
+    assert!(!text(&p, "out/public/index.html").contains("<section><h2>"));
+
     settle();
     assert_same_as_fresh(&p, NOW, &[]);
     fs::remove_file(p.at("site-template/index.html")).unwrap();

@@ -318,7 +318,7 @@ fn site_files(
     let site = Site::load(&ctx.templates)?;
     let sets: Vec<&SiteSet> = shown.iter().map(|(s, _)| *s).collect();
     let (index, support) = rayon::join(
-        || site.index(&sets, index_size),
+        || site.sections(&sets).and_then(|sections| site.index(&sets, sections, index_size)),
         || site.support_files(shown.iter().map(|(s, paths)| (*s, paths.iter().copied()))),
     );
     let mut files = vec![index?];

@@ -14,7 +14,8 @@ pub const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
 const TEMPLATE_README: &str = "\
 Site templates for jwksmith.
 
-A file here with the name of an embedded template replaces it: index.html, _headers, .nojekyll.
+A file here with the name of an embedded template replaces it: index.html, index-set.html
+(one set's section of index.html), _headers, .nojekyll.
 Templates use minijinja (Jinja2 syntax). Delete a file to get the embedded default back.
 ";
 
