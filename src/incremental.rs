@@ -19,8 +19,7 @@
 //! file system's clock tick (milliseconds) after the build wrote it, by another program while
 //! the build ran. `jwksmith check` compares bytes and always catches it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ffi::OsStr;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +30,7 @@ use crate::keydir::SetDir;
 use crate::model::KeySet;
 use crate::plan::{MirrorClaim, OutputFile};
 use crate::site::{SiteSet, TEMPLATES};
-use crate::stamp::{Nanos, Stamp, digest, read_in_dir};
+use crate::stamp::{Nanos, Root, Stamp, digest};
 use crate::times::Timestamp;
 use crate::write::{Entries, parents};
 
@@ -200,19 +199,10 @@ impl SetRecord {
             && self.inputs.len() == dir.files.len()
             && self.inputs.iter().zip(&dir.files).all(|((path, _), file)| path == file)
     }
-
-    /// Compares the stamps of the set's inputs and outputs (and of their directories) on disk
-    /// with the recorded ones.
-    fn survey<'a>(&'a self, out: &Path, dirs: &DirStamps<'a>) -> Surveyed<'a> {
-        let mut found = Surveyed::new();
-        dirs.inputs(&self.inputs, &mut found);
-        dirs.outputs(out, &self.outputs, &mut found);
-        found
-    }
 }
 
-/// The stamps on disk compared with a record's: read in one pass over the sets on all cores,
-/// each directory through one handle on it ([`read_in_dir`]).
+/// The stamps on disk compared with a record's, read on all cores, each from `keys/` or `out/`
+/// opened once ([`Root`]).
 #[derive(Debug)]
 pub struct Survey {
     /// Every recorded directory of `keys/` has its stamp (false when none was recorded).
@@ -223,61 +213,6 @@ pub struct Survey {
     sets_same: Vec<bool>,
     /// Every site file has its stamp.
     site_same: bool,
-}
-
-/// The recorded directory stamps, looked up while the files in them are surveyed.
-struct DirStamps<'a> {
-    keys: HashMap<&'a Path, Stamp>,
-    out: HashMap<&'a str, Stamp>,
-}
-
-/// What a survey found for the files of one set (or the site files).
-struct Surveyed<'a> {
-    /// Every file has its recorded stamp.
-    files_same: bool,
-    /// Every directory read whose stamp is recorded has it.
-    keys_same: bool,
-    out_same: bool,
-    /// The directories read.
-    keys_seen: Vec<&'a Path>,
-    out_seen: Vec<&'a str>,
-}
-
-impl Surveyed<'_> {
-    fn new() -> Self {
-        Surveyed { files_same: true, keys_same: true, out_same: true, keys_seen: Vec::new(), out_seen: Vec::new() }
-    }
-}
-
-/// The directory part of a path relative to `out/` (`""` for a top-level name).
-fn parent_of(rel: &str) -> &str {
-    rel.rfind('/').map_or("", |i| &rel[..i])
-}
-
-impl<'a> DirStamps<'a> {
-    /// Reads the stamps of input files (and their directories), a directory at a time.
-    fn inputs(&self, inputs: &'a [(PathBuf, Stamp)], found: &mut Surveyed<'a>) {
-        for group in inputs.chunk_by(|(a, _), (b, _)| a.parent() == b.parent()) {
-            let dir = group[0].0.parent().unwrap_or(Path::new(""));
-            let names = group.iter().map(|(p, _)| p.file_name().unwrap_or_default());
-            let (own, stamps) = read_in_dir(dir, names);
-            found.files_same &= group.iter().zip(&stamps).all(|((_, was), is)| is.as_ref() == Some(was));
-            found.keys_same &= self.keys.get(dir).is_none_or(|was| own.as_ref() == Some(was));
-            found.keys_seen.push(dir);
-        }
-    }
-
-    /// Reads the stamps of output files (and their directories), a directory at a time.
-    fn outputs(&self, out: &Path, outputs: &'a [Output], found: &mut Surveyed<'a>) {
-        for group in outputs.chunk_by(|a, b| parent_of(&a.path) == parent_of(&b.path)) {
-            let dir = parent_of(&group[0].path);
-            let names = group.iter().map(|o| OsStr::new(o.path[dir.len()..].trim_start_matches('/')));
-            let (own, stamps) = read_in_dir(&out.join(dir), names);
-            found.files_same &= group.iter().zip(&stamps).all(|(o, is)| is.as_ref() == Some(&o.stamp));
-            found.out_same &= self.out.get(dir).is_none_or(|was| own.as_ref() == Some(was));
-            found.out_seen.push(dir);
-        }
-    }
 }
 
 /// What the record lets a build skip.
@@ -304,36 +239,43 @@ impl Record {
 
     /// Reads the stamps of every recorded file and directory, and compares them with the
     /// recorded ones.
-    pub fn survey(&self, out: &Path) -> Survey {
-        let dirs = DirStamps {
-            keys: self.key_dirs.iter().flatten().map(|(p, s)| (p.as_path(), *s)).collect(),
-            out: self.out_dirs.iter().map(|(p, s)| (p.as_str(), *s)).collect(),
-        };
-        let (found, site) = rayon::join(
-            || self.sets.par_iter().map(|s| s.survey(out, &dirs)).collect::<Vec<_>>(),
+    pub fn survey(&self, keys: &Path, out: &Path) -> Survey {
+        let (keys_root, out_root) = (Root::open(keys), Root::open(out));
+        let input_same = |(path, stamp): &(PathBuf, Stamp)| keys_root.stamp(path).as_ref() == Some(stamp);
+        let output_same = |o: &Output| out_root.stamp_under(&o.path) == Some(o.stamp);
+        let set_same = |s: &SetRecord| s.inputs.iter().all(input_same) && s.outputs.iter().all(output_same);
+        let ((sets_same, site_same), (keys_same, out_same)) = rayon::join(
+            || rayon::join(|| self.sets.par_iter().map(set_same).collect(), || self.site.iter().all(output_same)),
             || {
-                let mut site = Surveyed::new();
-                dirs.outputs(out, &self.site, &mut site);
-                site
+                rayon::join(
+                    || self.key_dirs.as_ref().is_some_and(|dirs| dirs.par_iter().all(input_same)),
+                    || self.out_dirs.par_iter().all(|(rel, stamp)| out_root.stamp_under(rel).as_ref() == Some(stamp)),
+                )
             },
         );
-        // Directories that hold no recorded file (`keys/` itself, `out/`, `public/`, ...).
-        let all = || found.iter().chain([&site]);
-        let keys_seen: HashSet<&Path> = all().flat_map(|f| f.keys_seen.iter().copied()).collect();
-        let out_seen: HashSet<&str> = all().flat_map(|f| f.out_seen.iter().copied()).collect();
-        let (keys_rest, out_rest) = rayon::join(
-            || dirs.keys.par_iter().filter(|(p, _)| !keys_seen.contains(*p)).all(|(p, s)| Stamp::read(p) == Some(*s)),
-            || {
-                let rest = dirs.out.par_iter().filter(|(p, _)| !out_seen.contains(*p));
-                rest.all(|(p, s)| Stamp::read(&out.join(p)) == Some(*s))
-            },
-        );
-        Survey {
-            keys_same: self.key_dirs.is_some() && keys_rest && all().all(|f| f.keys_same),
-            out_same: out_rest && all().all(|f| f.out_same),
-            sets_same: found.iter().map(|f| f.files_same).collect(),
-            site_same: site.files_same,
-        }
+        Survey { keys_same, out_same, sets_same, site_same }
+    }
+
+    /// True when the survey found everything as recorded and the record holds for `now` and
+    /// these templates: a build has nothing to read, write or remove.
+    pub fn all_unchanged(&self, survey: &Survey, now: Timestamp, templates: &Option<Vec<Option<Stamp>>>) -> bool {
+        survey.keys_same
+            && survey.out_same
+            && survey.site_same
+            && survey.sets_same.iter().all(|same| *same)
+            && self.sets.iter().all(|s| s.trusted && s.covers(now))
+            && templates.is_some()
+            && templates == &self.templates
+    }
+
+    /// The recorded sets.
+    pub fn sets(&self) -> &[SetRecord] {
+        &self.sets
+    }
+
+    /// How many files the recorded build left in `out/`.
+    pub fn output_count(&self) -> usize {
+        self.sets.iter().map(|s| s.outputs.len()).sum::<usize>() + self.site.len()
     }
 
     /// The set directories as recorded, when no directory of `keys/` changed since (so a walk

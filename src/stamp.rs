@@ -5,8 +5,8 @@
 //! within one tick can keep its stamp. Like git's index, a stamp taken within [`RACY_MARGIN`] of
 //! the file's own change time is *racy*: it proves nothing, and the contents must be checked.
 
-use std::ffi::OsStr;
 use std::fs::Metadata;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -79,35 +79,40 @@ impl Stamp {
     }
 }
 
-/// The stamps of a directory and of the files `names` in it, read through one handle on the
-/// directory: one path lookup for the directory, then one short lookup per file, instead of a
-/// full lookup per file. `None` for what cannot be read (everything, when the directory cannot
-/// be opened).
-pub fn read_in_dir<'a>(dir: &Path, names: impl Iterator<Item = &'a OsStr>) -> (Option<Stamp>, Vec<Option<Stamp>>) {
-    const WHAT: StatxFlags = StatxFlags::BASIC_STATS;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    // An empty `dir` is the current directory, as `Path::join` treats it.
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let Ok(fd) = rustix::fs::open(dir, flags, Mode::empty()) else {
-        return (None, names.map(|_| None).collect());
-    };
-    let own = rustix::fs::statx(&fd, "", AtFlags::EMPTY_PATH, WHAT).ok();
-    let files = names.map(|n| rustix::fs::statx(&fd, n, AtFlags::empty(), WHAT).ok().map(|s| Stamp::of_statx(&s)));
-    (own.map(|s| Stamp::of_statx(&s)), files.collect())
+/// A directory opened once (`O_PATH`), to stamp the paths under it by a lookup from it: a few
+/// path components each instead of the whole path. Thousands of stamps are read per build, and
+/// the lookup is most of what a `statx` costs.
+#[derive(Debug)]
+pub struct Root {
+    dir: PathBuf,
+    fd: Option<OwnedFd>,
 }
 
-/// The stamps of `paths`, in order; paths in the same directory (next to each other) are read
-/// through one handle on it ([`read_in_dir`]).
-pub fn read_all(paths: &[PathBuf]) -> Vec<Option<Stamp>> {
-    let mut stamps = Vec::with_capacity(paths.len());
-    for group in paths.chunk_by(|a, b| a.parent() == b.parent()) {
-        let names: Option<Vec<&OsStr>> = group.iter().map(|p| p.file_name()).collect();
-        match (group[0].parent(), names) {
-            (Some(dir), Some(names)) if group.len() > 1 => stamps.extend(read_in_dir(dir, names.into_iter()).1),
-            _ => stamps.extend(group.iter().map(|p| Stamp::read(p))),
+impl Root {
+    /// Opens `dir` (when it cannot be opened, stamps are read by their whole path).
+    pub fn open(dir: &Path) -> Root {
+        // An empty path is the working directory, as `Path::join` treats it.
+        let at = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let fd = rustix::fs::open(at, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+        Root { dir: dir.to_path_buf(), fd }
+    }
+
+    /// The stamp of `path`: the root's path joined with more (read from the root), or any other
+    /// path (read as it is).
+    pub fn stamp(&self, path: &Path) -> Option<Stamp> {
+        match path.strip_prefix(&self.dir) {
+            Ok(rel) if self.fd.is_some() => self.stamp_under(rel),
+            _ => Stamp::read(path),
         }
     }
-    stamps
+
+    /// The stamp of `rel`, relative to the root (`""`: the root itself).
+    pub fn stamp_under(&self, rel: impl AsRef<Path>) -> Option<Stamp> {
+        let rel = rel.as_ref();
+        let Some(fd) = &self.fd else { return Stamp::read(&self.dir.join(rel)) };
+        let flags = if rel.as_os_str().is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::empty() };
+        rustix::fs::statx(fd, rel, flags, StatxFlags::BASIC_STATS).ok().map(|s| Stamp::of_statx(&s))
+    }
 }
 
 /// The clock, in nanoseconds since the Unix epoch.
@@ -154,26 +159,26 @@ mod tests {
     }
 
     #[test]
-    fn stamps_read_through_a_directory_handle_equal_those_of_std() {
+    fn stamps_read_from_a_root_equal_those_of_std() {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
-        let files: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| sub.join(n)).collect();
-        for f in &files {
-            std::fs::write(f, f.to_str().unwrap()).unwrap();
+        let file = sub.join("a");
+        std::fs::write(&file, b"a").unwrap();
+        let root = Root::open(dir.path());
+        for path in [dir.path(), &sub, &file] {
+            assert!(Stamp::read(path).is_some());
+            assert_eq!(root.stamp(path), Stamp::read(path), "{}", path.display());
+            let rel = path.strip_prefix(dir.path()).unwrap();
+            assert_eq!(root.stamp_under(rel), Stamp::read(path), "{}", rel.display());
         }
-        let std_stamps: Vec<Option<Stamp>> = files.iter().map(|f| Stamp::read(f)).collect();
-        assert!(std_stamps.iter().all(Option::is_some));
-        let (own, in_dir) = read_in_dir(&sub, files.iter().map(|f| f.file_name().unwrap()));
-        assert_eq!(own, Stamp::read(&sub));
-        assert_eq!(in_dir, std_stamps);
-        let mut mixed = files.clone();
-        mixed.push(dir.path().join("missing"));
-        mixed.push(sub.join("missing"));
-        let mut expected = std_stamps.clone();
-        expected.extend([None, None]);
-        assert_eq!(read_all(&mixed), expected);
-        assert_eq!(read_in_dir(&dir.path().join("gone"), files.iter().map(|f| f.file_name().unwrap())).1, [None; 3]);
+        assert_eq!(root.stamp(&sub.join("missing")), None);
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(root.stamp(elsewhere.path()), Stamp::read(elsewhere.path()), "a path outside the root");
+        let gone = Root::open(&dir.path().join("gone"));
+        assert_eq!(gone.stamp_under("sub/a"), None);
+        std::fs::create_dir(dir.path().join("gone")).unwrap();
+        assert!(gone.stamp_under("").is_some(), "a root that could not be opened reads by whole path");
     }
 
     #[test]

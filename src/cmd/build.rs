@@ -20,7 +20,7 @@ use crate::model::KeySet;
 use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_mirrors, plan_set};
 use crate::selftest::SelfTested;
 use crate::site::{Site, SiteSet, site_set};
-use crate::stamp::{Stamp, now_nanos, read_all};
+use crate::stamp::{Root, Stamp, now_nanos};
 use crate::times::Timestamp;
 use crate::write::{All, Ownership, WriteReport, apply, apply_keeping, check_out_dir, walk_out};
 
@@ -137,8 +137,8 @@ struct Fresh {
 
 /// Loads and plans one set, stamping its files first (a file changed while it is read then
 /// fails to match its stamp next time, so it is read again).
-fn load_fresh(ctx: &Context, dir: &SetDir, options: PlanOptions, out_exists: bool) -> Result<Fresh> {
-    let inputs = dir.files.iter().cloned().zip(read_all(&dir.files)).collect();
+fn load_fresh(ctx: &Context, keys: &Root, dir: &SetDir, options: PlanOptions, out_exists: bool) -> Result<Fresh> {
+    let inputs = dir.files.iter().map(|f| (f.clone(), keys.stamp(f))).collect();
     let tested = if out_exists { SelfTested::read(&ctx.out, &dir.path) } else { SelfTested::default() };
     let (set, mut warnings) = load_set_with(dir, &tested)?;
     warnings.extend(missing_spec_warnings(&set));
@@ -159,8 +159,14 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         Some((record, bytes)) => (Some(record), Some(bytes)),
         None => (None, None),
     };
-    let survey = record.as_ref().map(|r| r.survey(&ctx.out));
+    let survey = record.as_ref().map(|r| r.survey(&ctx.keys, &ctx.out));
     let recorded = record.as_ref().zip(survey.as_ref());
+    let templates = template_stamps(&ctx.templates, seen_at);
+    if let Some((r, s)) = recorded
+        && r.all_unchanged(s, ctx.now, &templates)
+    {
+        return Ok(unchanged_build(ctx, r));
+    }
     let recorded_dirs = recorded.and_then(|(r, s)| r.set_dirs(s));
     let keys_as_recorded = recorded_dirs.is_some();
     let (dirs, key_dirs) = match recorded_dirs {
@@ -176,7 +182,6 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         Some(entries) => entries,
         None => walk_out(&ctx.out)?,
     };
-    let templates = template_stamps(&ctx.templates, seen_at);
     let index_size = record.as_ref().and_then(Record::index_size);
     let reuse = match (&mut record, &survey) {
         (Some(r), Some(survey)) => r.reuse(survey, &dirs, ctx.now, &templates),
@@ -184,15 +189,18 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     };
 
     let options = PlanOptions { force_pretty: pretty };
-    let mut fresh: Vec<Option<Fresh>> = dirs
-        .par_iter()
-        .zip(&reuse.sets)
-        .map(
-            |(dir, reused)| {
-                if reused.is_some() { Ok(None) } else { load_fresh(ctx, dir, options, out_exists).map(Some) }
-            },
-        )
-        .collect::<Result<_>>()?;
+    let keys_root = Root::open(&ctx.keys);
+    let mut fresh: Vec<Option<Fresh>> =
+        dirs.par_iter()
+            .zip(&reuse.sets)
+            .map(|(dir, reused)| {
+                if reused.is_some() {
+                    Ok(None)
+                } else {
+                    load_fresh(ctx, &keys_root, dir, options, out_exists).map(Some)
+                }
+            })
+            .collect::<Result<_>>()?;
     for (reused, fresh) in reuse.sets.iter().zip(&fresh) {
         let warnings = reused.as_ref().map(|r| &r.warnings).or(fresh.as_ref().map(|f| &f.warnings));
         for w in warnings.into_iter().flatten() {
@@ -287,6 +295,18 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         }
     }
     Ok((report, sets, keys, next_change))
+}
+
+/// A build that found every input and output as the record has them: it prints the recorded
+/// warnings and reports every file unchanged.
+fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
+    for warning in record.sets().iter().flat_map(|s| &s.warnings) {
+        ctx.ui.warn(warning);
+    }
+    let report = WriteReport { unchanged: record.output_count(), ..WriteReport::default() };
+    let keys = record.sets().iter().map(|s| s.keys).sum();
+    let next_change = record.sets().iter().filter_map(SetRecord::next_change).min();
+    (report, record.sets().len(), keys, next_change)
 }
 
 /// `index.html`, `_headers` and `.nojekyll` for every set, reused or loaded (in set order);
