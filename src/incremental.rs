@@ -20,6 +20,7 @@
 //! the build ran. `jwksmith check` compares bytes and always catches it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ use crate::times::Timestamp;
 use crate::write::{Entries, parents};
 
 /// Version of the record's format; a record of another version is ignored.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Environment variable naming the cache directory (`off` turns incremental builds off).
 pub const CACHE_DIR_ENV: &str = "JWKSMITH_CACHE_DIR";
@@ -64,15 +65,17 @@ pub struct SetRecord {
     /// Publish path.
     pub path: String,
     dir: PathBuf,
-    inputs: Vec<(PathBuf, Stamp)>,
+    /// Its files, by name in `dir`.
+    inputs: Vec<(String, Stamp)>,
     /// False when an input was racy when read: the set is reloaded next time.
     trusted: bool,
     /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
     valid_from: Option<i64>,
     valid_until: Option<i64>,
     /// What the set shows on the site ([`SiteSet`] encoded, decoded only when the site is
-    /// rendered again).
-    #[serde(with = "serde_bytes")]
+    /// rendered again). Kept apart from the rest of the record, which a build with nothing to
+    /// do reads alone ([`Cache::read`], [`Record::attach_rows`]).
+    #[serde(skip)]
     site: Vec<u8>,
     /// Its `api_mirrors` claim.
     pub mirror: Option<MirrorClaim>,
@@ -164,7 +167,8 @@ impl SetRecord {
         SetRecord {
             path: set.path.clone(),
             dir: set.dir.clone(),
-            inputs: inputs.into_iter().filter_map(|(p, s)| Some((p, s?))).collect(),
+            // A file without a name cannot be stamped again: the set is then not reused.
+            inputs: inputs.into_iter().filter_map(|(p, s)| Some((p.file_name()?.to_str()?.to_string(), s?))).collect(),
             trusted,
             valid_from,
             valid_until,
@@ -197,7 +201,9 @@ impl SetRecord {
             && self.covers(now)
             && self.dir == dir.dir
             && self.inputs.len() == dir.files.len()
-            && self.inputs.iter().zip(&dir.files).all(|((path, _), file)| path == file)
+            && self.inputs.iter().zip(&dir.files).all(|((name, _), file)| {
+                file.parent() == Some(dir.dir.as_path()) && file.file_name().and_then(|f| f.to_str()) == Some(name)
+            })
     }
 }
 
@@ -241,14 +247,17 @@ impl Record {
     /// recorded ones.
     pub fn survey(&self, keys: &Path, out: &Path) -> Survey {
         let (keys_root, out_root) = (Root::open(keys), Root::open(out));
-        let input_same = |(path, stamp): &(PathBuf, Stamp)| keys_root.stamp(path).as_ref() == Some(stamp);
+        let dir_same = |(path, stamp): &(PathBuf, Stamp)| keys_root.stamp(path).as_ref() == Some(stamp);
         let output_same = |o: &Output| out_root.stamp_under(&o.path) == Some(o.stamp);
-        let set_same = |s: &SetRecord| s.inputs.iter().all(input_same) && s.outputs.iter().all(output_same);
+        let set_same = |s: &SetRecord| {
+            s.inputs.iter().all(|(name, stamp)| keys_root.stamp(&s.dir.join(name)).as_ref() == Some(stamp))
+                && s.outputs.iter().all(output_same)
+        };
         let ((sets_same, site_same), (keys_same, out_same)) = rayon::join(
             || rayon::join(|| self.sets.par_iter().map(set_same).collect(), || self.site.iter().all(output_same)),
             || {
                 rayon::join(
-                    || self.key_dirs.as_ref().is_some_and(|dirs| dirs.par_iter().all(input_same)),
+                    || self.key_dirs.as_ref().is_some_and(|dirs| dirs.par_iter().all(dir_same)),
                     || self.out_dirs.par_iter().all(|(rel, stamp)| out_root.stamp_under(rel).as_ref() == Some(stamp)),
                 )
             },
@@ -287,7 +296,7 @@ impl Record {
                 .map(|s| SetDir {
                     path: s.path.clone(),
                     dir: s.dir.clone(),
-                    files: s.inputs.iter().map(|(p, _)| p.clone()).collect(),
+                    files: s.inputs.iter().map(|(name, _)| s.dir.join(name)).collect(),
                 })
                 .collect()
         })
@@ -351,6 +360,20 @@ impl Record {
         Reuse { sets, site: site_kept.then(|| self.site.clone()) }
     }
 
+    /// Reads the sets' site rows, kept after the rest of the record, into the sets; false when
+    /// they cannot be read (the record is then no record).
+    pub fn attach_rows(&mut self, previous: &mut Previous) -> bool {
+        let Some(rows) = previous.rows() else { return false };
+        let Ok(rows) = postcard::from_bytes::<Vec<&serde_bytes::Bytes>>(rows) else { return false };
+        if rows.len() != self.sets.len() {
+            return false;
+        }
+        for (set, row) in self.sets.iter_mut().zip(rows) {
+            set.site = row.to_vec();
+        }
+        true
+    }
+
     /// True when the record was made by this binary with these options.
     fn fits(&self, pretty: bool) -> bool {
         self.format == FORMAT && self.pretty == pretty && binary_stamp() == Some(self.binary)
@@ -389,25 +412,61 @@ impl Cache {
         Some(Cache { file: dir.join(format!("build-{name}")) })
     }
 
-    /// The record, if there is one made by this binary with these options, and its bytes.
-    pub fn read(&self, pretty: bool) -> Option<(Record, Vec<u8>)> {
-        let bytes = std::fs::read(&self.file).ok()?;
-        let record: Record = postcard::from_bytes(&bytes).ok()?;
-        record.fits(pretty).then_some((record, bytes))
+    /// The record, if there is one made by this binary with these options, without the sets'
+    /// site rows (a build with nothing to do needs no more; [`Record::attach_rows`] reads them).
+    pub fn read(&self, pretty: bool) -> Option<(Record, Previous)> {
+        let mut file = std::fs::File::open(&self.file).ok()?;
+        let mut length = [0; 8];
+        file.read_exact(&mut length).ok()?;
+        let length = usize::try_from(u64::from_le_bytes(length)).ok()?;
+        let size = file.metadata().ok()?.len();
+        if u64::try_from(length).ok()? > size {
+            return None;
+        }
+        let mut head = vec![0; length];
+        file.read_exact(&mut head).ok()?;
+        let record: Record = postcard::from_bytes(&head).ok()?;
+        record.fits(pretty).then_some((record, Previous { head, file, rows: None }))
     }
 
-    /// Stores the record (0600, in a 0700 directory) unless it is `old` (the bytes read). A
-    /// cache that cannot be written is no error: the next build is a full one.
-    pub fn write(&self, record: &Record, old: Option<&[u8]>) {
-        let Ok(bytes) = postcard::to_stdvec(record) else { return };
-        if old == Some(bytes.as_slice()) {
+    /// Stores the record (0600, in a 0700 directory) unless it is the `previous` one. A cache
+    /// that cannot be written is no error: the next build is a full one.
+    pub fn write(&self, record: &Record, previous: Option<&Previous>) {
+        let rows: Vec<&serde_bytes::Bytes> = record.sets.iter().map(|s| serde_bytes::Bytes::new(&s.site)).collect();
+        let (Ok(head), Ok(rows)) = (postcard::to_stdvec(record), postcard::to_stdvec(&rows)) else { return };
+        if previous.is_some_and(|p| p.head == head && p.rows.as_ref() == Some(&rows)) {
             return;
         }
+        let mut bytes = Vec::with_capacity(8 + head.len() + rows.len());
+        bytes.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(&rows);
         let Some(dir) = self.file.parent() else { return };
         // A missing directory is made 0700; an existing one is left as it is.
         if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok() {
             let _ = crate::write::write_atomic(&self.file, &bytes, 0o600, false);
         }
+    }
+}
+
+/// The record file a build read: the bytes of its record, and the file, open, for the site rows
+/// after it (read only when needed, from the same file even if another build replaced it).
+#[derive(Debug)]
+pub struct Previous {
+    head: Vec<u8>,
+    file: std::fs::File,
+    rows: Option<Vec<u8>>,
+}
+
+impl Previous {
+    /// The encoded site rows, read on first use.
+    fn rows(&mut self) -> Option<&[u8]> {
+        if self.rows.is_none() {
+            let mut rows = Vec::new();
+            self.file.read_to_end(&mut rows).ok()?;
+            self.rows = Some(rows);
+        }
+        self.rows.as_deref()
     }
 }
 

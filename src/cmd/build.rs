@@ -155,18 +155,24 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     check_out_dir(&ctx.out)?;
     let out_exists = ctx.out.is_dir();
     let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
-    let (mut record, record_bytes) = match cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty)) {
-        Some((record, bytes)) => (Some(record), Some(bytes)),
+    let (mut record, mut previous) = match cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty)) {
+        Some((record, previous)) => (Some(record), Some(previous)),
         None => (None, None),
     };
-    let survey = record.as_ref().map(|r| r.survey(&ctx.keys, &ctx.out));
-    let recorded = record.as_ref().zip(survey.as_ref());
+    let mut survey = record.as_ref().map(|r| r.survey(&ctx.keys, &ctx.out));
     let templates = template_stamps(&ctx.templates, seen_at);
-    if let Some((r, s)) = recorded
+    if let (Some(r), Some(s)) = (&record, &survey)
         && r.all_unchanged(s, ctx.now, &templates)
     {
         return Ok(unchanged_build(ctx, r));
     }
+    // Something changed: the site is rendered again or the record rewritten, with the site rows.
+    if let (Some(r), Some(p)) = (&mut record, &mut previous)
+        && !r.attach_rows(p)
+    {
+        (record, previous, survey) = (None, None, None);
+    }
+    let recorded = record.as_ref().zip(survey.as_ref());
     let recorded_dirs = recorded.and_then(|(r, s)| r.set_dirs(s));
     let keys_as_recorded = recorded_dirs.is_some();
     let (dirs, key_dirs) = match recorded_dirs {
@@ -291,7 +297,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
             }
         };
         if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs) {
-            cache.write(&new, record_bytes.as_deref());
+            cache.write(&new, previous.as_ref());
         }
     }
     Ok((report, sets, keys, next_change))
