@@ -275,16 +275,23 @@ fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result
 
 /// The metadata of the file at `path` (links followed, as a read does, taken before reading)
 /// when it holds exactly `bytes`; `None` when it is missing, not a file, or different. A file
-/// of another length is not read.
+/// of another length is not read; one of the same length is read a block at a time, up to the
+/// first difference.
 fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
     let mut file = fs::File::open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() != bytes.len() as u64 {
         return None;
     }
-    let mut existing = vec![0; bytes.len()];
-    file.read_exact(&mut existing).ok()?;
-    (existing == bytes).then_some(meta)
+    let mut block = [0; 16 * 1024];
+    for want in bytes.chunks(block.len()) {
+        let got = &mut block[..want.len()];
+        file.read_exact(got).ok()?;
+        if got != want {
+            return None;
+        }
+    }
+    Some(meta)
 }
 
 /// Fails when `out` exists but is not a directory.
