@@ -181,7 +181,8 @@ impl Site {
         sets.par_iter()
             .map(|set| {
                 let bytes = self.render_sized("index-set.html", context! { set => Serde(set) }, 0)?;
-                Ok(String::from_utf8(bytes).expect("templates render UTF-8"))
+                // minijinja writes only `str`s: the bytes are UTF-8.
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
             })
             .collect()
     }

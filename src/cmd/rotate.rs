@@ -70,42 +70,60 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
     Ok(())
 }
 
-/// Generates the keys the actions create (in parallel, on all cores) and writes every change.
+/// A line `rotate` prints about a set, once every set is written (in set order).
+enum Line {
+    Report(String),
+    Warn(String),
+}
+
+/// Generates the keys the actions create and writes every change, on all cores: each set is
+/// written as soon as its keys are ready, while other sets' keys are still being generated.
 pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
-    let jobs: Vec<(usize, &KeySpec)> = planned
-        .iter()
-        .enumerate()
-        .flat_map(|(i, p)| {
-            p.actions.iter().filter_map(move |a| match a {
-                Action::Create { spec, .. } => p.set.config.spec(spec).map(|s| (i, s)),
-                Action::Retime { .. } => None,
-            })
+    let total = planned.iter().map(|p| creates(p).count()).sum();
+    let bar = progress_bar(ctx, total);
+    let done: Vec<Result<Vec<Line>>> = planned
+        .par_iter()
+        .map(|p| {
+            let wanted: Vec<(&str, Timestamp, &KeySpec)> = creates(p).collect();
+            let keys: Vec<Generated> = wanted
+                .par_iter()
+                .map(|(_, _, spec)| {
+                    let key = generate(spec);
+                    bar.inc(1);
+                    key
+                })
+                .collect::<std::result::Result<_, String>>()
+                .map_err(|e| Error::Failed(format!("rotate: {e}")))?;
+            let fresh = wanted.into_iter().zip(keys).map(|((spec, activates, _), key)| (spec, activates, key));
+            apply_set(ctx, p, fresh.collect(), immediate)
         })
         .collect();
-    let bar = progress_bar(ctx, jobs.len());
-    let mut generated: Vec<Option<Generated>> = jobs
-        .par_iter()
-        .map(|(_, spec)| {
-            let key = generate(spec).map(Some);
-            bar.inc(1);
-            key
-        })
-        .collect::<std::result::Result<_, String>>()
-        .map_err(|e| Error::Failed(format!("rotate: {e}")))?;
     bar.finish_and_clear();
-    let mut next_job = 0;
-    for p in planned {
-        let mut fresh = Vec::new();
-        for action in &p.actions {
-            if let Action::Create { spec, activates } = action {
-                let key = generated[next_job].take().expect("one generated key per create");
-                next_job += 1;
-                fresh.push((spec.as_str(), *activates, key));
+    let mut first_error = None;
+    for result in done {
+        match result {
+            Ok(lines) => {
+                for line in lines {
+                    match line {
+                        Line::Report(text) => ctx.ui.report(&text),
+                        Line::Warn(text) => ctx.ui.warn(&text),
+                    }
+                }
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
             }
         }
-        apply_set(ctx, p, fresh, immediate)?;
     }
-    Ok(())
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The keys a set's actions create: spec name, activation time, spec.
+fn creates<'a>(p: &'a Planned) -> impl Iterator<Item = (&'a str, Timestamp, &'a KeySpec)> {
+    p.actions.iter().filter_map(|a| match a {
+        Action::Create { spec, activates } => p.set.config.spec(spec).map(|s| (spec.as_str(), *activates, s)),
+        Action::Retime { .. } => None,
+    })
 }
 
 /// A progress bar on a terminal for long generations; hidden with `-q` or when stderr is not a TTY.
@@ -152,8 +170,15 @@ pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> S
     }
 }
 
-fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)>, immediate: bool) -> Result<()> {
+/// Writes one set's new keys and changed metadata; returns what to print about it.
+fn apply_set(
+    ctx: &Context,
+    p: &Planned,
+    fresh: Vec<(&str, Timestamp, Generated)>,
+    immediate: bool,
+) -> Result<Vec<Line>> {
     let set = p.set;
+    let mut lines = Vec::new();
     let r = set.config.rotation;
     let name = set.display_path();
     let mut taken = Vec::new();
@@ -187,15 +212,15 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
             pretty: set.config.pretty,
         })?;
         if activates <= ctx.now {
-            ctx.ui.report(&format!("set {name}: created {kid} (current now)"));
+            lines.push(Line::Report(format!("set {name}: created {kid} (current now)")));
         } else {
-            ctx.ui.report(&format!("set {name}: created {kid} (published now, signs from {activates})"));
+            lines.push(Line::Report(format!("set {name}: created {kid} (published now, signs from {activates})")));
         }
         if immediate && !set.keys.is_empty() {
-            ctx.ui.warn(&format!(
+            lines.push(Line::Warn(format!(
                 "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
                 r.cache_max_age
-            ));
+            )));
         }
         taken.push(kid);
     }
@@ -209,23 +234,23 @@ fn apply_set(ctx: &Context, p: &Planned, fresh: Vec<(&str, Timestamp, Generated)
             if times.retires != before.retires
                 && let Some(at) = times.retires
             {
-                ctx.ui.report(&format!(
+                lines.push(Line::Report(format!(
                     "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
                     times.expires.unwrap_or(at)
-                ));
+                )));
             }
             if times.activates != before.activates
                 && let Some(at) = times.activates
             {
-                ctx.ui.report(&format!("set {name}: {kid} becomes current at {at}"));
+                lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
                 if immediate {
-                    ctx.ui.warn(&format!(
+                    lines.push(Line::Warn(format!(
                         "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
                         r.publish_ahead, r.cache_max_age
-                    ));
+                    )));
                 }
             }
         }
     }
-    Ok(())
+    Ok(lines)
 }
