@@ -15,6 +15,11 @@
 //! `keys/` and `out/` are not read again while their stamps show no file added, removed or
 //! renamed. A missing, unreadable or foreign record is no record.
 //!
+//! A build first reads the stamps of everything the record names, on all cores, each by a
+//! short lookup from `keys/` or `out/` opened once ([`Record::survey`]). When all match, it is
+//! done: nothing else is read, planned or written. The record file holds the record, then the
+//! sets' site rows, which only a build that renders the site again reads.
+//!
 //! What stamps cannot see: a file of `out/` rewritten in place with the same size within the
 //! file system's clock tick (milliseconds) after the build wrote it, by another program while
 //! the build ran. `jwksmith check` compares bytes and always catches it.
