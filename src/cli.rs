@@ -38,7 +38,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
     pub now: Option<Timestamp>,
     /// Only this set (publish path such as tenants/acme, `.` for the root); repeatable.
-    #[arg(long = "set", global = true, value_name = "PATH")]
+    #[arg(long = "set", global = true, value_name = "PATH", value_parser = crate::cmd::parse_set)]
     pub sets: Vec<String>,
     /// Print nothing but errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]

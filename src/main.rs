@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use jwksmith::Result;
 use jwksmith::cli::{Cli, Command};
-use jwksmith::cmd::{self, Context, normalize_set};
+use jwksmith::cmd::{self, Context};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         templates: g.templates.clone(),
         now: g.now.unwrap_or_else(Timestamp::now),
         now_fixed: g.now.is_some(),
-        sets: g.sets.iter().map(|s| normalize_set(s)).collect(),
+        sets: g.sets.clone(),
         ui: Ui { verbosity },
     };
     match run(&ctx, cli.command) {

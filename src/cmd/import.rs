@@ -84,10 +84,17 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             KidStrategy::Sequence => file_stem(&opts.file),
         },
     };
-    if !is_path_segment(&kid) || [".key", ".pub", ".crt", ".meta"].iter().any(|s| kid.ends_with(s)) {
-        return Err(Error::Usage(format!(
-            "kid `{kid}` cannot name a file: use letters, digits, `-`, `_` and `.` (give --kid)"
-        )));
+    // A hand-dropped `<name>.pem` keeps kid `<name>` whatever its characters: it already names a
+    // file there. Any other kid must be a plain file name.
+    let usable = if adopted && opts.kid.is_none() { is_file_name(&kid) } else { is_path_segment(&kid) };
+    if !usable {
+        let problem = format!(
+            "kid `{kid}` cannot name the key's files: a kid here has letters, digits, `-`, `_` and `.`, and does not start with `.`"
+        );
+        return Err(match &opts.kid {
+            Some(_) => Error::Usage(format!("--kid {kid}: {problem}")),
+            None => Error::input(&opts.file, problem, "give the key a name with --kid NAME"),
+        });
     }
     if let Some(set) = &set
         && let Some(existing) = set.key(&kid)
@@ -100,7 +107,8 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         ));
     }
     // SPEC: without --use/--alg the hand-dropped defaults apply, whatever the JWK says.
-    let key_use = opts.key_use.unwrap_or(Use::Sig);
+    // An `--alg` alone says the use (RSA-OAEP is for encryption).
+    let key_use = opts.key_use.or(opts.alg.map(Alg::key_use)).unwrap_or(Use::Sig);
     let alg = opts.alg.unwrap_or_else(|| default_alg(material.public.kty(), material.public.curve(), key_use));
     let own = [("use", hints.key_use.as_deref(), key_use.name()), ("alg", hints.alg.as_deref(), alg.name())];
     for (member, theirs, ours) in own {
@@ -112,7 +120,12 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         }
     }
     alg.check_fits(material.public.kty(), material.public.curve(), key_use).map_err(|p| {
-        Error::Usage(format!("{p} (the key in {} is {})", opts.file.display(), material.public.describe()))
+        let default = default_alg(material.public.kty(), material.public.curve(), key_use);
+        Error::Usage(format!(
+            "{p} (the key in {} is {}); leave --alg out for {default}, or give one for this key",
+            opts.file.display(),
+            material.public.describe()
+        ))
     })?;
     self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
     let meta = Meta {
@@ -144,6 +157,12 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         ctx.ui.note(&format!("wrote {}", file.display()));
     }
     Ok(())
+}
+
+/// True when `name` can stand as one file name in a set's directory (not hidden: the walk of
+/// `keys/` skips hidden files).
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\0'])
 }
 
 fn is_hand_dropped_in(file: &Path, dir: &Path) -> bool {

@@ -66,6 +66,20 @@ pub fn normalize_set(path: &str) -> String {
     if trimmed == "." { String::new() } else { trimmed.trim_start_matches("./").to_string() }
 }
 
+/// A `--set` value as a publish path ([`normalize_set`]), refused when it is absolute or
+/// steps out of `keys/` or into a hidden directory (which no walk of `keys/` finds).
+pub fn parse_set(path: &str) -> std::result::Result<String, String> {
+    let normalized = normalize_set(path);
+    let bad = path.starts_with('/')
+        || normalized.split('/').any(|part| (part.is_empty() && !normalized.is_empty()) || part.starts_with('.'));
+    if bad {
+        return Err(format!(
+            "`{path}` is not a publish path: give a set's path relative to the key directory, such as `tenants/acme`, or `.` for the root set"
+        ));
+    }
+    Ok(normalized)
+}
+
 /// The sets found under `keys/`, loaded and validated, plus every set directory found.
 pub struct Loaded {
     /// Every set directory under `keys/` (selected or not).
