@@ -183,6 +183,20 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+/// A set's `keyset.toml` (the embedded default when it has none), read and validated.
+fn read_config(file: Option<&Path>) -> Result<KeysetConfig> {
+    let Some(path) = file else { return Ok(KeysetConfig::default()) };
+    let text = String::from_utf8(read(path)?)
+        .map_err(|_| Error::input(path, "keyset.toml is not UTF-8 text", "save it as UTF-8"))?;
+    KeysetConfig::parse(&text, path)
+}
+
+/// A set's policy alone, without its keys: the parsed `keyset.toml` and the file it came from.
+pub fn config_of(set: &SetDir) -> Result<(KeysetConfig, Option<PathBuf>)> {
+    let file = set.files.iter().find(|p| p.file_name().is_some_and(|n| n == KEYSET_FILE)).cloned();
+    Ok((read_config(file.as_deref())?, file))
+}
+
 /// Reads and validates one set: config, keys, metadata, pairs, self-test.
 /// Returns the set and the warnings found.
 pub fn load_set(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
@@ -212,14 +226,7 @@ pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<S
         };
         *field = Some(path.clone());
     }
-    let config = match &config_file {
-        Some(path) => {
-            let text = String::from_utf8(read(path)?)
-                .map_err(|_| Error::input(path, "keyset.toml is not UTF-8 text", "save it as UTF-8"))?;
-            KeysetConfig::parse(&text, path)?
-        }
-        None => KeysetConfig::default(),
-    };
+    let config = read_config(config_file.as_deref())?;
     let mut keys = Vec::new();
     let mut unfinished = Vec::new();
     for (kid, files) in by_kid {

@@ -103,9 +103,17 @@ impl Times {
         self.created.unwrap_or(Timestamp::EPOCH)
     }
 
-    /// `updateTime`: the latest state change at or before `now`, never before `createTime`.
+    /// `updateTime`: the latest state change at or before `now`, never before `createTime`. A
+    /// time that changes nothing (a key's `retires` after it was revoked) is not a change.
     pub fn update_time(&self, now: Timestamp) -> Timestamp {
-        self.all().into_iter().flatten().filter(|t| *t <= now).fold(self.create_time(), Timestamp::max)
+        let changes = self.all().into_iter().flatten().filter(|t| *t <= now && self.changes_at(*t));
+        changes.fold(self.create_time(), Timestamp::max)
+    }
+
+    /// True when the state at `t` differs from the state a second before (times are whole
+    /// seconds).
+    fn changes_at(&self, t: Timestamp) -> bool {
+        self.state_at(t) != self.state_at(Timestamp::from_unix(t.unix() - 1))
     }
 
     /// The first instant after `now` at which the state changes, and the state it becomes.
@@ -181,6 +189,17 @@ mod tests {
         let k = sample();
         assert_eq!(k.update_time(t("2026-02-01T00:00:00Z")), t("2026-01-15T00:00:00Z"));
         assert_eq!(Times::default().update_time(t("2026-02-01T00:00:00Z")), Timestamp::EPOCH);
+    }
+
+    #[test]
+    fn update_time_of_a_revoked_key_stays_at_its_revocation() {
+        let revoked = Times { revoked: Some(t("2026-01-20T00:00:00Z")), ..sample() };
+        let at_revocation = t("2026-01-20T00:00:00Z");
+        for now in ["2026-01-20T00:00:00Z", "2026-04-15T00:00:00Z", "2026-05-01T00:00:00Z", "2030-01-01T00:00:00Z"] {
+            assert_eq!(revoked.update_time(t(now)), at_revocation, "at {now}: its later times change nothing");
+        }
+        let expired = sample();
+        assert_eq!(expired.update_time(t("2030-01-01T00:00:00Z")), expired.expires.unwrap());
     }
 
     #[test]

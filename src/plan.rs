@@ -2,13 +2,14 @@
 //! clock: `build` writes this list, `check` compares it with the disk.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::keydir::{SetDir, config_of};
 use crate::model::{Key, KeySet};
 use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
 use crate::times::Timestamp;
@@ -138,6 +139,44 @@ impl MirrorClaim {
             file: set.config_file.clone().unwrap_or_else(|| set.dir.join("keyset.toml")),
         })
     }
+
+    /// The claim of the set at `dir` from its policy alone (a set a `--set` build does not
+    /// load still holds its mirror paths).
+    pub fn of_dir(dir: &SetDir) -> Result<Option<MirrorClaim>> {
+        let (config, file) = config_of(dir)?;
+        let set = KeySet {
+            path: dir.path.clone(),
+            dir: dir.dir.clone(),
+            config,
+            config_file: file,
+            keys: Vec::new(),
+            unfinished: Vec::new(),
+        };
+        Ok(MirrorClaim::of(&set))
+    }
+}
+
+/// Checks that no output is both a file and a directory of another output (a set published
+/// under a path that another set's mirror file or `jwks.json` takes): the error names both,
+/// before anything is written. `outputs` pairs each path (relative to `out/`) with what writes
+/// it (`set tenants/acme`).
+pub fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
+    let files: HashMap<&str, &str> = outputs.collect();
+    let mut paths: Vec<(&&str, &&str)> = files.iter().collect();
+    paths.sort_unstable();
+    for (path, owner) in paths {
+        if let Some((file, by)) = crate::write::parents(path).find_map(|dir| files.get_key_value(dir)) {
+            return Err(Error::Failed(format!(
+                "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What writes an output, for [`check_collisions`]: `set <publish path>` (`.` for the root).
+pub fn owner(publish_path: &str) -> String {
+    format!("set {}", if publish_path.is_empty() { "." } else { publish_path })
 }
 
 /// Checks that no two sets with mirrors on share a `service_id` or `project_id`.

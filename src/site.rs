@@ -22,6 +22,9 @@ pub const TEMPLATES: [(&str, &str); 4] = [
     (".nojekyll", include_str!("templates/.nojekyll")),
 ];
 
+/// The site files every full build writes, relative to `out/`.
+pub const SITE_FILES: [&str; 3] = ["public/index.html", "public/_headers", "public/.nojekyll"];
+
 /// The loaded templates, with the file each came from (for error messages).
 #[derive(Debug)]
 pub struct Site {

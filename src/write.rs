@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -273,12 +273,15 @@ fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result
     Ok((true, write_atomic_via(&path, staging, &file.bytes, want, false)?))
 }
 
-/// The metadata of the file at `path` (links followed, as a read does, taken before reading)
-/// when it holds exactly `bytes`; `None` when it is missing, not a file, or different. A file
+/// The metadata of the file at `path` (taken before reading) when it holds exactly `bytes`;
+/// `None` when it is missing, a symlink, not a file, or different. A file
 /// of another length is not read; one of the same length is read a block at a time, up to the
 /// first difference.
 fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
-    let mut file = fs::File::open(path).ok()?;
+    // A symlink in place of an output is never kept (nor its target's mode changed through it):
+    // it is replaced by the file.
+    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    let mut file = fs::OpenOptions::new().read(true).custom_flags(nofollow).open(path).ok()?;
     let meta = file.metadata().ok()?;
     if !meta.is_file() || meta.len() != bytes.len() as u64 {
         return None;

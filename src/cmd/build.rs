@@ -17,9 +17,9 @@ use crate::incremental::{
 };
 use crate::keydir::{SetDir, discover_stamped, load_set_with};
 use crate::model::KeySet;
-use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_mirrors, plan_set};
+use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_collisions, check_mirrors, owner, plan_set};
 use crate::selftest::SelfTested;
-use crate::site::{Site, SiteSet, site_set};
+use crate::site::{SITE_FILES, Site, SiteSet, site_set};
 use crate::stamp::{Root, Stamp, now_nanos};
 use crate::times::Timestamp;
 use crate::write::{All, Ownership, WriteReport, apply, apply_keeping, check_out_dir, walk_out};
@@ -35,7 +35,12 @@ pub struct Built {
 
 /// The complete plan for the selected sets (site files only when every set is selected).
 pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFile>> {
-    let claims: Vec<MirrorClaim> = loaded.sets.iter().filter_map(MirrorClaim::of).collect();
+    let mut claims: Vec<MirrorClaim> = loaded.sets.iter().filter_map(MirrorClaim::of).collect();
+    // Sets a `--set` build does not load keep their mirror paths: they count too.
+    let unloaded = loaded.dirs.iter().filter(|d| !loaded.sets.iter().any(|s| s.path == d.path));
+    for dir in unloaded {
+        claims.extend(MirrorClaim::of_dir(dir)?);
+    }
     check_mirrors(&claims)?;
     let options = PlanOptions { force_pretty: pretty };
     let planned: Vec<(Vec<OutputFile>, SiteSet)> =
@@ -46,6 +51,17 @@ pub fn plan(ctx: &Context, loaded: &Loaded, pretty: bool) -> Result<Vec<OutputFi
     } else {
         Vec::new()
     };
+    let owners: Vec<String> = loaded.sets.iter().map(|s| owner(&s.path)).collect();
+    let set_files = planned.iter().zip(&owners).flat_map(|((f, _), o)| f.iter().map(|f| (f.path.as_str(), o.as_str())));
+    // A `--set` build keeps the other sets' files: the planned ones must not collide with them.
+    let kept = if ctx.all_sets() || !ctx.out.is_dir() {
+        Vec::new()
+    } else {
+        let owned = ownership(ctx, loaded);
+        crate::write::existing_files(&ctx.out)?.into_iter().filter(|f| !owned.owns(f)).collect()
+    };
+    let kept_files = kept.iter().map(|f| (f.as_str(), "a set this build does not select"));
+    check_collisions(set_files.chain(site_files.iter().map(|f| (f.path.as_str(), "the site"))).chain(kept_files))?;
     let mut files: Vec<OutputFile> = planned.into_iter().flat_map(|(f, _)| f).collect();
     files.extend(site_files);
     Ok(files)
@@ -244,6 +260,22 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         files.extend(f.as_mut().map(|f| std::mem::take(&mut f.files)).unwrap_or_default());
         ranges.push(start..files.len());
     }
+    let owners: Vec<String> = reuse
+        .sets
+        .iter()
+        .zip(&fresh)
+        .map(|(r, f)| {
+            owner(r.as_ref().map_or_else(|| f.as_ref().map_or("", |f| f.set.path.as_str()), |r| r.path.as_str()))
+        })
+        .collect();
+    let outputs = reuse.sets.iter().zip(&ranges).zip(&owners).flat_map(|((r, range), o)| {
+        let paths: Vec<&str> = match r {
+            Some(r) => r.outputs.iter().map(|x| x.path.as_str()).collect(),
+            None => files[range.clone()].iter().map(|f| f.path.as_str()).collect(),
+        };
+        paths.into_iter().map(move |p| (p, o.as_str()))
+    });
+    check_collisions(outputs.chain(SITE_FILES.iter().map(|p| (*p, "the site"))))?;
     // The site files are rendered while the sets' files are written.
     let render = || match &reuse.site {
         Some(_) => Ok(Vec::new()),
