@@ -96,3 +96,12 @@ fn under_sequence_the_kid_is_the_file_name_without_pem() {
     p.ok(&["build", "--now", NOW]);
     assert_eq!(kids(&p.json("out/public/jwks.json")), ["signer.key"]);
 }
+
+#[test]
+fn a_missing_file_is_named_once_with_the_next_step() {
+    let p = Project::with_keyset("");
+    let stderr = p.fails(&["import", "missing.pem", "--now", NOW], 1);
+    assert!(stderr.contains("missing.pem: file not found"), "{stderr}");
+    assert!(stderr.contains("hint: give the path of a PEM or JWK file"), "{stderr}");
+    assert!(!stderr.contains("caused by"), "the cause is not repeated: {stderr}");
+}
