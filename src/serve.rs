@@ -103,15 +103,15 @@ pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
 }
 
 fn respond(root: &Path, request: tiny_http::Request) {
-    let head = *request.method() == tiny_http::Method::Head;
     let reply = if matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
         reply(root, request.url())
     } else {
         Reply { status: 405, headers: vec![("Allow".into(), "GET, HEAD".into())], body: Vec::new() }
     };
-    let mut response = tiny_http::Response::from_data(if head { Vec::new() } else { reply.body.clone() })
-        .with_status_code(reply.status);
-    for (name, value) in &reply.headers {
+    // tiny_http sends no body to a HEAD request, and the GET's Content-Length.
+    let Reply { status, headers, body } = reply;
+    let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+    for (name, value) in &headers {
         if let Ok(h) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(h);
         }

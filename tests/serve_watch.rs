@@ -316,6 +316,26 @@ fn get(addr: SocketAddr, path: &str) -> Response {
     response
 }
 
+/// `HEAD path`: the status line and headers (lower-case names), and whatever followed them
+/// before the server closed the connection (nothing, for a HEAD).
+fn head(addr: SocketAddr, path: &str) -> (String, Vec<(String, String)>, Vec<u8>) {
+    let mut stream =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(stream, "HEAD {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap_or_else(|e| panic!("HEAD {path}: {e}"));
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head") + 4;
+    let text = String::from_utf8_lossy(&raw[..end]).to_string();
+    let mut lines = text.lines();
+    let status = lines.next().unwrap_or_default().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw[end..].to_vec())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers on the project.
 
@@ -435,6 +455,14 @@ fn serve_sends_every_file_with_its_declared_headers() {
         assert_eq!(r.header("cache-control"), Some("public, max-age=3600"), "GET {path}");
         assert_eq!(r.header("access-control-allow-origin"), Some("*"), "GET {path}");
     }
+
+    // HEAD: the GET's headers and length, no body.
+    let (status, headers, rest) = head(addr, "/jwks.json");
+    assert!(status.contains(" 200 "), "HEAD /jwks.json: {status}");
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(header("content-length"), Some(jwks.len().to_string()), "HEAD gives the GET's Content-Length");
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+    assert!(rest.is_empty(), "HEAD has no body: {} bytes followed", rest.len());
 
     // Every file of the site: served byte for byte; every JSON file with exactly the headers
     // `_headers` declares for its path (and `_headers` declares the three for each one).
