@@ -68,6 +68,13 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             .watch(dir, RecursiveMode::Recursive)
             .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", dir.display())))?;
     }
+    // A templates directory made later is seen from its parent, then watched itself.
+    let mut templates_missing = !ctx.templates.is_dir();
+    if templates_missing {
+        let parent = ctx.templates.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        // Without it, template changes are seen at the next change under keys/: no error.
+        let _ = debouncer.watch(parent, RecursiveMode::NonRecursive);
+    }
     ctx.ui.report(&format!(
         "watching {} for changes (Ctrl-C to stop)",
         watched.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" and ")
@@ -83,11 +90,16 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(Ok(events)) => {
+                if templates_missing && ctx.templates.is_dir() {
+                    templates_missing = debouncer.watch(&ctx.templates, RecursiveMode::Recursive).is_err();
+                }
                 let relevant: Vec<&PathBuf> = events
                     .iter()
                     .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
                     .flat_map(|e| e.event.paths.iter())
                     .filter(|p| !is_noise(p) && !under(p, &ctx.out))
+                    // The parent of a missing templates directory reports its other entries too.
+                    .filter(|p| under(p, &ctx.keys) || under(p, &ctx.templates))
                     .collect();
                 if relevant.is_empty() {
                     continue;

@@ -719,6 +719,28 @@ fn assert_no_rebuild(w: &mut Running, quiet: Duration, why: &str) {
 }
 
 #[test]
+fn watch_sees_a_templates_directory_made_after_it_started() {
+    let p = Project::with_keyset(EC_KEYSET);
+    p.ok(&["rotate", "--now", NOW]);
+    assert!(!p.at("site-template").exists());
+    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    w.until("the first build", |r| r.builds() >= 1);
+    w.until("the `watching` line", |r| r.stdout().contains("watching "));
+    // A file beside the templates' place is not a change the site depends on.
+    p.write("notes.txt", b"not a template\n");
+    assert_no_rebuild(&mut w, Duration::from_millis(600), "a file in the project root");
+    fs::create_dir(p.at("site-template")).unwrap();
+    let custom = b"{% extends \"default/index.html\" %}{% block intro %}<h1>Made later</h1>{% endblock %}";
+    p.write("site-template/index.html", custom);
+    let index = p.at("out/public/index.html");
+    w.until("the override in index.html", |_| fs::read_to_string(&index).is_ok_and(|t| t.contains("Made later")));
+    // The directory is watched itself now: a later edit is seen like any other.
+    let edited = String::from_utf8_lossy(custom).replace("Made later", "Made again");
+    p.write("site-template/index.html", edited.as_bytes());
+    w.until("the edited override", |_| fs::read_to_string(&index).is_ok_and(|t| t.contains("Made again")));
+}
+
+#[test]
 fn watch_is_idle_when_nothing_changes() {
     let p = Project::with_keyset(EC_KEYSET);
     p.ok(&["rotate", "--now", NOW]);
