@@ -236,7 +236,7 @@ pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<S
                     warnings.push(format!(
                         "{}: key `{kid}` has no creation time (its createTime is 1970-01-01T00:00:00Z); run `jwksmith import {}` to give it metadata",
                         key.files[0].display(),
-                        shell_quoted(&key.files[0])
+                        crate::ui::shell_quoted(&key.files[0])
                     ));
                 }
                 keys.push(*key);
@@ -423,13 +423,6 @@ fn read_cert(path: &Path, material: &KeyMaterial) -> Result<Vec<u8>> {
         ));
     }
     Ok(der)
-}
-
-/// A path as a shell word: as it is when it has only safe characters, else in single quotes.
-pub fn shell_quoted(path: &Path) -> String {
-    let text = path.display().to_string();
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
-    if !text.is_empty() && text.chars().all(safe) { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Terminal output: reports on stdout, warnings and notes on stderr, `-q` and `-v`.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Warnings issued by this process (`check --strict` fails when any was).
@@ -60,5 +61,24 @@ impl Ui {
     /// True when the user wants to hear nothing but errors.
     pub fn is_quiet(&self) -> bool {
         self.verbosity == Verbosity::Quiet
+    }
+}
+
+/// A path as a shell word: as it is when it has only safe characters, else in single quotes.
+pub fn shell_quoted(path: &Path) -> String {
+    let text = path.display().to_string();
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
+    if !text.is_empty() && text.chars().all(safe) { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_one_shell_word() {
+        assert_eq!(shell_quoted(Path::new("keys/tenant-1/a.pem")), "keys/tenant-1/a.pem");
+        assert_eq!(shell_quoted(Path::new("keys/my key.pem")), "'keys/my key.pem'");
+        assert_eq!(shell_quoted(Path::new("it's.pem")), "'it'\\''s.pem'");
     }
 }

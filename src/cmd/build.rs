@@ -260,14 +260,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         files.extend(f.as_mut().map(|f| std::mem::take(&mut f.files)).unwrap_or_default());
         ranges.push(start..files.len());
     }
-    let owners: Vec<String> = reuse
-        .sets
-        .iter()
-        .zip(&fresh)
-        .map(|(r, f)| {
-            owner(r.as_ref().map_or_else(|| f.as_ref().map_or("", |f| f.set.path.as_str()), |r| r.path.as_str()))
-        })
-        .collect();
+    let owners: Vec<String> = dirs.iter().map(|d| owner(&d.path)).collect();
     let outputs = reuse.sets.iter().zip(&ranges).zip(&owners).flat_map(|((r, range), o)| {
         let paths: Vec<&str> = match r {
             Some(r) => r.outputs.iter().map(|x| x.path.as_str()).collect(),
