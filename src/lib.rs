@@ -22,6 +22,7 @@ pub mod incremental;
 pub mod jose;
 pub mod key;
 pub mod keydir;
+pub mod keystate;
 pub mod keystore;
 pub mod lifecycle;
 pub mod lint;
