@@ -6,7 +6,8 @@
 //! rendered as markdown and must equal the committed docs/COMPATIBILITY.md (`UPDATE_COMPAT=1` rewrites it).
 //!
 //! The node and python clients are `tests/interop/clients.mjs` and `tests/interop/clients.py`; their dependencies are
-//! pinned in `tests/interop/package-lock.json` (`npm ci` there) and `tests/requirements.txt`, as `.ci/run` installs.
+//! pinned in `tests/interop/package-lock.json` and `tests/requirements.txt`; the harness installs them into `target/`
+//! on first use (`common::clients`).
 
 mod common;
 
@@ -20,7 +21,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{NOW, Project, assert_no_leak_in_dir, assert_no_leak_in_text};
+use common::{NOW, Project, assert_no_leak_in_dir, assert_no_leak_in_text, clients};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
@@ -232,16 +233,13 @@ fn python(work: &Path, name: &str, args: &[&str]) -> Pending {
     let script = repo().join("tests/interop/clients.py");
     let mut argv = vec![script.to_str().unwrap()];
     argv.extend_from_slice(args);
-    spawn(work, name, "python3", &argv)
+    let python = clients::python().expect("checked by the test");
+    spawn(work, name, python.to_str().unwrap(), &argv)
 }
 
 fn node(work: &Path, name: &str, args: &[&str]) -> Pending {
-    let dir = repo().join("tests/interop");
-    assert!(
-        dir.join("node_modules/jose").is_dir(),
-        "tests/interop/node_modules is missing: run `npm ci --no-audit --no-fund` in tests/interop (as .ci/run does)"
-    );
-    let script = dir.join("clients.mjs");
+    // The script runs from the harness's install, beside the node_modules it imports.
+    let script = clients::node_interop().expect("checked by the test").join("clients.mjs");
     let mut argv = vec![script.to_str().unwrap()];
     argv.extend_from_slice(args);
     spawn(work, name, "node", &argv)
@@ -566,6 +564,9 @@ fn assert_doc_is_current(doc: &str) {
 
 #[test]
 fn five_clients_in_three_languages_verify_every_alg_and_round_trip_every_jwe_alg_from_jwksmith_serve() {
+    if let Err(why) = clients::python().and(clients::node_interop()) {
+        return clients::unavailable("the interop matrix", why);
+    }
     let p = Project::with_keyset(&keyset_toml());
     p.ok(&["rotate", "--now", NOW]);
     let work = tempfile::tempdir().unwrap();

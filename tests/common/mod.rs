@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod clients;
+
 /// A fixed instant for reproducible runs.
 pub const NOW: &str = "2026-01-01T00:00:00Z";
 
@@ -220,7 +222,12 @@ fn assert_no_private_member(value: &serde_json::Value, file: &str) {
 }
 
 /// Runs a program (openssl, python3) and returns stdout; panics with its stderr on failure.
+/// `python3` is the harness's own environment with the pinned packages ([`clients::python`]).
 pub fn tool(program: &str, args: &[&str], cwd: &Path) -> Vec<u8> {
+    let program = match program {
+        "python3" => clients::python().unwrap_or_else(|e| panic!("{e}")).to_str().expect("a UTF-8 path"),
+        other => other,
+    };
     let out = Command::new(program).args(args).current_dir(cwd).output().unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout

@@ -1,0 +1,106 @@
+//! Test clients that come from the registries (PyPI, npm), installed by the harness itself on
+//! first use into `target/tmp/test-clients/`, exactly as `tests/requirements.txt` and
+//! `tests/interop/package-lock.json` pin them, so that `cargo test` passes on a fresh clone with
+//! nothing installed by hand. An install is made in a scratch directory and renamed into place,
+//! under a file lock (test binaries may run at once), and redone when its pins change.
+//!
+//! A test whose client cannot be had here calls [`unavailable`]: it prints a line the user sees
+//! and returns, except under `JWKSMITH_TEST_REQUIRE_ALL=1` (set by `.ci/run`), where it fails.
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-clients")
+}
+
+/// The python interpreter of a virtual environment holding `tests/requirements.txt`.
+/// A failed install is an `Err` with pip's output.
+pub fn python() -> Result<&'static Path, &'static str> {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let pins = fs::read(repo().join("tests/requirements.txt")).map_err(|e| e.to_string())?;
+            let dir = install("python", &pins, |scratch| {
+                run(Command::new("python3").args(["-m", "venv"]).arg(scratch))?;
+                run(Command::new(scratch.join("bin/python"))
+                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
+                    .arg(repo().join("tests/requirements.txt")))
+            })?;
+            Ok(dir.join("bin/python"))
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(String::as_str)
+}
+
+/// A directory holding `tests/interop`'s scripts beside the `node_modules` its lock file pins.
+pub fn node_interop() -> Result<&'static Path, &'static str> {
+    static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    NODE.get_or_init(|| {
+        let src = repo().join("tests/interop");
+        let files = ["package.json", "package-lock.json", "clients.mjs"];
+        let mut pins = Vec::new();
+        for name in files {
+            pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
+        }
+        install("node-interop", &pins, |scratch| {
+            fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+            for name in files {
+                fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
+            }
+            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(scratch))
+        })
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(String::as_str)
+}
+
+/// Reports a test that cannot run here. Under `JWKSMITH_TEST_REQUIRE_ALL=1` it fails the test;
+/// otherwise it prints, past the test harness's capture, a line saying what was skipped and why.
+pub fn unavailable(test: &str, why: &str) {
+    if std::env::var_os("JWKSMITH_TEST_REQUIRE_ALL").is_some_and(|v| v != "0") {
+        panic!("{test} cannot run: {why} (JWKSMITH_TEST_REQUIRE_ALL is set, so this fails)");
+    }
+    // Written to the stream itself, not through `eprintln!`, which the test harness captures.
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The install directory `root()/<name>`, made by `make` unless it already holds an install of
+/// these exact `pins`.
+fn install(name: &str, pins: &[u8], make: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
+    let root = root();
+    fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let lock = File::create(root.join(format!("{name}.lock"))).map_err(|e| e.to_string())?;
+    lock.lock().map_err(|e| e.to_string())?;
+    let dir = root.join(name);
+    let stamp = dir.join(".pins");
+    if fs::read(&stamp).is_ok_and(|done| done == pins) {
+        return Ok(dir);
+    }
+    let scratch = root.join(format!("{name}.partial"));
+    let _ = fs::remove_dir_all(&scratch);
+    make(&scratch).map_err(|e| format!("installing the {name} test clients failed: {e}"))?;
+    fs::write(scratch.join(".pins"), pins).map_err(|e| e.to_string())?;
+    let _ = fs::remove_dir_all(&dir);
+    // A moved venv still works through `bin/python -m …` (its scripts' shebangs do not).
+    fs::rename(&scratch, &dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let out = command.stdin(Stdio::null()).output().map_err(|e| format!("{command:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} exited {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
