@@ -4,13 +4,14 @@
 //! File systems keep change times at a clock tick (a few milliseconds), so a file changed twice
 //! within one tick can keep its stamp. Like git's index, a stamp taken within [`RACY_MARGIN`] of
 //! the file's own change time is *racy*: it proves nothing, and the contents must be checked.
+//!
+//! On Linux a [`Root`] reads stamps with `statx` relative to a directory opened once; elsewhere
+//! (and with the `portable` feature, which CI uses to test this path on Linux) by whole path
+//! through std. Both give the same stamps.
 
 use std::fs::Metadata;
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-
-use rustix::fs::{AtFlags, Mode, OFlags, Statx, StatxFlags, StatxTimestamp};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -47,20 +48,6 @@ impl Stamp {
         }
     }
 
-    /// The stamp `statx` reports, made exactly as [`Stamp::of`] makes it from std's metadata
-    /// (which std reads with `statx` too).
-    fn of_statx(st: &Statx) -> Stamp {
-        let nanos = |t: StatxTimestamp| Nanos::from(t.tv_sec) * 1_000_000_000 + Nanos::from(t.tv_nsec);
-        Stamp {
-            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
-            ino: st.stx_ino,
-            size: st.stx_size,
-            mode: u32::from(st.stx_mode),
-            mtime: nanos(st.stx_mtime),
-            ctime: nanos(st.stx_ctime),
-        }
-    }
-
     /// The stamp of the file at `path`, or `None` when it cannot be read.
     pub fn read(path: &Path) -> Option<Stamp> {
         std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
@@ -79,29 +66,26 @@ impl Stamp {
     }
 }
 
-/// A directory opened once (`O_PATH`), to stamp the paths under it by a lookup from it: a few
-/// path components each instead of the whole path. Thousands of stamps are read per build, and
-/// the lookup is most of what a `statx` costs.
+/// A directory under which many paths are stamped: on Linux it is opened once (`O_PATH`) and
+/// each path is looked up from it, a few path components each instead of the whole path.
+/// Thousands of stamps are read per build, and the lookup is most of what a `statx` costs.
 #[derive(Debug)]
 pub struct Root {
     dir: PathBuf,
-    fd: Option<OwnedFd>,
+    at: Option<at::Dir>,
 }
 
 impl Root {
     /// Opens `dir` (when it cannot be opened, stamps are read by their whole path).
     pub fn open(dir: &Path) -> Root {
-        // An empty path is the working directory, as `Path::join` treats it.
-        let at = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        let fd = rustix::fs::open(at, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
-        Root { dir: dir.to_path_buf(), fd }
+        Root { dir: dir.to_path_buf(), at: at::Dir::open(dir) }
     }
 
     /// The stamp of `path`: the root's path joined with more (read from the root), or any other
     /// path (read as it is).
     pub fn stamp(&self, path: &Path) -> Option<Stamp> {
         match path.strip_prefix(&self.dir) {
-            Ok(rel) if self.fd.is_some() => self.stamp_under(rel),
+            Ok(rel) if self.at.is_some() => self.stamp_under(rel),
             _ => Stamp::read(path),
         }
     }
@@ -109,9 +93,72 @@ impl Root {
     /// The stamp of `rel`, relative to the root (`""`: the root itself).
     pub fn stamp_under(&self, rel: impl AsRef<Path>) -> Option<Stamp> {
         let rel = rel.as_ref();
-        let Some(fd) = &self.fd else { return Stamp::read(&self.dir.join(rel)) };
-        let flags = if rel.as_os_str().is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::empty() };
-        rustix::fs::statx(fd, rel, flags, StatxFlags::BASIC_STATS).ok().map(|s| Stamp::of_statx(&s))
+        match &self.at {
+            Some(dir) => dir.stamp(rel),
+            None => Stamp::read(&self.dir.join(rel)),
+        }
+    }
+}
+
+/// Stamps read relative to an open directory with `statx` (Linux).
+#[cfg(all(target_os = "linux", not(feature = "portable")))]
+mod at {
+    use std::os::fd::OwnedFd;
+    use std::path::Path;
+
+    use rustix::fs::{AtFlags, Mode, OFlags, Statx, StatxFlags, StatxTimestamp};
+
+    use super::{Nanos, Stamp};
+
+    #[derive(Debug)]
+    pub(super) struct Dir(OwnedFd);
+
+    impl Dir {
+        pub(super) fn open(dir: &Path) -> Option<Dir> {
+            // An empty path is the working directory, as `Path::join` treats it.
+            let at = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            rustix::fs::open(at, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok().map(Dir)
+        }
+
+        pub(super) fn stamp(&self, rel: &Path) -> Option<Stamp> {
+            let flags = if rel.as_os_str().is_empty() { AtFlags::EMPTY_PATH } else { AtFlags::empty() };
+            rustix::fs::statx(&self.0, rel, flags, StatxFlags::BASIC_STATS).ok().map(|s| of_statx(&s))
+        }
+    }
+
+    /// The stamp `statx` reports, made exactly as [`Stamp::of`] makes it from std's metadata
+    /// (which std reads with `statx` too).
+    fn of_statx(st: &Statx) -> Stamp {
+        let nanos = |t: StatxTimestamp| Nanos::from(t.tv_sec) * 1_000_000_000 + Nanos::from(t.tv_nsec);
+        Stamp {
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            size: st.stx_size,
+            mode: u32::from(st.stx_mode),
+            mtime: nanos(st.stx_mtime),
+            ctime: nanos(st.stx_ctime),
+        }
+    }
+}
+
+/// Stamps read by whole path through std (every other Unix, or `--features portable`).
+#[cfg(not(all(target_os = "linux", not(feature = "portable"))))]
+mod at {
+    use std::path::{Path, PathBuf};
+
+    use super::Stamp;
+
+    #[derive(Debug)]
+    pub(super) struct Dir(PathBuf);
+
+    impl Dir {
+        pub(super) fn open(dir: &Path) -> Option<Dir> {
+            std::fs::metadata(dir).ok().filter(|m| m.is_dir()).map(|_| Dir(dir.to_path_buf()))
+        }
+
+        pub(super) fn stamp(&self, rel: &Path) -> Option<Stamp> {
+            Stamp::read(&self.0.join(rel))
+        }
     }
 }
 
