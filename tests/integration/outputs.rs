@@ -1,8 +1,6 @@
 //! Output shapes (SPEC §5): jwks.json, jwt-keys.json, site files, API mirrors, private outputs,
 //! pretty printing and kid strategies, checked against the contract's text.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -12,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Value, json};
 
-use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, is_time, kids, tool};
+use crate::common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, is_time, kids, tool};
 
 const EC_MEMBERS: [&str; 7] = ["kty", "kid", "use", "alg", "crv", "x", "y"];
 const RSA_MEMBERS: [&str; 6] = ["kty", "kid", "use", "alg", "n", "e"];

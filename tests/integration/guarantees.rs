@@ -1,8 +1,6 @@
 //! SPEC §6 guarantees (deterministic, minimal rewrites, stale removal) and command behaviour:
 //! check, --set, global flags, init, status --json, rotate, build warnings.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -10,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-use common::{EC_SPECS, NOW, Project, is_time, kids, tool};
+use crate::common::{EC_SPECS, NOW, Project, is_time, kids, tool};
 
 const LATER: &str = "2026-01-31T00:00:00Z";
 

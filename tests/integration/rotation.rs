@@ -2,14 +2,12 @@
 //! run with `--immediate` and `revoke` events, checked by one pure invariant checker; crash
 //! safety of `rotate` under SIGKILL; revoke, prune and x5c.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{NOW, Project};
+use crate::common::{NOW, Project};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -361,5 +359,5 @@ for k in json.load(open('out/public/jwks.json'))['keys']:
     assert list(k)[-2:] == ['x5c', 'x5t#S256'], list(k)
 print('ok')
 "#;
-    assert_eq!(common::tool("python3", &["-c", script], p.path()), b"ok\n");
+    assert_eq!(crate::common::tool("python3", &["-c", script], p.path()), b"ok\n");
 }

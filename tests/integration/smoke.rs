@@ -1,7 +1,6 @@
 //! The two set-up commands' path: init, rotate, build, check on a fresh project.
 
-mod common;
-use common::{NOW, Project};
+use crate::common::{NOW, Project};
 
 #[test]
 fn init_rotate_build_check() {

@@ -2,13 +2,11 @@
 //! file under out/ parses, no temporary file is under out/public, no key file is damaged, and a
 //! clean rebuild equals the reference byte for byte.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{NOW, Project, snapshot, tool};
+use crate::common::{NOW, Project, snapshot, tool};
 
 const KEYGEN: &str = r#"
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -79,7 +77,7 @@ fn build_survives_sigkill_at_fifty_random_instants() {
         *outcomes.entry(if status.success() { "finished" } else { "killed" }).or_default() += 1;
         assert_every_output_parses(&p, trial);
         assert_eq!(snapshot(&p.at("keys")), keys_before, "trial {trial}: key files changed");
-        common::assert_no_leak_in_dir(&p.at("out/public"));
+        crate::common::assert_no_leak_in_dir(&p.at("out/public"));
     }
     p.ok(&["build", "-q", "--now", NOW]);
     assert_eq!(p.snapshot("out"), expected, "a clean rebuild equals the reference byte for byte");

@@ -2,8 +2,6 @@
 //! traversal, the loopback-only rule, rebuilds on changes to keys, templates and keyset.toml, and
 //! PyJWT verifying tokens against the served `jwks.json`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{NOW, Project, assert_no_leak_in_dir, assert_no_leak_in_text, snapshot, tool};
+use crate::common::{NOW, Project, assert_no_leak_in_dir, assert_no_leak_in_text, snapshot, tool};
 use serde_json::Value;
 
 /// The longest any single wait may take, so that a failure never hangs CI.
@@ -848,8 +846,8 @@ print("ok")
 
 #[test]
 fn pyjwt_verifies_tokens_with_the_served_jwks() {
-    if let Err(why) = common::clients::python() {
-        return common::clients::unavailable("PyJWT against serve", why);
+    if let Err(why) = crate::common::clients::python() {
+        return crate::common::clients::unavailable("PyJWT against serve", why);
     }
     let p = Project::with_keyset(ROOT_KEYSET);
     p.ok(&["rotate", "--now", NOW]);

@@ -1,15 +1,13 @@
 //! Bad inputs: every one makes `build` and `check` exit 1, name the file and the problem, and
 //! leave the previous `out/` (and the rest of the project) untouched, bytes and mtimes.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{NOW, Project, tool};
+use crate::common::{NOW, Project, tool};
 
 /// Keys and PEM files made with openssl at test time (never committed).
 struct Fixture {

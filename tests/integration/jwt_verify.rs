@@ -1,9 +1,7 @@
 //! JWTs signed with the signer's files in `out/private/` verify against the published `out/public/**/jwks.json`
 //! with independent verifiers (the `jsonwebtoken` crate and python3 `cryptography`), and tampered tokens fail.
 
-mod common;
-
-use common::{NOW, Project, tool};
+use crate::common::{NOW, Project, tool};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -146,7 +144,7 @@ else:
     sys.exit(f"unknown mode {mode}")
 "#;
 
-/// The keyset.toml of the root set: one `[[key]]` per entry of `common::SIGNING_SPECS`.
+/// The keyset.toml of the root set: one `[[key]]` per entry of `crate::common::SIGNING_SPECS`.
 fn keyset_toml(specs: &[(&str, &str, &str)]) -> String {
     specs
         .iter()
@@ -156,7 +154,7 @@ fn keyset_toml(specs: &[(&str, &str, &str)]) -> String {
 
 /// A project with every signing spec, rotated and built at `NOW`.
 fn built_project() -> Project {
-    let p = Project::with_keyset(&keyset_toml(&common::SIGNING_SPECS));
+    let p = Project::with_keyset(&keyset_toml(&crate::common::SIGNING_SPECS));
     p.ok(&["rotate", "--now", NOW]);
     p.ok(&["build", "--now", NOW]);
     p
@@ -280,7 +278,7 @@ fn jsonwebtoken_tokens_signed_with_out_private_pem_verify_against_public_jwks() 
 fn python_tokens_signed_with_out_private_pem_verify_for_every_alg_including_es512() {
     let p = built_project();
     let jwks = "out/public/jwks.json";
-    for (spec, alg_name, _) in common::SIGNING_SPECS {
+    for (spec, alg_name, _) in crate::common::SIGNING_SPECS {
         let (jwk, kid) = signing_jwk(&p, jwks, alg_name);
         let pem = format!("out/private/{spec}.pem");
         let pem_text = String::from_utf8(p.read(&pem)).unwrap();
@@ -311,9 +309,9 @@ fn private_jwk_members_sign_tokens_that_verify_against_public_jwks() {
     let private_keys = keys_of(&p, private);
     let kids = |keys: &[Value]| keys.iter().map(|k| k["kid"].clone()).collect::<Vec<_>>();
     assert_eq!(kids(&private_keys), kids(&public_keys), "private and public sets list different keys");
-    assert_eq!(private_keys.len(), common::SIGNING_SPECS.len());
+    assert_eq!(private_keys.len(), crate::common::SIGNING_SPECS.len());
 
-    for (spec, alg_name, _) in common::SIGNING_SPECS {
+    for (spec, alg_name, _) in crate::common::SIGNING_SPECS {
         let (jwk, kid) = signing_jwk(&p, public, alg_name);
         // The private JWK is the public one plus private members.
         let private_jwk = only_key(&p, private, "kid", &kid);

@@ -1,9 +1,7 @@
 //! `Debug` of every type that holds key material prints no secret: the loaded model (sets,
 //! keys, key material, secret keys) and freshly generated keys.
 
-mod common;
-
-use common::{NOW, Project};
+use crate::common::{NOW, Project};
 use jwksmith::config::KeysetConfig;
 use jwksmith::keydir::{discover, load_set};
 use jwksmith::shapes::private_jwk;

@@ -1,11 +1,9 @@
 //! Site files: the committed example site is the golden output of every site file; template
 //! overrides take precedence file by file; template errors name the file and line.
 
-mod common;
-
 use std::path::Path;
 
-use common::{NOW, Project, snapshot};
+use crate::common::{NOW, Project, snapshot};
 
 #[test]
 fn example_site_is_the_golden_output_of_every_site_file() {

@@ -3,8 +3,6 @@
 //! `out/` such a build leaves is exactly the `out/` of a from-scratch build with the cache off
 //! (same files, bytes and modes), and a build with nothing changed writes nothing.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
@@ -15,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, kids, tool};
+use crate::common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, kids, tool};
 
 /// The second set of every project.
 const ACME: &str = "keys/tenants/acme";

@@ -1,15 +1,13 @@
 //! Interop: keys made by other tools (openssl 3, python3 `cryptography`, the RFC 7517/7638 examples), hand-dropped
 //! or imported, are published with exactly the JWK members those tools compute independently of jwksmith.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::common::{NOW, Project, tool};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{NOW, Project, tool};
 use serde_json::{Map, Value, json};
 
 /// The epoch `createTime` of a hand-dropped key without metadata.

@@ -2,9 +2,7 @@
 //! `<name>.pem` keeps kid `<name>` whatever its characters, `--alg` alone implies its use, and a
 //! file name's stem is the kid under the `sequence` strategy.
 
-mod common;
-
-use common::{NOW, Project, kids, tool};
+use crate::common::{NOW, Project, kids, tool};
 
 /// A key made by openssl in the project's `ext/` directory (outside `keys/`), returned as a path
 /// relative to the project.

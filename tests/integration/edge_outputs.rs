@@ -1,12 +1,10 @@
 //! Outputs at the edges: paths two sets would both take, symlinks in `out/`, and the
 //! `updateTime` of a revoked key as the clock moves past its other times.
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, snapshot};
+use crate::common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC, snapshot};
 
 /// EC specs with mirrors on under `service_id = "foo"`.
 fn mirrored(service_id: &str) -> String {

@@ -1,0 +1,21 @@
+//! The integration tests that drive the real binary on temporary projects, as one test binary
+//! (one link step): each module is one area of the contract. Tests that need outside clients
+//! are their own targets (`interop_clients`, `browser`); the fuzz targets are `fuzz`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_inputs;
+mod crash;
+mod edge_outputs;
+mod guarantees;
+mod import_names;
+mod incremental;
+mod interop_keys;
+mod jwt_verify;
+mod outputs;
+mod redaction;
+mod rotation;
+mod serve_watch;
+mod site;
+mod smoke;
