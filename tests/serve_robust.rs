@@ -7,14 +7,17 @@
 
 mod common;
 
+use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{NOW, Project, assert_no_leak_in_text};
+use common::{NOW, Project, assert_no_leak_in_text, tool};
+use serde_json::Value;
 
 /// The longest any single wait may take, so that a failure never hangs CI.
 const WAIT: Duration = Duration::from_secs(10);
@@ -101,6 +104,22 @@ impl Running {
             }
             thread::sleep(POLL);
         }
+    }
+
+    /// The number of builds once no build has finished for 300 ms.
+    fn quiet_builds(&self) -> usize {
+        let mut builds = self.builds();
+        loop {
+            thread::sleep(Duration::from_millis(300));
+            match self.builds() {
+                now if now == builds => return builds,
+                now => builds = now,
+            }
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
@@ -406,4 +425,131 @@ fn options_answers_a_cors_preflight_for_paths_that_exist() {
     let r = request(addr, "GET", "/jwks.json", preflight);
     assert_eq!((r.status, &r.body), (200, &p.read("out/public/jwks.json")));
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// watch: its directories replaced
+
+/// Copies a directory tree (as `cp -r`).
+fn copy_tree(from: &Path, to: &Path) {
+    tool("cp", &["-r", from.to_str().unwrap(), to.to_str().unwrap()], Path::new("/"));
+}
+
+/// A new P-256 private key (PKCS#8 PEM) from openssl, beside keys/.
+fn openssl_ec_key(p: &Project, name: &str) -> std::path::PathBuf {
+    let path = p.at(name);
+    tool(
+        "openssl",
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path.to_str().unwrap()],
+        p.path(),
+    );
+    path
+}
+
+fn has_kid(path: &Path, kid: &str) -> bool {
+    let Some(jwks) = fs::read(path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()) else {
+        return false;
+    };
+    jwks["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"] == kid))
+}
+
+/// How `keys/` or the templates directory gets replaced.
+#[derive(Clone, Copy, Debug)]
+enum Replace {
+    /// `mv D D.old && cp -r D.old D`
+    MoveAwayAndCopyBack,
+    /// `cp -r D D.new && mv D D.old && mv D.new D`
+    SwapInACopy,
+    /// `cp -r D D.old && rm -r D && cp -r D.old D`
+    RemoveAndRestore,
+}
+
+fn replace(p: &Project, dir: &str, how: Replace, round: usize) {
+    let (dir, old, new) = (p.at(dir), p.at(&format!("{dir}.old{round}")), p.at(&format!("{dir}.new{round}")));
+    match how {
+        Replace::MoveAwayAndCopyBack => {
+            fs::rename(&dir, &old).unwrap();
+            copy_tree(&old, &dir);
+        }
+        Replace::SwapInACopy => {
+            copy_tree(&dir, &new);
+            fs::rename(&dir, &old).unwrap();
+            fs::rename(&new, &dir).unwrap();
+        }
+        Replace::RemoveAndRestore => {
+            copy_tree(&dir, &old);
+            fs::remove_dir_all(&dir).unwrap();
+            copy_tree(&old, &dir);
+        }
+    }
+}
+
+const ROUNDS: [Replace; 6] = [
+    Replace::MoveAwayAndCopyBack,
+    Replace::SwapInACopy,
+    Replace::RemoveAndRestore,
+    Replace::MoveAwayAndCopyBack,
+    Replace::SwapInACopy,
+    Replace::RemoveAndRestore,
+];
+
+/// The time a change may take to show: "within a second or so" (debounce and build take about
+/// 0.1 s; the rest is room for a loaded CI machine).
+const REBUILD: Duration = Duration::from_secs(2);
+
+#[test]
+fn watch_keeps_rebuilding_after_keys_is_replaced() {
+    let p = Project::with_keyset(EC_KEYSET);
+    p.ok(&["rotate", "--now", NOW]);
+    let jwks = p.at("out/public/jwks.json");
+    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
+    for (round, how) in ROUNDS.into_iter().enumerate() {
+        replace(&p, "keys", how, round);
+        // The edit inside comes after the watcher has seen the new directory, or at once.
+        if round % 2 == 0 {
+            thread::sleep(Duration::from_millis(300));
+        }
+        let kid = format!("dropped{round}");
+        let fresh = openssl_ec_key(&p, &format!("{kid}.tmp-key"));
+        fs::rename(&fresh, p.at(&format!("keys/{kid}.pem"))).unwrap();
+        let took = w.until(&format!("kid {kid} after keys/ was replaced ({how:?})"), |_| has_kid(&jwks, &kid));
+        assert!(took < REBUILD, "kid {kid} showed after {took:?} (keys/ replaced: {how:?})\n{}", w.context());
+        // An edit in the moved-away copy is no change of keys/.
+        let old = p.at(&format!("keys.old{round}"));
+        if old.is_dir() {
+            let builds = w.quiet_builds();
+            fs::write(old.join("stray.pem"), b"not a key\n").unwrap();
+            thread::sleep(Duration::from_millis(500));
+            assert_eq!(w.builds(), builds, "an edit in {} rebuilt\n{}", old.display(), w.context());
+        }
+    }
+    assert!(w.alive(), "{}", w.context());
+}
+
+#[test]
+fn watch_keeps_rebuilding_after_the_templates_directory_is_replaced() {
+    let p = Project::with_keyset(EC_KEYSET);
+    p.ok(&["rotate", "--now", NOW]);
+    let page = |marker: &str| {
+        format!("{{% extends \"default/index.html\" %}}{{% block intro %}}<h1>{marker}</h1>{{% endblock %}}")
+    };
+    p.write("site-template/index.html", page("first").as_bytes());
+    let index = p.at("out/public/index.html");
+    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
+    assert!(fs::read_to_string(&index).unwrap().contains("<h1>first</h1>"));
+    for (round, how) in ROUNDS.into_iter().enumerate() {
+        replace(&p, "site-template", how, round);
+        if round % 2 == 0 {
+            thread::sleep(Duration::from_millis(300));
+        }
+        let marker = format!("replaced-{round}");
+        p.write("site-template/index.html", page(&marker).as_bytes());
+        let took = w.until(&format!("{marker} in index.html ({how:?})"), |_| {
+            fs::read_to_string(&index).is_ok_and(|t| t.contains(&format!("<h1>{marker}</h1>")))
+        });
+        assert!(took < REBUILD, "{marker} showed after {took:?} (templates replaced: {how:?})\n{}", w.context());
+    }
+    assert!(w.alive(), "{}", w.context());
 }
