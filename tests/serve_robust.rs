@@ -174,8 +174,9 @@ impl Response {
     }
 }
 
-/// Parses one response to a request of `method`; `None` while it is incomplete (unless `eof`).
-fn parse_response(raw: &[u8], method: &str, eof: bool) -> Option<Response> {
+/// Parses the first response in `raw`, to a request of `method`, and how many bytes it took;
+/// `None` while it is incomplete (unless `eof`).
+fn parse_response(raw: &[u8], method: &str, eof: bool) -> Option<(Response, usize)> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&raw[..end]).to_string();
     let rest = &raw[end + 4..];
@@ -200,7 +201,22 @@ fn parse_response(raw: &[u8], method: &str, eof: bool) -> Option<Response> {
     } else {
         return None;
     };
-    Some(Response { status, headers, body })
+    let used = end + 4 + body.len();
+    Some((Response { status, headers, body }, used))
+}
+
+/// Reads the next response to `method` from a kept-alive connection; `raw` keeps what follows.
+fn read_response(stream: &mut TcpStream, raw: &mut Vec<u8>, method: &str) -> Response {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some((r, used)) = parse_response(raw, method, false) {
+            raw.drain(..used);
+            return r;
+        }
+        let n = stream.read(&mut buf).unwrap_or_else(|e| panic!("reading a response to {method}: {e}"));
+        assert!(n > 0, "the connection closed before a response to {method}: {:?}", String::from_utf8_lossy(raw));
+        raw.extend_from_slice(&buf[..n]);
+    }
 }
 
 /// `METHOD path` on a new connection with extra header lines; the answer and how long it took,
@@ -217,7 +233,7 @@ fn timed(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Result<(Res
     loop {
         let n = stream.read(&mut buf).map_err(|e| format!("no answer after {:?} ({e})", start.elapsed()))?;
         raw.extend_from_slice(&buf[..n]);
-        if let Some(r) = parse_response(&raw, method, n == 0) {
+        if let Some((r, _)) = parse_response(&raw, method, n == 0) {
             assert_no_leak_in_text(&String::from_utf8_lossy(&r.body), &format!("body of {method} {path}"));
             return Ok((r, start.elapsed()));
         }
@@ -363,6 +379,41 @@ fn pipelining_without_reading_stalls_only_its_own_connection() {
 }
 
 #[test]
+fn a_kept_alive_connection_gets_its_answers_in_order_also_after_an_idle_pause() {
+    let p = project();
+    let (_server, addr) = serve(&p);
+    let files = ["/jwks.json", "/tenants/acme/jwks.json", "/", "/nope.json", "/.well-known/jwks.json"];
+    let expected = |path: &str| match path {
+        "/" => Some(p.read("out/public/index.html")),
+        "/nope.json" => None,
+        _ => Some(p.read(&format!("out/public{path}"))),
+    };
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut raw = Vec::new();
+    // Longer than a connection's worker waits for its next request (5 s) in the second round.
+    for pause in [Duration::ZERO, Duration::from_secs(6)] {
+        thread::sleep(pause);
+        // All pipelined at once, then one at a time.
+        let all: String = files.iter().map(|f| format!("GET {f} HTTP/1.1\r\nHost: {addr}\r\n\r\n")).collect();
+        stream.write_all(all.as_bytes()).unwrap();
+        for path in files {
+            let r = read_response(&mut stream, &mut raw, "GET");
+            match expected(path) {
+                Some(body) => assert_eq!((r.status, &r.body), (200, &body), "GET {path} after a pause of {pause:?}"),
+                None => assert_eq!(r.status, 404, "GET {path} after a pause of {pause:?}"),
+            }
+        }
+        for path in files {
+            write!(stream, "HEAD {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+            let r = read_response(&mut stream, &mut raw, "HEAD");
+            assert_eq!(r.status, if expected(path).is_some() { 200 } else { 404 }, "HEAD {path}");
+        }
+    }
+    assert!(raw.is_empty(), "bytes after the last response: {:?}", String::from_utf8_lossy(&raw));
+}
+
+#[test]
 fn a_connection_that_never_reads_or_never_finishes_stalls_only_itself() {
     let p = project();
     let filler = "<!-- filler -->\n".repeat(1 << 18); // 4 MiB
@@ -370,10 +421,12 @@ fn a_connection_that_never_reads_or_never_finishes_stalls_only_itself() {
     let (_server, addr) = serve(&p);
     assert_others_served(&p, addr, "nothing stalls (warm-up)");
     let mut held = Vec::new();
-    // Connected, silent.
-    held.push(stalled(addr, b""));
+    // Connected, silent: many of them.
+    for _ in 0..64 {
+        held.push(stalled(addr, b""));
+    }
     settle();
-    assert_others_served(&p, addr, "a client connected and sent nothing");
+    assert_others_served(&p, addr, "64 clients connected and sent nothing");
     // Half a request line, half a header block.
     held.push(stalled(addr, b"GET /jwks"));
     held.push(stalled(addr, format!("GET /jwks.json HTTP/1.1\r\nHost: {addr}\r\nAccept:").as_bytes()));
