@@ -46,6 +46,14 @@ fn under(path: &Path, dir: &Path) -> bool {
     canon(path).starts_with(canon(dir)) || path.starts_with(dir)
 }
 
+/// True for a path inside a hidden directory under `dir` (such as `keys/.jwksmith/`, where
+/// jwksmith keeps its locks and temporary files): no walk of `keys/` reads those.
+fn in_hidden_dir(path: &Path, dir: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let parent = path.parent().map(canon).unwrap_or_default();
+    parent.strip_prefix(canon(dir)).is_ok_and(|rel| rel.iter().any(|part| part.as_encoded_bytes().starts_with(b".")))
+}
+
 /// A directory `watch` follows (`keys/`, the templates): watched recursively while it exists, and
 /// watched again when it is replaced — moved away and recreated, or removed and restored — since
 /// a watch stays with the directory it was put on, wherever that goes.
@@ -155,7 +163,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
                     .iter()
                     .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
                     .flat_map(|e| e.event.paths.iter())
-                    .filter(|p| !is_noise(p) && !under(p, &ctx.out))
+                    .filter(|p| !is_noise(p) && !under(p, &ctx.out) && !in_hidden_dir(p, &ctx.keys))
                     // The parents report their other entries too.
                     .filter(|p| under(p, &ctx.keys) || under(p, &ctx.templates))
                     .collect();
@@ -189,6 +197,21 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_directories_under_keys_are_not_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(keys.join(".jwksmith/tmp")).unwrap();
+        std::fs::create_dir_all(keys.join("tenants/acme")).unwrap();
+        for hidden in [".jwksmith/lock", ".jwksmith/tmp/x", ".jwksmith/gone/y"] {
+            assert!(in_hidden_dir(&keys.join(hidden), &keys), "{hidden}");
+        }
+        for seen in ["keyset.toml", "tenants/acme/a.pem", ".hidden-file-is-noise-elsewhere", "tenants"] {
+            assert!(!in_hidden_dir(&keys.join(seen), &keys), "{seen}");
+        }
+        assert!(!in_hidden_dir(&dir.path().join(".git/x"), &keys), "outside keys/");
+    }
 
     #[test]
     fn editor_files_are_noise() {

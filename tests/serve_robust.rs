@@ -3,7 +3,7 @@
 //! Each stall is a raw TCP connection held open while another client GETs `/jwks.json`: the
 //! answer must come within a second (SPEC §4 `serve`). `OPTIONS` answers a CORS preflight.
 //! `watch` keeps rebuilding after `keys/` or the templates directory is moved away and
-//! recreated (SPEC §6 "Clear errors").
+//! recreated (SPEC §6 "Clear errors"), and ignores hidden directories under `keys/`.
 
 mod common;
 
@@ -605,4 +605,35 @@ fn watch_keeps_rebuilding_after_the_templates_directory_is_replaced() {
         assert!(took < REBUILD, "{marker} showed after {took:?} (templates replaced: {how:?})\n{}", w.context());
     }
     assert!(w.alive(), "{}", w.context());
+}
+
+#[test]
+fn watch_ignores_hidden_directories_under_keys() {
+    let p = Project::with_keyset(EC_KEYSET);
+    p.ok(&["rotate", "--now", NOW]);
+    fs::create_dir_all(p.at("keys/.jwksmith/tmp")).unwrap();
+    fs::create_dir_all(p.at("keys/tenants/acme/.cache")).unwrap();
+    p.write("keys/tenants/acme/keyset.toml", EC_KEYSET.as_bytes());
+    p.ok(&["rotate", "--now", NOW]);
+    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
+    let builds = w.quiet_builds();
+    // What jwksmith keeps in keys/.jwksmith/ (locks, temporary files), and what a tool caches
+    // in a hidden directory: no walk of keys/ reads them, so nothing to rebuild.
+    for (rel, bytes) in [
+        ("keys/.jwksmith/lock", &b""[..]),
+        ("keys/.jwksmith/tmp/rsa-sig-002", b"-----BEGIN PRIVATE KEY-----\n"),
+        ("keys/.jwksmith/started/rsa-sig-002", b"{}"),
+        ("keys/tenants/acme/.cache/new.pem", b"not a key\n"),
+    ] {
+        p.write(rel, bytes);
+    }
+    fs::remove_file(p.at("keys/.jwksmith/lock")).unwrap();
+    settle();
+    assert_eq!(w.quiet_builds(), builds, "a change in a hidden directory rebuilt\n{}", w.context());
+    // A real change is still seen.
+    let fresh = openssl_ec_key(&p, "seen.tmp-key");
+    fs::rename(&fresh, p.at("keys/tenants/acme/seen.pem")).unwrap();
+    let jwks = p.at("out/public/tenants/acme/jwks.json");
+    w.until("kid `seen` in tenants/acme/jwks.json", |_| has_kid(&jwks, "seen"));
 }
