@@ -1,10 +1,16 @@
 //! `jwksmith serve`: `watch` plus a loopback HTTP server of `out/public/` that sends the headers
 //! `_headers` declares, `index.html` at `/`, and 404 for anything else — never a file outside
-//! `out/public/` (no `..`, no encoded traversal, no symlinks out).
+//! `out/public/` (no `..`, no encoded traversal, no symlinks out). `OPTIONS` of a file answers a
+//! CORS preflight. Each connection is answered on a thread of its own, so a client that stalls
+//! delays no other.
 
+use std::collections::HashMap;
 use std::fs;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
@@ -102,11 +108,26 @@ pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
     Ok(addr)
 }
 
+/// The reply to `OPTIONS url`: a CORS preflight answer for a file that exists, else 404.
+pub fn preflight(root: &Path, url: &str) -> Reply {
+    if resolve(root, url).is_none() {
+        return reply(root, url);
+    }
+    let headers = vec![
+        ("Access-Control-Allow-Origin".into(), "*".into()),
+        ("Access-Control-Allow-Methods".into(), ALLOWED.into()),
+    ];
+    Reply { status: 204, headers, body: Vec::new() }
+}
+
+/// The methods `serve` answers.
+const ALLOWED: &str = "GET, HEAD, OPTIONS";
+
 fn respond(root: &Path, request: tiny_http::Request) {
-    let reply = if matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head) {
-        reply(root, request.url())
-    } else {
-        Reply { status: 405, headers: vec![("Allow".into(), "GET, HEAD".into())], body: Vec::new() }
+    let reply = match request.method() {
+        tiny_http::Method::Get | tiny_http::Method::Head => reply(root, request.url()),
+        tiny_http::Method::Options => preflight(root, request.url()),
+        _ => Reply { status: 405, headers: vec![("Allow".into(), ALLOWED.into())], body: Vec::new() },
     };
     // tiny_http sends no body to a HEAD request, and the GET's Content-Length.
     let Reply { status, headers, body } = reply;
@@ -117,6 +138,84 @@ fn respond(root: &Path, request: tiny_http::Request) {
         }
     }
     let _ = request.respond(response);
+    // Dropping the request reads the rest of its body, if any: on this connection's own thread.
+}
+
+/// How long a connection's worker waits for its next request before it ends.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// Hands each request to a worker thread of its own connection, so that a client that stalls
+/// holds only its own thread. tiny_http reads each connection on a thread of its own but queues
+/// every request to one consumer; answering on that consumer would let one client block all:
+/// `respond` blocks while a client does not read, and dropping a request blocks until its
+/// announced body (`Content-Length`, `Expect: 100-continue`) has arrived. One worker per
+/// connection (rather than per request) keeps a client that pipelines thousands of requests to
+/// one thread, and answers them in order.
+struct Dispatcher {
+    root: PathBuf,
+    workers: Arc<Mutex<HashMap<SocketAddr, Sender<tiny_http::Request>>>>,
+}
+
+impl Dispatcher {
+    fn dispatch(&self, request: tiny_http::Request) {
+        let Some(peer) = request.remote_addr().copied() else {
+            let root = self.root.clone();
+            spawn_worker(move || respond(&root, request));
+            return;
+        };
+        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        // A worker leaves the map (under this lock) before it stops receiving, so a send to a
+        // listed worker is received; should it fail anyway, a new worker takes the request.
+        let request = match workers.get(&peer) {
+            Some(tx) => match tx.send(request) {
+                Ok(()) => return,
+                Err(SendError(request)) => request,
+            },
+            None => request,
+        };
+        let (tx, rx) = channel();
+        let _ = tx.send(request);
+        workers.insert(peer, tx);
+        let (root, all) = (self.root.clone(), self.workers.clone());
+        spawn_worker(move || serve_connection(&root, peer, &rx, &all));
+    }
+}
+
+/// Answers one connection's requests in order until it has been idle for `IDLE`.
+fn serve_connection(
+    root: &Path,
+    peer: SocketAddr,
+    rx: &Receiver<tiny_http::Request>,
+    workers: &Mutex<HashMap<SocketAddr, Sender<tiny_http::Request>>>,
+) {
+    loop {
+        match rx.recv_timeout(IDLE) {
+            Ok(request) => respond(root, request),
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                let mut workers = workers.lock().unwrap_or_else(|e| e.into_inner());
+                // A request queued between the timeout and the lock is still answered.
+                match rx.try_recv() {
+                    Ok(request) => {
+                        drop(workers);
+                        respond(root, request);
+                    }
+                    Err(_) => {
+                        workers.remove(&peer);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts a worker thread; if the system has none left, the work is dropped (a request dropped
+/// unanswered gets a 500 from tiny_http) and the server goes on.
+fn spawn_worker(work: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name("serve-connection".into()).spawn(work) {
+        eprintln!("warning: cannot start a thread for a connection: {e}");
+    }
 }
 
 /// Runs `serve`: the server on a thread, the watch loop on this one.
@@ -124,10 +223,10 @@ pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
     let addr = bind_address(ctx, opts)?;
     let server = tiny_http::Server::http(addr).map_err(|e| Error::Failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = server.server_addr().to_ip().unwrap_or(addr);
-    let root = ctx.out.join("public");
+    let dispatcher = Dispatcher { root: ctx.out.join("public"), workers: Arc::default() };
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
-            respond(&root, request);
+            dispatcher.dispatch(request);
         }
     });
     ctx.ui.data(&format!("serving {} at http://{bound}/\n", ctx.out.join("public").display()));
@@ -161,6 +260,21 @@ mod tests {
             "/nope",
         ] {
             assert!(resolve(&root, bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn preflight_answers_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        fs::write(dir.path().join("a/jwks.json"), "{}").unwrap();
+        let ok = preflight(dir.path(), "/a/jwks.json?x");
+        assert_eq!(ok.status, 204);
+        assert!(ok.body.is_empty());
+        assert!(ok.headers.contains(&("Access-Control-Allow-Origin".into(), "*".into())));
+        assert!(ok.headers.contains(&("Access-Control-Allow-Methods".into(), "GET, HEAD, OPTIONS".into())));
+        for missing in ["/a/nope.json", "/", "*", "/../a/jwks.json"] {
+            assert_eq!(preflight(dir.path(), missing).status, 404, "{missing}");
         }
     }
 }

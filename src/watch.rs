@@ -7,7 +7,7 @@ use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use notify_debouncer_full::{DebounceEventResult, DebouncedEvent, new_debouncer};
 
 use crate::cmd::{Context, build};
 use crate::error::{Error, Result};
@@ -46,6 +46,67 @@ fn under(path: &Path, dir: &Path) -> bool {
     canon(path).starts_with(canon(dir)) || path.starts_with(dir)
 }
 
+/// True for a path inside a hidden directory under `dir` (such as `keys/.jwksmith/`, where
+/// jwksmith keeps its locks and temporary files): no walk of `keys/` reads those.
+fn in_hidden_dir(path: &Path, dir: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let parent = path.parent().map(canon).unwrap_or_default();
+    parent.strip_prefix(canon(dir)).is_ok_and(|rel| rel.iter().any(|part| part.as_encoded_bytes().starts_with(b".")))
+}
+
+/// A directory `watch` follows (`keys/`, the templates): watched recursively while it exists, and
+/// watched again when it is replaced — moved away and recreated, or removed and restored — since
+/// a watch stays with the directory it was put on, wherever that goes.
+struct Tree {
+    /// As given (`--keys`, `--templates`).
+    path: PathBuf,
+    /// Absolute, as notify names it in events.
+    abs: PathBuf,
+    /// Device and inode of the directory being watched; `None` while none is.
+    id: Option<(u64, u64)>,
+}
+
+impl Tree {
+    fn new(path: &Path) -> Self {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Tree { path: path.to_path_buf(), abs, id: dir_id(path) }
+    }
+
+    /// Where the directory's return shows.
+    fn parent(&self) -> Option<&Path> {
+        self.abs.parent()
+    }
+
+    /// Puts the watch on the directory now at `path` when an event names the directory itself
+    /// (made, removed, moved; seen from its parent) or another one is there (an inode number
+    /// can be reused at once, hence both). True when the watch moved.
+    fn follow<W: notify::Watcher, C: notify_debouncer_full::FileIdCache>(
+        &mut self,
+        debouncer: &mut notify_debouncer_full::Debouncer<W, C>,
+        events: &[DebouncedEvent],
+    ) -> bool {
+        let named = events
+            .iter()
+            .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
+            .any(|e| e.event.paths.contains(&self.abs));
+        let now = dir_id(&self.path);
+        if !named && now == self.id {
+            return false;
+        }
+        // notify may have dropped the old watch already (when it saw the directory go).
+        let _ = debouncer.unwatch(&self.path);
+        // A directory that cannot be watched yet is tried again at the next event.
+        self.id = now.filter(|_| debouncer.watch(&self.path, RecursiveMode::Recursive).is_ok());
+        true
+    }
+}
+
+/// The device and inode of the directory at `path`.
+fn dir_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
+}
+
 /// Builds, then rebuilds on changes until the process ends. `on_built` runs after each good build.
 pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
     let mut ctx = ctx.clone();
@@ -59,25 +120,22 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
     let (tx, rx) = channel::<DebounceEventResult>();
     let mut debouncer =
         new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
-    let mut watched: Vec<PathBuf> = vec![ctx.keys.clone()];
-    if ctx.templates.is_dir() {
-        watched.push(ctx.templates.clone());
-    }
-    for dir in &watched {
+    let mut trees = [Tree::new(&ctx.keys), Tree::new(&ctx.templates)];
+    for tree in trees.iter().filter(|t| t.id.is_some()) {
         debouncer
-            .watch(dir, RecursiveMode::Recursive)
-            .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", dir.display())))?;
+            .watch(&tree.path, RecursiveMode::Recursive)
+            .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", tree.path.display())))?;
     }
-    // A templates directory made later is seen from its parent, then watched itself.
-    let mut templates_missing = !ctx.templates.is_dir();
-    if templates_missing {
-        let parent = ctx.templates.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        // Without it, template changes are seen at the next change under keys/: no error.
+    // The parents show a directory made later, or made again after it was moved away or removed.
+    // Without them, such a directory is seen at the next change of the other one: no error.
+    let mut parents: Vec<&Path> = trees.iter().filter_map(Tree::parent).collect();
+    parents.dedup();
+    for parent in parents {
         let _ = debouncer.watch(parent, RecursiveMode::NonRecursive);
     }
     ctx.ui.report(&format!(
         "watching {} for changes (Ctrl-C to stop)",
-        watched.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" and ")
+        trees.iter().filter(|t| t.id.is_some()).map(|t| t.path.display().to_string()).collect::<Vec<_>>().join(" and ")
     ));
     loop {
         let wait = if fixed_clock {
@@ -90,18 +148,26 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(Ok(events)) => {
-                if templates_missing && ctx.templates.is_dir() {
-                    templates_missing = debouncer.watch(&ctx.templates, RecursiveMode::Recursive).is_err();
+                let mut replaced = false;
+                for tree in &mut trees {
+                    if tree.follow(&mut debouncer, &events) {
+                        let path = tree.path.display();
+                        ctx.ui.note(&match tree.id {
+                            Some(_) => format!("watching {path} (a new directory)"),
+                            None => format!("{path} is gone; watching for it to come back"),
+                        });
+                        replaced = true;
+                    }
                 }
                 let relevant: Vec<&PathBuf> = events
                     .iter()
                     .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
                     .flat_map(|e| e.event.paths.iter())
-                    .filter(|p| !is_noise(p) && !under(p, &ctx.out))
-                    // The parent of a missing templates directory reports its other entries too.
+                    .filter(|p| !is_noise(p) && !under(p, &ctx.out) && !in_hidden_dir(p, &ctx.keys))
+                    // The parents report their other entries too.
                     .filter(|p| under(p, &ctx.keys) || under(p, &ctx.templates))
                     .collect();
-                if relevant.is_empty() {
+                if relevant.is_empty() && !replaced {
                     continue;
                 }
                 for path in &relevant {
@@ -131,6 +197,21 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hidden_directories_under_keys_are_not_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(keys.join(".jwksmith/tmp")).unwrap();
+        std::fs::create_dir_all(keys.join("tenants/acme")).unwrap();
+        for hidden in [".jwksmith/lock", ".jwksmith/tmp/x", ".jwksmith/gone/y"] {
+            assert!(in_hidden_dir(&keys.join(hidden), &keys), "{hidden}");
+        }
+        for seen in ["keyset.toml", "tenants/acme/a.pem", ".hidden-file-is-noise-elsewhere", "tenants"] {
+            assert!(!in_hidden_dir(&keys.join(seen), &keys), "{seen}");
+        }
+        assert!(!in_hidden_dir(&dir.path().join(".git/x"), &keys), "outside keys/");
+    }
 
     #[test]
     fn editor_files_are_noise() {
