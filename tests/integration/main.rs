@@ -16,6 +16,7 @@ mod jwt_verify;
 mod outputs;
 mod redaction;
 mod rotation;
+mod serve_robust;
 mod serve_watch;
 mod site;
 mod smoke;

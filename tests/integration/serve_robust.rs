@@ -5,8 +5,6 @@
 //! `watch` keeps rebuilding after `keys/` or the templates directory is moved away and
 //! recreated (SPEC §6 "Clear errors"), and ignores hidden directories under `keys/`.
 
-mod common;
-
 use std::fs;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -16,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{NOW, Project, assert_no_leak_in_text, tool};
+use crate::common::{NOW, Project, assert_no_leak_in_text, tool};
 use serde_json::Value;
 
 /// The longest any single wait may take, so that a failure never hangs CI.
