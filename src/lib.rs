@@ -28,6 +28,7 @@ pub mod lifecycle;
 pub mod lint;
 pub mod meta;
 pub mod model;
+pub mod outdir;
 pub mod plan;
 pub mod rotation;
 pub mod selftest;

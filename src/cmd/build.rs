@@ -97,6 +97,7 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
 
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
+    crate::outdir::check_owned(ctx)?;
     let (report, sets, keys, next_change) =
         if ctx.all_sets() { run_all(ctx, pretty)? } else { run_selected(ctx, pretty)? };
     for path in &report.written {
