@@ -26,6 +26,7 @@ pub mod keystate;
 pub mod keystore;
 pub mod lifecycle;
 pub mod lint;
+pub mod lock;
 pub mod meta;
 pub mod model;
 pub mod outdir;
