@@ -385,9 +385,13 @@ fn remove_stale(
     owner: &dyn Ownership,
 ) -> Result<Vec<String>> {
     let mut removed = Vec::new();
+    // Only outputs and jwksmith's own temporary files are removed: nothing else in `out/`
+    // (its lock included) is ever deleted.
+    let output = |rel: &str| rel.starts_with("public/") || rel.starts_with("private/");
     for rel in existing.files {
-        let staged = rel.starts_with(&format!("{STAGING_DIR}/"));
-        if !wanted.contains(rel.as_str()) && (staged || owner.owns(&rel)) {
+        let staged =
+            rel.starts_with(&format!("{STAGING_DIR}/")) || (!rel.contains('/') && rel.starts_with(TEMP_PREFIX));
+        if !wanted.contains(rel.as_str()) && (staged || (output(&rel) && owner.owns(&rel))) {
             let path = out.join(&rel);
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             removed.push(rel);
@@ -399,7 +403,7 @@ fn remove_stale(
         let staging = rel == STAGING_DIR;
         let dir = out.join(rel);
         let empty = fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(false);
-        if empty && !keep && (staging || owner.owns(&format!("{rel}/"))) {
+        if empty && !keep && (staging || (output(rel) && owner.owns(&format!("{rel}/")))) {
             fs::remove_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         }
     }

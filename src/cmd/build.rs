@@ -97,6 +97,9 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
 
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
+    crate::outdir::check_owned(ctx)?;
+    // Held until written: a second build waits, then finds out/ as this one left it.
+    let _lock = crate::lock::Lock::out(&ctx.out, &ctx.ui)?;
     let (report, sets, keys, next_change) =
         if ctx.all_sets() { run_all(ctx, pretty)? } else { run_selected(ctx, pretty)? };
     for path in &report.written {

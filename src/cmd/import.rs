@@ -76,6 +76,10 @@ fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> 
 /// Runs `import`.
 pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let (path, dir) = target(ctx)?;
+    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
+    // waits, then acts on what this one leaves.
+    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let ctx = &ctx;
     let (material, hints) = read_key(&opts.file)?;
     let set = load_target(ctx, &path, &dir)?;
     let adopted = is_hand_dropped_in(&opts.file, &dir);

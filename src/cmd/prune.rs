@@ -34,6 +34,10 @@ fn still_published(out: &Path, key: &Key) -> Result<Option<String>> {
 
 /// Runs `prune`.
 pub fn run(ctx: &Context) -> Result<()> {
+    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
+    // waits, then acts on what this one leaves.
+    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let ctx = &ctx;
     let loaded = load(ctx)?;
     let mut pruned = 0;
     for set in &loaded.sets {

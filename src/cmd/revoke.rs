@@ -35,6 +35,10 @@ pub fn decide(set: &KeySet, kid: &str, now: crate::times::Timestamp) -> Vec<Acti
 
 /// Runs `revoke KID`.
 pub fn run(ctx: &Context, kid: &str) -> Result<()> {
+    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
+    // waits, then acts on what this one leaves.
+    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let ctx = &ctx;
     let loaded = load(ctx)?;
     let holders: Vec<&KeySet> = loaded.sets.iter().filter(|s| s.key(kid).is_some()).collect();
     let set = match holders.as_slice() {

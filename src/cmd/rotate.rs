@@ -35,6 +35,10 @@ pub struct Planned<'a> {
 
 /// Runs `rotate`.
 pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
+    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
+    // waits, then acts on what this one leaves.
+    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let ctx = &ctx;
     let loaded = load(ctx)?;
     let mode = if opts.immediate {
         Mode::Immediate
