@@ -13,6 +13,7 @@ mod import_names;
 mod incremental;
 mod interop_keys;
 mod jwt_verify;
+mod locks;
 mod outputs;
 mod redaction;
 mod rotation;

@@ -2,15 +2,13 @@
 //! anything else), and the commands that change `keys/` or write `out/` hold a lock, so that
 //! overlapping runs act one after the other.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{EC_SPECS, NOW, Project, snapshot};
+use crate::common::{EC_SPECS, NOW, Project, snapshot};
 
 /// When the bootstrapped keys of [`NOW`] are due for rotation (`rotate_every` − `publish_ahead`
 /// = 76 days later) but not yet overdue.
@@ -43,7 +41,7 @@ fn assert_success(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    common::assert_no_leak_in_text(&String::from_utf8_lossy(&out.stderr), "stderr");
+    crate::common::assert_no_leak_in_text(&String::from_utf8_lossy(&out.stderr), "stderr");
 }
 
 /// A project with the EC specs whose `keys/` is a copy of `from`'s.
@@ -153,7 +151,7 @@ fn rotate_racing_revoke_never_undoes_the_revoke() {
         assert_eq!(p.json("keys/ec-sig-001.meta.json")["revoked"], at, "{what}: the revoke stands");
         assert_sound(&p, at, &what);
         let jwks = p.json("out/public/jwks.json");
-        assert!(!common::kids(&jwks).contains(&"ec-sig-001".to_string()), "{what}: {jwks}");
+        assert!(!crate::common::kids(&jwks).contains(&"ec-sig-001".to_string()), "{what}: {jwks}");
     }
 }
 
