@@ -75,6 +75,7 @@ fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> 
 
 /// Runs `import`.
 pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
+    crate::cmd::recover_keys(ctx)?;
     let (path, dir) = target(ctx)?;
     let (material, hints) = read_key(&opts.file)?;
     let set = load_target(ctx, &path, &dir)?;
@@ -147,10 +148,16 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         revoked: None,
     };
     let pretty = set.as_ref().is_some_and(|s| s.config.pretty);
-    let written = write_new_key(&NewKey { dir: &dir, material: &material, cert_pem: None, meta: &meta, pretty })?;
-    if adopted {
-        std::fs::remove_file(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
-    }
+    let written = write_new_key(&NewKey {
+        keys: &ctx.keys,
+        set: &path,
+        dir: &dir,
+        material: &material,
+        cert_pem: None,
+        meta: &meta,
+        pretty,
+        adopts: adopted.then_some(opts.file.as_path()),
+    })?;
     let shown = if path.is_empty() { "." } else { path.as_str() };
     ctx.ui.report(&format!(
         "imported {kid} ({} {}, {}) into set {shown}",

@@ -80,6 +80,16 @@ pub fn parse_set(path: &str) -> std::result::Result<String, String> {
     Ok(normalized)
 }
 
+/// Finishes what an interrupted command left in `keys/` ([`crate::keystore::recover`]): leftover
+/// temporary files, keys jwksmith started. Every command that changes `keys/` runs it first,
+/// under its lock, before it reads the sets.
+pub fn recover_keys(ctx: &Context) -> Result<()> {
+    for line in crate::keystore::recover(&ctx.keys)? {
+        ctx.ui.report(&line);
+    }
+    Ok(())
+}
+
 /// The sets found under `keys/`, loaded and validated, plus every set directory found.
 pub struct Loaded {
     /// Every set directory under `keys/` (selected or not).
