@@ -49,6 +49,9 @@ enum Op {
     Create,
     /// Deleting a key's files (`prune`).
     Remove,
+    /// Making the first keys of an empty set (`rotate`): they are all current at once, also
+    /// those that the next `rotate` makes after a crash. Kept by [`recover`] for `rotate`.
+    Bootstrap,
 }
 
 /// A record of a key jwksmith started and has not finished: `keys/.jwksmith/started/<hash>.json`.
@@ -94,7 +97,7 @@ fn file_name(path: &Path) -> String {
 /// Refuses to write `path` over a file that holds another key (or over any certificate or
 /// metadata): a file jwksmith did not make is never replaced. A file that holds this very key
 /// (an `import` of a hand-placed `<kid>.key.pem`, or its matching `<kid>.pub.pem`) may be.
-fn check_target(path: &Path, material: &KeyMaterial, key_file: bool) -> Result<()> {
+fn check_target(path: &Path, kid: &str, material: &KeyMaterial, key_file: bool) -> Result<()> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -111,8 +114,8 @@ fn check_target(path: &Path, material: &KeyMaterial, key_file: bool) -> Result<(
     }
     Err(Error::input(
         path,
-        format!("holds another key than the one jwksmith is writing as `{}`, so it would be replaced", file_name(path)),
-        "move it out of the key directory, or give the new key another name (`import --kid NAME`)",
+        format!("holds another key than the new key `{kid}`, and jwksmith never replaces a file it did not make"),
+        "move it out of the key directory, or give the new key another kid (`jwksmith import --kid NAME`)",
     ))
 }
 
@@ -132,17 +135,21 @@ pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     }
     for (i, (path, _, _)) in files.iter().enumerate() {
         let is_key_file = i == 0 || (i == 1 && private.is_some());
-        check_target(path, key.material, is_key_file)?;
+        check_target(path, kid, key.material, is_key_file)?;
     }
     let meta_path = key.dir.join(format!("{kid}.meta.json"));
-    check_target(&meta_path, key.material, false)?;
+    check_target(&meta_path, kid, key.material, false)?;
     // A file already in place holds this very key (an import of a hand-placed file): it is not
     // jwksmith's to remove after a crash, so the record does not name it.
     let record = Record {
         op: Op::Create,
         set: key.set.to_string(),
         kid: kid.clone(),
-        files: files.iter().filter(|(path, _, _)| path.symlink_metadata().is_err()).map(|(path, _, _)| file_name(path)).collect(),
+        files: files
+            .iter()
+            .filter(|(path, _, _)| path.symlink_metadata().is_err())
+            .map(|(path, _, _)| file_name(path))
+            .collect(),
         adopts: key.adopts.map(file_name),
     };
     let record_file = write_record(key.keys, &record)?;
@@ -191,6 +198,25 @@ pub fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Resul
     remove_file(&record_file)
 }
 
+/// Records that `rotate` is making the first keys of the set at `set` (before its first write).
+pub fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
+    let record =
+        Record { op: Op::Bootstrap, set: set.to_string(), kid: String::new(), files: Vec::new(), adopts: None };
+    write_record(keys, &record).map(|_| ())
+}
+
+/// True when a `rotate` that was making the first keys of the set at `set` did not finish: the
+/// next one makes the missing specs' keys current at once too.
+pub fn is_bootstrapping(keys: &Path, set: &str) -> bool {
+    is_started(keys, set, "")
+}
+
+/// Removes the record of [`begin_bootstrap`], if any (after every key of the set is written).
+pub fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
+    let path = record_path(keys, set, "");
+    if path.is_file() { remove_file(&path) } else { Ok(()) }
+}
+
 /// Makes `keys/` whole again after an interrupted command: removes every leftover temporary
 /// file in `keys/.jwksmith/tmp/`, and completes or removes each key a record says jwksmith
 /// started. Touches nothing else (a key file without a record is not jwksmith's). Returns a line
@@ -207,6 +233,9 @@ pub fn recover(keys: &Path) -> Result<Vec<String>> {
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Record>(&bytes).ok())
             .filter(is_sound);
+        if record.as_ref().is_some_and(|r| r.op == Op::Bootstrap) {
+            continue; // for `rotate` (see [`is_bootstrapping`])
+        }
         if let Some(record) = record {
             let dir = if record.set.is_empty() { keys.to_path_buf() } else { keys.join(&record.set) };
             let shown = if record.set.is_empty() { "." } else { record.set.as_str() };
@@ -234,6 +263,7 @@ pub fn recover(keys: &Path) -> Result<Vec<String>> {
                         ));
                     }
                 }
+                Op::Bootstrap => {}
                 Op::Remove => {
                     let present: Vec<PathBuf> =
                         record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
@@ -256,7 +286,8 @@ pub fn recover(keys: &Path) -> Result<Vec<String>> {
 fn is_sound(record: &Record) -> bool {
     let plain = |name: &str| !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0']);
     let set_ok = record.set.is_empty() || record.set.split('/').all(|part| plain(part) && !part.starts_with('.'));
-    set_ok && plain(&record.kid) && record.files.iter().chain(&record.adopts).all(|f| plain(f))
+    let kid_ok = if record.op == Op::Bootstrap { record.kid.is_empty() } else { plain(&record.kid) };
+    set_ok && kid_ok && record.files.iter().chain(&record.adopts).all(|f| plain(f))
 }
 
 /// The entries of `dir` (none when it does not exist), sorted.

@@ -7,7 +7,7 @@ use crate::cmd::{Context, load, recover_keys};
 use crate::config::{KeySpec, KidStrategy};
 use crate::error::{Error, Result};
 use crate::generate::{Generated, generate, self_signed_cert};
-use crate::keystore::{NewKey, write_meta, write_new_key};
+use crate::keystore::{self, NewKey, write_meta, write_new_key};
 use crate::meta::Meta;
 use crate::model::KeySet;
 use crate::rotation::{Action, Mode, decide};
@@ -54,17 +54,39 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
         .map(|set| {
             let specs: Vec<&KeySpec> =
                 set.config.keys.iter().filter(|k| opts.spec.as_ref().is_none_or(|s| &k.spec == s)).collect();
-            Planned { set, actions: decide(set, &specs, ctx.now, mode) }
+            let mut actions = decide(set, &specs, ctx.now, mode);
+            if keystore::is_bootstrapping(&ctx.keys, &set.path) {
+                finish_bootstrap(set, &mut actions, ctx.now);
+            }
+            Planned { set, actions }
         })
         .collect();
     let count: usize = planned.iter().map(|p| p.actions.len()).sum();
     if count == 0 {
+        end_bootstraps(ctx, &loaded.sets)?;
         ctx.ui.report("nothing is due: every spec has a current key that is not yet due for rotation");
         return Ok(());
     }
     execute(ctx, &planned, opts.immediate)?;
+    end_bootstraps(ctx, &loaded.sets)?;
     ctx.ui.report("next: `jwksmith build` publishes the new schedule");
     Ok(())
+}
+
+/// After a crash in the bootstrap of a set (its first keys, all current at once), the specs
+/// still without a key are made current at once too, as the bootstrap would have.
+fn finish_bootstrap(set: &KeySet, actions: &mut [Action], now: Timestamp) {
+    for action in actions {
+        if let Action::Create { spec, activates } = action
+            && set.keys_of_spec(spec).next().is_none()
+        {
+            *activates = now;
+        }
+    }
+}
+
+fn end_bootstraps(ctx: &Context, sets: &[KeySet]) -> Result<()> {
+    sets.iter().try_for_each(|set| keystore::end_bootstrap(&ctx.keys, &set.path))
 }
 
 /// A line `rotate` prints about a set, once every set is written (in set order).
@@ -167,6 +189,13 @@ fn apply_set(
     let r = set.config.rotation;
     let name = set.display_path();
     let mut taken = Vec::new();
+    // The first keys of an empty set: recorded, so that a crash between two of them still
+    // leaves every spec a current key after the next `rotate`.
+    let bootstrap = !set.keys.iter().any(|k| k.state(ctx.now).is_active())
+        && p.actions.iter().any(|a| matches!(a, Action::Create { activates, .. } if *activates <= ctx.now));
+    if bootstrap {
+        keystore::begin_bootstrap(&ctx.keys, &set.path)?;
+    }
     let mut fresh = fresh.into_iter();
     for action in &p.actions {
         match action {
@@ -177,7 +206,9 @@ fn apply_set(
                 if activates <= ctx.now {
                     lines.push(Line::Report(format!("set {name}: created {kid} (current now)")));
                 } else {
-                    lines.push(Line::Report(format!("set {name}: created {kid} (published now, signs from {activates})")));
+                    lines.push(Line::Report(format!(
+                        "set {name}: created {kid} (published now, signs from {activates})"
+                    )));
                 }
                 if immediate && !set.keys.is_empty() {
                     lines.push(Line::Warn(format!(
