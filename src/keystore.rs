@@ -228,6 +228,12 @@ pub fn recover(keys: &Path) -> Result<Vec<String>> {
     for entry in entries(&tmp)? {
         remove_file(&entry)?;
     }
+    // The temporary file of the state directory's own `.gitignore` (never private).
+    for entry in entries(&state)? {
+        if file_name(&entry).starts_with(crate::write::TEMP_PREFIX) {
+            remove_file(&entry)?;
+        }
+    }
     for record_file in entries(&state.join(STARTED_DIR))? {
         let record = std::fs::read(&record_file)
             .ok()

@@ -468,3 +468,71 @@ fn private_files_are_0600_in_0700_directories_whatever_the_umask() {
         assert!(private_files >= 10, "umask {umask:04o}: {private_files} private files");
     }
 }
+
+#[test]
+fn an_interrupted_key_is_reported_as_jwksmiths_until_the_next_rotate_removes_it() {
+    let base = Project::with_keyset(EC_SPECS);
+    let p = (1..100)
+        .map(|n| {
+            let p = copy_of(&base);
+            jwksmith(&p, &["rotate", "-q", "--now", NOW], &[("JWKSMITH_FAILPOINT", n.to_string())]);
+            p
+        })
+        .find(|p| p.at("keys/ec-sig-001.key.pem").exists())
+        .expect("a crash after the first private key is in place");
+    assert!(!p.at("keys/ec-sig-001.meta.json").exists());
+    let out = p.ok(&["build", "--now", NOW]);
+    let line = stderr(&out).lines().find(|l| l.contains("ec-sig-001")).expect("build warns").to_string();
+    insta::assert_snapshot!("interrupted_key_warning", line);
+    assert!(common::kids(&p.json("out/public/jwks.json")).is_empty());
+    let out = p.ok(&["rotate", "--if-due", "--now", NOW]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed unfinished key ec-sig-001"));
+    assert_finished(&p, NOW, &SPECS, "after the next rotate");
+}
+
+#[test]
+fn every_command_that_changes_keys_removes_leftover_temporary_files() {
+    let base = Project::with_keyset(EC_SPECS);
+    base.ok(&["rotate", "-q", "--now", NOW]);
+    let pem = openssl_ec_key(base.path());
+    base.write("partner.pem", &pem);
+    let commands: [&[&str]; 4] = [
+        &["rotate", "--if-due", "--now", NOW],
+        &["revoke", "ec-enc-001", "--now", NOW],
+        &["prune", "--now", NOW],
+        &["import", "partner.pem", "--now", NOW],
+    ];
+    for args in commands {
+        let p = copy_of(&base);
+        // What a killed writer leaves: a private temporary in keys/.jwksmith/tmp, and a public
+        // one beside the keys (hidden: never read, never published).
+        p.write("keys/.jwksmith/tmp/.jwksmith-tmp-AbC123.tmp", &pem);
+        let public = tool("openssl", &["pkey", "-in", "partner.pem", "-pubout"], p.path());
+        p.write("keys/.jwksmith-tmp-XyZ789.tmp", &public);
+        build_ok(&p, NOW, "with leftovers");
+        assert_eq!(common::kids(&p.json("out/public/jwks.json")).len(), 2, "{args:?}: only the two keys");
+        p.ok(args);
+        assert!(!p.at("keys/.jwksmith/tmp/.jwksmith-tmp-AbC123.tmp").exists(), "{args:?} removed the leftover");
+        let (stray, in_tmp) = stray_private_keys(&p.at("keys"), &[]);
+        assert!(stray.is_empty() && in_tmp.is_empty(), "{args:?}: {stray:?} {in_tmp:?}");
+        build_ok(&p, NOW, "after");
+    }
+}
+
+#[test]
+fn prune_recovers_from_a_crash_at_every_write() {
+    let base = Project::with_keyset(EC_SPECS);
+    base.ok(&["rotate", "-q", "--now", NOW]);
+    base.ok(&["revoke", "ec-enc-001", "-q", "--now", LATER]);
+    base.ok(&["build", "-q", "--now", LATER]);
+    let prune: &[&str] = &["prune", "-q", "--now", LATER];
+    crash_at_every_step(&base, prune, |p, n| {
+        check_crash(p, n, LATER, &[], &[&["rotate", "--if-due", "-q", "--now", LATER]], &SPECS);
+        let left: Vec<String> = ["key.pem", "pub.pem", "meta.json"]
+            .iter()
+            .map(|s| format!("keys/ec-enc-001.{s}"))
+            .filter(|f| p.at(f).exists())
+            .collect();
+        assert!(left.is_empty() || left.len() == 3, "failpoint {n}: pruned whole or not at all: {left:?}");
+    });
+}
