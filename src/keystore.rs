@@ -152,13 +152,14 @@ pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
             .collect(),
         adopts: key.adopts.map(file_name),
     };
-    let record_file = write_record(key.keys, &record)?;
-    let tmp = keystate::ensure(key.keys, TMP_DIR)?;
+    // The set directory first (it may be new, `keys/` too): the state directory lives in `keys/`.
     if private.is_some() {
         ensure_dir(key.dir, 0o700)?;
     } else if !key.dir.is_dir() {
         std::fs::create_dir_all(key.dir).map_err(|e| Error::io(key.dir, e))?;
     }
+    let record_file = write_record(key.keys, &record)?;
+    let tmp = keystate::ensure(key.keys, TMP_DIR)?;
     let mut written = Vec::new();
     for (path, bytes, mode) in files {
         write_atomic_via(&path, &tmp, &bytes, mode, true)?;

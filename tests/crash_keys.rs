@@ -536,3 +536,13 @@ fn prune_recovers_from_a_crash_at_every_write() {
         assert!(left.is_empty() || left.len() == 3, "failpoint {n}: pruned whole or not at all: {left:?}");
     });
 }
+
+#[test]
+fn import_makes_the_key_directory_and_its_state_directory() {
+    let p = Project::new();
+    p.write("a.pem", &openssl_ec_key(p.path()));
+    p.ok(&["import", "a.pem", "--set", "tenants/x", "--now", NOW]);
+    assert!(p.at("keys/tenants/x/a.meta.json").exists());
+    assert!(p.at("keys/.jwksmith/.gitignore").exists());
+    assert_finished(&p, NOW, &[], "import");
+}
