@@ -299,9 +299,11 @@ fn revoke_of_the_current_key_is_crash_safe_and_a_retry_makes_no_third_key() {
         assert!(stray.is_empty(), "{what}: {stray:?}");
         assert_at_most_one_current(p, LATER, &what);
         build_ok(p, LATER, &what);
-        // The retry finishes the job.
+        // The retry finishes the job, and removes what the crash left in keys/.jwksmith/tmp.
         let out = jwksmith(p, revoke, &[]);
         assert!(out.status.success(), "{what}: retry: {}", stderr(&out));
+        let (stray, in_tmp) = stray_private_keys(&p.at("keys"), &[]);
+        assert!(stray.is_empty() && in_tmp.is_empty(), "{what}: after the retry: {stray:?} {in_tmp:?}");
         assert_eq!(p.json("keys/ec-sig-001.meta.json")["revoked"], LATER, "{what}");
         let sig: Vec<_> = states(p, LATER).into_iter().filter(|r| r.2.as_deref() == Some("ec-sig")).collect();
         assert_eq!(sig.len(), 2, "{what}: the revoked key and one successor, no third key: {sig:?}");
