@@ -242,10 +242,7 @@ pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<S
                 keys.push(*key);
             }
             Loaded::Unfinished(u) => {
-                warnings.push(format!(
-                    "{}: key `{kid}` has no metadata (an interrupted rotate?): it is not published; the next `jwksmith rotate` removes it",
-                    u.files[0].display()
-                ));
+                warnings.push(unfinished_warning(set, &u));
                 unfinished.push(u);
             }
             Loaded::Nothing => {}
@@ -253,6 +250,30 @@ pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<S
     }
     let set = KeySet { path: set.path.clone(), dir: set.dir.clone(), config, config_file, keys, unfinished };
     Ok((set, warnings))
+}
+
+/// The warning about a key file without metadata: jwksmith's own interrupted key (a record says
+/// so) is finished or removed by the next `rotate`; any other is left alone, and `import` adopts it.
+fn unfinished_warning(set: &SetDir, u: &Unfinished) -> String {
+    let depth = if set.path.is_empty() { 0 } else { set.path.split('/').count() };
+    let keys = set.dir.ancestors().nth(depth).unwrap_or(&set.dir);
+    // The private file when there is one: importing it writes the public file too.
+    let file = u.files.iter().find(|f| f.to_string_lossy().ends_with(".key.pem")).unwrap_or(&u.files[0]);
+    if crate::keystore::is_started(keys, &set.path, &u.kid) {
+        format!(
+            "{}: key `{}` is unfinished (an interrupted jwksmith run): it is not published; the next `jwksmith rotate` removes it",
+            file.display(),
+            u.kid
+        )
+    } else {
+        let set_flag = if set.path.is_empty() { String::new() } else { format!(" and `--set {}`", set.path) };
+        format!(
+            "{}: key `{}` has no metadata and jwksmith did not make it: it is not published, and jwksmith leaves it alone; to publish it, run `jwksmith import` on this file with `--kid {}`{set_flag}",
+            file.display(),
+            u.kid,
+            u.kid
+        )
+    }
 }
 
 enum Loaded {

@@ -88,24 +88,76 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<
 /// Returns the stamp of the file in place.
 pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<Stamp> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    failpoint(Step::Create, path);
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .suffix(".tmp")
         .tempfile_in(staging)
         .map_err(|e| Error::io(staging, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    if sync {
-        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    }
-    // Temporary files are created 0600: private files need no change.
-    if mode != 0o600 {
+    // Temporary files are created 0600 less the umask: the mode is set exactly (a restrictive
+    // umask such as 0277 would leave a private file 0400), before any byte is written.
+    if mode != 0o600 || umask().is_none_or(|mask| mask & 0o600 != 0) {
         tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
     }
+    failpoint(Step::Write, path);
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    if sync {
+        failpoint(Step::Sync, path);
+        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    }
+    failpoint(Step::Rename, path);
     let file = tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if sync {
+        failpoint(Step::SyncDir, path);
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
     }
     file.metadata().map(|m| Stamp::of(&m)).map_err(|e| Error::io(path, e))
+}
+
+/// Removes a file, as one step of [`failpoint`]'s count.
+pub fn remove_file(path: &Path) -> Result<()> {
+    failpoint(Step::Remove, path);
+    fs::remove_file(path).map_err(|e| Error::io(path, e))
+}
+
+/// The environment variable of the crash tests' failpoint: `JWKSMITH_FAILPOINT=N` makes the
+/// process abort (`std::process::abort`, as abrupt as a SIGKILL) right before its N-th write
+/// step. Unset (or not a number), it costs one atomic load per step.
+pub const FAILPOINT_ENV: &str = "JWKSMITH_FAILPOINT";
+
+/// The write steps [`failpoint`] counts, in the order one atomic write takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Creating a temporary file.
+    Create,
+    /// Writing the bytes into it (its mode is already set).
+    Write,
+    /// Syncing it to disk (writes of `keys/`).
+    Sync,
+    /// Renaming it into place.
+    Rename,
+    /// Syncing the directory after the rename (the file is in place: a crash here is a crash
+    /// just after the write).
+    SyncDir,
+    /// Removing a file (an unfinished key, a pruned key, a record, a leftover).
+    Remove,
+}
+
+/// Counts one write step, and aborts the process before the step `JWKSMITH_FAILPOINT` names.
+/// Every write of the writer and of the key store goes through here (the records of started
+/// keys included: each is an atomic write, and its removal a [`Step::Remove`]).
+pub fn failpoint(step: Step, path: &Path) {
+    static AT: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    static TAKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(at) = *AT.get_or_init(|| std::env::var(FAILPOINT_ENV).ok().and_then(|v| v.trim().parse().ok())) else {
+        return;
+    };
+    let n = TAKEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    if n == at {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        eprintln!("jwksmith: {FAILPOINT_ENV}={at}: aborting before {step:?} of {name:?}");
+        std::process::abort();
+    }
 }
 
 /// Creates `dir` and its parents with `mode` where missing, and sets `mode` on `dir`.

@@ -76,9 +76,7 @@ fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> 
 /// Runs `import`.
 pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let (path, dir) = target(ctx)?;
-    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
-    // waits, then acts on what this one leaves.
-    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let (material, hints) = read_key(&opts.file)?;
     let set = load_target(ctx, &path, &dir)?;
@@ -151,10 +149,16 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         revoked: None,
     };
     let pretty = set.as_ref().is_some_and(|s| s.config.pretty);
-    let written = write_new_key(&NewKey { dir: &dir, material: &material, cert_pem: None, meta: &meta, pretty })?;
-    if adopted {
-        std::fs::remove_file(&opts.file).map_err(|e| Error::io(&opts.file, e))?;
-    }
+    let written = write_new_key(&NewKey {
+        keys: &ctx.keys,
+        set: &path,
+        dir: &dir,
+        material: &material,
+        cert_pem: None,
+        meta: &meta,
+        pretty,
+        adopts: adopted.then_some(opts.file.as_path()),
+    })?;
     let shown = if path.is_empty() { "." } else { path.as_str() };
     ctx.ui.report(&format!(
         "imported {kid} ({} {}, {}) into set {shown}",

@@ -80,6 +80,19 @@ pub fn parse_set(path: &str) -> std::result::Result<String, String> {
     Ok(normalized)
 }
 
+/// The start of every command that changes `keys/`: takes the lock of `keys/` for the whole
+/// run ([`crate::lock::lock_keys`]; an overlapping command waits, then acts on what this one
+/// leaves), then finishes what an interrupted command left there ([`crate::keystore::recover`]:
+/// leftover temporary files, keys jwksmith started), before anything reads the sets. Returns the
+/// lock and the context to run under.
+pub fn change_keys(ctx: &Context) -> Result<(crate::lock::Lock, Context)> {
+    let (lock, ctx) = crate::lock::lock_keys(ctx)?;
+    for line in crate::keystore::recover(&ctx.keys)? {
+        ctx.ui.report(&line);
+    }
+    Ok((lock, ctx))
+}
+
 /// The sets found under `keys/`, loaded and validated, plus every set directory found.
 pub struct Loaded {
     /// Every set directory under `keys/` (selected or not).

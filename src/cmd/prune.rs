@@ -1,6 +1,7 @@
 //! `jwksmith prune`: delete the files of expired and revoked keys, once no `jwks.json` and
 //! nothing under `out/private/` holds them. Metadata goes first, so an interrupted prune leaves
-//! an unfinished key that the next `rotate` cleans up, never a half-published one.
+//! an unfinished key that the next command that changes keys/ cleans up (a record says it is
+//! jwksmith's), never a half-published one.
 
 use std::path::Path;
 
@@ -34,9 +35,7 @@ fn still_published(out: &Path, key: &Key) -> Result<Option<String>> {
 
 /// Runs `prune`.
 pub fn run(ctx: &Context) -> Result<()> {
-    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
-    // waits, then acts on what this one leaves.
-    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let loaded = load(ctx)?;
     let mut pruned = 0;
@@ -51,11 +50,14 @@ pub fn run(ctx: &Context) -> Result<()> {
                 ));
                 continue;
             }
+            // Under a record (an interrupted prune is finished by the next command that changes
+            // keys/), in an order that never publishes the key again: managed files without their
+            // metadata are an unfinished key, but a hand-dropped file without it would be a
+            // current key, so that file goes first.
             let mut files = key.files.clone();
-            files.sort_by_key(|f| !f.to_string_lossy().ends_with(".meta.json"));
-            for file in &files {
-                std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
-            }
+            let is_meta = |f: &std::path::PathBuf| f.to_string_lossy().ends_with(".meta.json");
+            files.sort_by_key(|f| if key.hand_dropped { is_meta(f) } else { !is_meta(f) });
+            crate::keystore::remove_key(&ctx.keys, &set.path, key.kid(), &files)?;
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             ctx.ui.report(&format!("set {}: pruned {} ({})", set.display_path(), key.kid(), names.join(", ")));
             pruned += 1;

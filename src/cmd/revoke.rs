@@ -1,43 +1,37 @@
 //! `jwksmith revoke KID`: revoked now, gone from `jwks.json` at once; a revoked current key is
 //! replaced by the waiting next key of its spec, or by a new key, current at once.
+//!
+//! Crash-safe in three writes, each one file renamed into place: the successor first (a new key
+//! is written as a *next* key, so the revoked key stays the only current one), then the
+//! revocation, then the successor's promotion. A crash at any instant leaves the spec with at
+//! most one current key and the key either not yet revoked or revoked; a retry finishes the job
+//! with the same successor (never a third key).
 
-use crate::cmd::rotate::{Planned, execute};
+use crate::cmd::rotate::{new_kid, write_created};
 use crate::cmd::{Context, load};
 use crate::error::{Error, Result};
+use crate::generate::generate;
+use crate::keystore::write_meta;
 use crate::lifecycle::{State, Times};
+use crate::meta::Meta;
 use crate::model::KeySet;
-use crate::rotation::Action;
+use crate::times::{Span, Timestamp};
 
-/// What revoking a key in a set does (pure).
-pub fn decide(set: &KeySet, kid: &str, now: crate::times::Timestamp) -> Vec<Action> {
-    let Some(key) = set.key(kid) else { return Vec::new() };
-    let mut actions =
-        vec![Action::Retime { kid: kid.to_string(), times: Times { revoked: Some(now), ..key.meta.times() } }];
-    if key.state(now) != State::Current {
-        return actions;
-    }
-    let Some(spec) = key.meta.spec.as_deref().filter(|s| set.config.spec(s).is_some()) else {
-        return actions;
-    };
-    let waiting = set
-        .keys_of_spec(spec)
+/// The newest key of `spec` that is next at `now`.
+fn waiting_next<'a>(set: &'a KeySet, spec: &'a str, now: Timestamp) -> Option<&'a Meta> {
+    set.keys_of_spec(spec)
         .filter(|k| k.state(now) == State::Next)
-        .max_by_key(|k| (k.meta.activates, k.meta.kid.clone()));
-    match waiting {
-        Some(next) => actions.push(Action::Retime {
-            kid: next.meta.kid.clone(),
-            times: Times { activates: Some(now), ..next.meta.times() },
-        }),
-        None => actions.push(Action::Create { spec: spec.to_string(), activates: now }),
-    }
-    actions
+        .max_by_key(|k| (k.meta.activates, k.meta.kid.clone()))
+        .map(|k| &k.meta)
+}
+
+fn promoted(meta: &Meta, now: Timestamp) -> Times {
+    Times { activates: Some(now), ..meta.times() }
 }
 
 /// Runs `revoke KID`.
 pub fn run(ctx: &Context, kid: &str) -> Result<()> {
-    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
-    // waits, then acts on what this one leaves.
-    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let loaded = load(ctx)?;
     let holders: Vec<&KeySet> = loaded.sets.iter().filter(|s| s.key(kid).is_some()).collect();
@@ -58,8 +52,26 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
         }
     };
     let key = set.key(kid).expect("holder has the key");
+    let name = set.display_path();
+    let spec = key.meta.spec.as_deref().filter(|s| set.config.spec(s).is_some());
     if let Some(at) = key.meta.revoked.filter(|t| *t <= ctx.now) {
-        ctx.ui.report(&format!("set {}: {kid} was already revoked at {at}", set.display_path()));
+        // A revoke interrupted after the revocation left its spec without a current key: finish it.
+        let orphaned = spec.filter(|s| !set.keys_of_spec(s).any(|k| k.state(ctx.now) == State::Current));
+        match orphaned {
+            Some(spec) => {
+                let successor = match waiting_next(set, spec, ctx.now) {
+                    Some(next) => next.clone(),
+                    None => create_next(ctx, set, spec)?,
+                };
+                promote(ctx, set, &successor)?;
+                ctx.ui.report(&format!(
+                    "set {name}: {kid} was already revoked at {at}; {} is now current in its place",
+                    successor.kid
+                ));
+                warn_signs_at_once(ctx, set);
+            }
+            None => ctx.ui.report(&format!("set {name}: {kid} was already revoked at {at}")),
+        }
         return Ok(());
     }
     if key.hand_dropped && key.files.iter().all(|f| !f.to_string_lossy().ends_with(".meta.json")) {
@@ -69,17 +81,55 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
             format!("run `jwksmith import {}` first, or delete the file", key.files[0].display()),
         ));
     }
-    let was_current = key.state(ctx.now) == State::Current;
-    let actions = decide(set, kid, ctx.now);
-    execute(ctx, &[Planned { set, actions }], false)?;
-    ctx.ui.report(&format!("set {}: revoked {kid} at {}", set.display_path(), ctx.now));
-    if was_current && key.meta.spec.is_some() {
-        ctx.ui.warn(&format!(
-            "set {}: the replacement key signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
-            set.display_path(),
-            set.config.rotation.cache_max_age
-        ));
+    let replaced = spec.filter(|_| key.state(ctx.now) == State::Current);
+    // 1. The successor, as a next key: the revoked key is still the spec's only current key.
+    let successor = match replaced {
+        Some(spec) => Some(match waiting_next(set, spec, ctx.now) {
+            Some(next) => next.clone(),
+            None => create_next(ctx, set, spec)?,
+        }),
+        None => None,
+    };
+    // 2. The revocation: now the spec has no current key.
+    let mut revoked = key.meta.clone();
+    revoked.set_times(Times { revoked: Some(ctx.now), ..key.meta.times() });
+    write_meta(&ctx.keys, &set.dir, &revoked, set.config.pretty)?;
+    ctx.ui.report(&format!("set {name}: revoked {kid} at {}", ctx.now));
+    // 3. The promotion: the successor is the one current key.
+    if let Some(successor) = successor {
+        promote(ctx, set, &successor)?;
+        warn_signs_at_once(ctx, set);
     }
     ctx.ui.report("next: `jwksmith build` removes it from jwks.json");
     Ok(())
+}
+
+/// Generates and writes a new key of `spec` that is next (not yet current) at now.
+fn create_next(ctx: &Context, set: &KeySet, spec: &str) -> Result<Meta> {
+    let spec_def = set.config.spec(spec).expect("spec exists");
+    let key = generate(spec_def).map_err(|e| Error::Failed(format!("revoke: {e}")))?;
+    let kid = new_kid(set, spec, &key, &[]);
+    // Any instant after now will do, as the next write makes it current: publish_ahead is the
+    // time a crash right here leaves it waiting (like an ordinary `rotate`).
+    let activates = ctx.now.plus(set.config.rotation.publish_ahead.max(Span::from_secs(1)));
+    let meta = write_created(ctx, set, spec, activates, &key, &kid)?;
+    ctx.ui.report(&format!("set {}: created {kid}", set.display_path()));
+    Ok(meta)
+}
+
+/// Makes `successor` current now.
+fn promote(ctx: &Context, set: &KeySet, successor: &Meta) -> Result<()> {
+    let mut meta = successor.clone();
+    meta.set_times(promoted(successor, ctx.now));
+    write_meta(&ctx.keys, &set.dir, &meta, set.config.pretty)?;
+    ctx.ui.report(&format!("set {}: {} becomes current at {}", set.display_path(), meta.kid, ctx.now));
+    Ok(())
+}
+
+fn warn_signs_at_once(ctx: &Context, set: &KeySet) {
+    ctx.ui.warn(&format!(
+        "set {}: the replacement key signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
+        set.display_path(),
+        set.config.rotation.cache_max_age
+    ));
 }

@@ -3,12 +3,11 @@
 
 use rayon::prelude::*;
 
-use crate::cmd::build::plural;
 use crate::cmd::{Context, load};
 use crate::config::{KeySpec, KidStrategy};
 use crate::error::{Error, Result};
 use crate::generate::{Generated, generate, self_signed_cert};
-use crate::keystore::{NewKey, write_meta, write_new_key};
+use crate::keystore::{self, NewKey, write_meta, write_new_key};
 use crate::meta::Meta;
 use crate::model::KeySet;
 use crate::rotation::{Action, Mode, decide};
@@ -35,9 +34,7 @@ pub struct Planned<'a> {
 
 /// Runs `rotate`.
 pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
-    // Held for the whole run, and keys/ loaded only once it is held: an overlapping command
-    // waits, then acts on what this one leaves.
-    let (_lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let loaded = load(ctx)?;
     let mode = if opts.immediate {
@@ -52,26 +49,45 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
     {
         return Err(Error::Usage(format!("--spec {spec}: no selected set has a [[key]] spec named `{spec}`")));
     }
-    for set in &loaded.sets {
-        remove_unfinished(ctx, set)?;
-    }
     let planned: Vec<Planned> = loaded
         .sets
         .iter()
         .map(|set| {
             let specs: Vec<&KeySpec> =
                 set.config.keys.iter().filter(|k| opts.spec.as_ref().is_none_or(|s| &k.spec == s)).collect();
-            Planned { set, actions: decide(set, &specs, ctx.now, mode) }
+            let mut actions = decide(set, &specs, ctx.now, mode);
+            if keystore::is_bootstrapping(&ctx.keys, &set.path) {
+                finish_bootstrap(set, &mut actions, ctx.now);
+            }
+            Planned { set, actions }
         })
         .collect();
     let count: usize = planned.iter().map(|p| p.actions.len()).sum();
     if count == 0 {
+        end_bootstraps(ctx, &loaded.sets)?;
         ctx.ui.report("nothing is due: every spec has a current key that is not yet due for rotation");
         return Ok(());
     }
     execute(ctx, &planned, opts.immediate)?;
+    end_bootstraps(ctx, &loaded.sets)?;
     ctx.ui.report("next: `jwksmith build` publishes the new schedule");
     Ok(())
+}
+
+/// After a crash in the bootstrap of a set (its first keys, all current at once), the specs
+/// still without a key are made current at once too, as the bootstrap would have.
+fn finish_bootstrap(set: &KeySet, actions: &mut [Action], now: Timestamp) {
+    for action in actions {
+        if let Action::Create { spec, activates } = action
+            && set.keys_of_spec(spec).next().is_none()
+        {
+            *activates = now;
+        }
+    }
+}
+
+fn end_bootstraps(ctx: &Context, sets: &[KeySet]) -> Result<()> {
+    sets.iter().try_for_each(|set| keystore::end_bootstrap(&ctx.keys, &set.path))
 }
 
 /// A line `rotate` prints about a set, once every set is written (in set order).
@@ -143,22 +159,6 @@ fn progress_bar(ctx: &Context, len: usize) -> indicatif::ProgressBar {
     bar
 }
 
-fn remove_unfinished(ctx: &Context, set: &KeySet) -> Result<()> {
-    for u in &set.unfinished {
-        for file in &u.files {
-            std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
-        }
-        ctx.ui.report(&format!(
-            "set {}: removed unfinished key {} ({} file{})",
-            set.display_path(),
-            u.kid,
-            u.files.len(),
-            plural(u.files.len())
-        ));
-    }
-    Ok(())
-}
-
 /// The kid a new key of `spec` gets in `set` (after `taken` kids already used in this run).
 pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
     match set.config.kid {
@@ -166,7 +166,9 @@ pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> S
         KidStrategy::SpkiSha256 => key.material.public.spki_sha256(),
         KidStrategy::Sequence => {
             let prefix = format!("{spec}-");
-            let used = set.keys.iter().map(|k| k.meta.kid.clone()).chain(taken.iter().cloned());
+            // Unfinished kids are taken too: a hand-placed `<spec>-001.pub.pem` is never replaced.
+            let used = set.keys.iter().map(|k| k.meta.kid.clone());
+            let used = used.chain(set.unfinished.iter().map(|u| u.kid.clone())).chain(taken.iter().cloned());
             let highest =
                 used.filter_map(|kid| kid.strip_prefix(&prefix).and_then(|n| n.parse::<u32>().ok())).max().unwrap_or(0);
             format!("{prefix}{:03}", highest + 1)
@@ -174,7 +176,9 @@ pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> S
     }
 }
 
-/// Writes one set's new keys and changed metadata; returns what to print about it.
+/// Writes one set's new keys and changed metadata, in the order of its actions (so that a crash
+/// between two writes leaves what the order was chosen for: `--immediate` retires the current
+/// key before it makes the new one, never two current keys); returns what to print about it.
 fn apply_set(
     ctx: &Context,
     p: &Planned,
@@ -186,75 +190,106 @@ fn apply_set(
     let r = set.config.rotation;
     let name = set.display_path();
     let mut taken = Vec::new();
-    for (spec, activates, key) in fresh {
-        let kid = new_kid(set, spec, &key, &taken);
-        let spec_def = set.config.spec(spec).expect("spec exists");
-        let meta = Meta {
-            kid: kid.clone(),
-            id: uuid::Uuid::new_v4().to_string(),
-            label: Some(kid.clone()),
-            spec: Some(spec.to_string()),
-            key_use: spec_def.key_use,
-            alg: spec_def.alg,
-            created: Some(ctx.now),
-            activates: Some(activates),
-            retires: None,
-            expires: None,
-            revoked: None,
-        };
-        let cert = if set.config.x5c {
-            let until = activates.plus(r.rotate_every).plus(r.publish_ahead).plus(r.verify_for).plus(r.rotate_every);
-            Some(self_signed_cert(&key, &kid, ctx.now, until).map_err(|e| Error::Failed(format!("rotate: {e}")))?)
-        } else {
-            None
-        };
-        write_new_key(&NewKey {
-            dir: &set.dir,
-            material: &key.material,
-            cert_pem: cert.as_deref(),
-            meta: &meta,
-            pretty: set.config.pretty,
-        })?;
-        if activates <= ctx.now {
-            lines.push(Line::Report(format!("set {name}: created {kid} (current now)")));
-        } else {
-            lines.push(Line::Report(format!("set {name}: created {kid} (published now, signs from {activates})")));
-        }
-        if immediate && !set.keys.is_empty() {
-            lines.push(Line::Warn(format!(
-                "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
-                r.cache_max_age
-            )));
-        }
-        taken.push(kid);
+    // The first keys of an empty set: recorded, so that a crash between two of them still
+    // leaves every spec a current key after the next `rotate`.
+    let bootstrap = !set.keys.iter().any(|k| k.state(ctx.now).is_active())
+        && p.actions.iter().any(|a| matches!(a, Action::Create { activates, .. } if *activates <= ctx.now));
+    if bootstrap {
+        keystore::begin_bootstrap(&ctx.keys, &set.path)?;
     }
+    let mut fresh = fresh.into_iter();
     for action in &p.actions {
-        if let Action::Retime { kid, times } = action {
-            let Some(key) = set.key(kid) else { continue };
-            let mut meta = key.meta.clone();
-            meta.set_times(*times);
-            write_meta(&set.dir, &meta, set.config.pretty)?;
-            let before = key.meta.times();
-            if times.retires != before.retires
-                && let Some(at) = times.retires
-            {
-                lines.push(Line::Report(format!(
-                    "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
-                    times.expires.unwrap_or(at)
-                )));
-            }
-            if times.activates != before.activates
-                && let Some(at) = times.activates
-            {
-                lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
-                if immediate {
-                    lines.push(Line::Warn(format!(
-                        "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
-                        r.publish_ahead, r.cache_max_age
+        match action {
+            Action::Create { .. } => {
+                let Some((spec, activates, key)) = fresh.next() else { continue };
+                let kid = new_kid(set, spec, &key, &taken);
+                write_created(ctx, set, spec, activates, &key, &kid)?;
+                if activates <= ctx.now {
+                    lines.push(Line::Report(format!("set {name}: created {kid} (current now)")));
+                } else {
+                    lines.push(Line::Report(format!(
+                        "set {name}: created {kid} (published now, signs from {activates})"
                     )));
+                }
+                if immediate && !set.keys.is_empty() {
+                    lines.push(Line::Warn(format!(
+                        "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
+                        r.cache_max_age
+                    )));
+                }
+                taken.push(kid);
+            }
+            Action::Retime { kid, times } => {
+                let Some(key) = set.key(kid) else { continue };
+                let mut meta = key.meta.clone();
+                meta.set_times(*times);
+                write_meta(&ctx.keys, &set.dir, &meta, set.config.pretty)?;
+                let before = key.meta.times();
+                if times.retires != before.retires
+                    && let Some(at) = times.retires
+                {
+                    lines.push(Line::Report(format!(
+                        "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
+                        times.expires.unwrap_or(at)
+                    )));
+                }
+                if times.activates != before.activates
+                    && let Some(at) = times.activates
+                {
+                    lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
+                    if immediate {
+                        lines.push(Line::Warn(format!(
+                            "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
+                            r.publish_ahead, r.cache_max_age
+                        )));
+                    }
                 }
             }
         }
     }
     Ok(lines)
+}
+
+/// Writes a generated key of `spec` as `kid`, created now and current from `activates`; returns
+/// its metadata.
+pub fn write_created(
+    ctx: &Context,
+    set: &KeySet,
+    spec: &str,
+    activates: Timestamp,
+    key: &Generated,
+    kid: &str,
+) -> Result<Meta> {
+    let r = set.config.rotation;
+    let spec_def = set.config.spec(spec).expect("spec exists");
+    let meta = Meta {
+        kid: kid.to_string(),
+        id: uuid::Uuid::new_v4().to_string(),
+        label: Some(kid.to_string()),
+        spec: Some(spec.to_string()),
+        key_use: spec_def.key_use,
+        alg: spec_def.alg,
+        created: Some(ctx.now),
+        activates: Some(activates),
+        retires: None,
+        expires: None,
+        revoked: None,
+    };
+    let cert = if set.config.x5c {
+        let until = activates.plus(r.rotate_every).plus(r.publish_ahead).plus(r.verify_for).plus(r.rotate_every);
+        Some(self_signed_cert(key, kid, ctx.now, until).map_err(|e| Error::Failed(format!("rotate: {e}")))?)
+    } else {
+        None
+    };
+    write_new_key(&NewKey {
+        keys: &ctx.keys,
+        set: &set.path,
+        dir: &set.dir,
+        material: &key.material,
+        cert_pem: cert.as_deref(),
+        meta: &meta,
+        pretty: set.config.pretty,
+        adopts: None,
+    })?;
+    Ok(meta)
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod bad_inputs;
 mod crash;
+mod crash_keys;
 mod edge_outputs;
 mod guarantees;
 mod import_names;
