@@ -30,11 +30,19 @@ pub fn state_dir(keys: &Path) -> PathBuf {
     keys.join(STATE_DIR)
 }
 
-/// `keys/.jwksmith/<name>` made (0700, with its `.gitignore`) when missing; returns its path.
-/// `name` may be empty for the state directory itself.
-pub fn ensure(keys: &Path, name: &str) -> Result<PathBuf> {
+/// `keys/.jwksmith/` made (0700) when missing, without its `.gitignore`: for the lock file,
+/// which must exist before the lock is held. Only the lock's holder writes the `.gitignore`
+/// ([`ensure`]), since its temporary file is a leftover to the recovery of another holder.
+pub fn make(keys: &Path) -> Result<PathBuf> {
     let state = state_dir(keys);
     make_private_dir(&state)?;
+    Ok(state)
+}
+
+/// `keys/.jwksmith/<name>` made (0700, with its `.gitignore`) when missing; returns its path.
+/// `name` may be empty for the state directory itself. Called under the lock of `keys/`.
+pub fn ensure(keys: &Path, name: &str) -> Result<PathBuf> {
+    let state = make(keys)?;
     let ignore = state.join(".gitignore");
     if !ignore.exists() {
         // Written before anything else goes in, so nothing here is ever stageable.

@@ -48,7 +48,7 @@ impl Lock {
         if !keys.is_dir() {
             return Ok(Lock::none());
         }
-        let state = match keystate::ensure(keys, "") {
+        let state = match keystate::make(keys) {
             Ok(state) => state,
             // Nothing can be written in keys/: the lock file is used if it is there.
             Err(Error::Io { source, .. }) if not_writable(&source) => match keystate::state_dir(keys) {
@@ -57,7 +57,14 @@ impl Lock {
             },
             Err(e) => return Err(e),
         };
-        acquire(&state.join(keystate::LOCK_FILE), timeout, ui, Vec::new())
+        let lock = acquire(&state.join(keystate::LOCK_FILE), timeout, ui, Vec::new())?;
+        // Held now: the `.gitignore` that keeps the lock and all else here unstaged.
+        match keystate::ensure(keys, "") {
+            Ok(_) => {}
+            Err(Error::Io { source, .. }) if not_writable(&source) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(lock)
     }
 
     /// The lock of `build` on `out/` (`out/.jwksmith-lock`), making `out/` when it is missing.
