@@ -101,7 +101,7 @@ pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
     // Held until written: a second build waits, then finds out/ as this one left it.
     let _lock = crate::lock::Lock::out(&ctx.out, &ctx.ui)?;
     let (report, sets, keys, next_change) =
-        if ctx.all_sets() { run_all(ctx, pretty)? } else { run_selected(ctx, pretty)? };
+        if ctx.all_sets() { run_all(ctx, pretty, true)? } else { run_selected(ctx, pretty)? };
     for path in &report.written {
         ctx.ui.note(&format!("wrote   {path}"));
     }
@@ -167,17 +167,19 @@ fn load_fresh(ctx: &Context, keys: &Root, dir: &SetDir, options: PlanOptions, ou
     Ok(Fresh { set, warnings, inputs, file_count: files.len(), files, site, site_encoded })
 }
 
-/// A build of every set, reusing what the last build's record proves unchanged.
-fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
+/// A build of every set, reusing what the last build's record proves unchanged (with
+/// `use_record`; without, the record is only written).
+fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
     // Stamps taken after this instant are judged racy against it (see `crate::stamp`).
     let seen_at = now_nanos();
     check_out_dir(&ctx.out)?;
     let out_exists = ctx.out.is_dir();
     let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
-    let (mut record, mut previous) = match cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty)) {
-        Some((record, previous)) => (Some(record), Some(previous)),
-        None => (None, None),
-    };
+    let (mut record, mut previous) =
+        match cache.as_ref().filter(|_| out_exists && use_record).and_then(|c| c.read(pretty)) {
+            Some((record, previous)) => (Some(record), Some(previous)),
+            None => (None, None),
+        };
     let mut survey = record.as_ref().map(|r| r.survey(&ctx.keys, &ctx.out));
     let templates = template_stamps(&ctx.templates, seen_at);
     if let (Some(r), Some(s)) = (&record, &survey)
@@ -211,6 +213,16 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     let reuse = match (&mut record, &survey) {
         (Some(r), Some(survey)) => r.reuse(survey, &dirs, ctx.now, &templates),
         _ => Reuse { sets: vec![None; dirs.len()], site: None },
+    };
+    // The reused sets' site rows, decoded before anything is written: a row that does not
+    // decode makes the record no record, and the build a full one.
+    let decoded: Vec<Option<SiteSet>> = if reuse.site.is_some() {
+        Vec::new()
+    } else {
+        match reuse.sets.par_iter().map(|r| r.as_ref().map(|r| r.site().ok_or(())).transpose()).collect() {
+            Ok(decoded) => decoded,
+            Err(()) => return run_all(ctx, pretty, false),
+        }
     };
 
     let options = PlanOptions { force_pretty: pretty };
@@ -275,7 +287,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     // The site files are rendered while the sets' files are written.
     let render = || match &reuse.site {
         Some(_) => Ok(Vec::new()),
-        None => site_files(ctx, &reuse.sets, &fresh, &files, &ranges, index_size),
+        None => site_files(ctx, &reuse.sets, &decoded, &fresh, &files, &ranges, index_size),
     };
     let (mut report, site_files) = apply_keeping(&ctx.out, &files, &All, &keep, Some(existing), render)?;
     report.unchanged += kept;
@@ -324,7 +336,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
                 out_dir_stamps(&ctx.out, paths)
             }
         };
-        if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs) {
+        if let Some(new) = Record::new(cache, pretty, templates, key_dirs, out_dirs, records, site_outputs) {
             cache.write(&new, previous.as_ref());
         }
     }
@@ -348,20 +360,15 @@ fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
 fn site_files(
     ctx: &Context,
     reused: &[Option<SetRecord>],
+    decoded: &[Option<SiteSet>],
     fresh: &[Option<Fresh>],
     files: &[OutputFile],
     ranges: &[std::ops::Range<usize>],
     index_size: Option<u64>,
 ) -> Result<Vec<OutputFile>> {
-    let decoded: Vec<Option<SiteSet>> = reused
-        .par_iter()
-        .map(|r| r.as_ref().map(|r| r.site().ok_or(())))
-        .map(Option::transpose)
-        .collect::<std::result::Result<_, ()>>()
-        .map_err(|()| crate::error::Error::Failed("the build record is damaged; run the build again".into()))?;
     let shown: Vec<(&SiteSet, Vec<&str>)> = reused
         .iter()
-        .zip(&decoded)
+        .zip(decoded)
         .zip(fresh.iter().zip(ranges))
         .map(|((r, d), (f, range))| match (r, d, f) {
             (Some(r), Some(site), _) => (site, r.outputs.iter().map(|o| o.path.as_str()).collect()),
