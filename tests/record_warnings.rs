@@ -13,6 +13,20 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC};
+use insta::assert_snapshot;
+
+/// An OS error's text, `(Permission denied (os error 13))`, as `([OS ERROR])`: it depends on who
+/// runs the test (root needs `chattr +i`, which says "Operation not permitted").
+fn redact_os_error(text: &str) -> String {
+    let mut out = text.to_string();
+    while let Some(start) = out.find("(os error ") {
+        let open = out[..start].rfind('(').unwrap_or(start);
+        let end = out[start..].find(')').map_or(out.len(), |e| start + e + 1);
+        let end = if out[end..].starts_with(')') && open < start { end + 1 } else { end };
+        out.replace_range(open..end, "([OS ERROR])");
+    }
+    out
+}
 
 /// Every entry under `root` (itself as `.`): relative path → (mode, bytes; `None` for a dir).
 fn tree(root: &Path) -> BTreeMap<String, (u32, Option<Vec<u8>>)> {
@@ -130,4 +144,116 @@ fn no_damaged_record_changes_what_build_writes() {
         let diff = differences(&got, &want);
         assert!(diff.is_empty(), "record with {what} (touched: {touched}): out/ differs:\n{}", diff.join("\n"));
     }
+}
+
+/// Runs the binary with stdout a pipe whose reading end is already closed: every write to it
+/// fails with EPIPE. Returns the exit code and stderr.
+fn with_closed_stdout(p: &Project, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+        .args(args)
+        .current_dir(p.path())
+        .env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"))
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "jwksmith {args:?} panicked: {stderr}");
+    assert!(!stderr.to_lowercase().contains("pipe"), "jwksmith {args:?} talks about the pipe: {stderr}");
+    (out.status.code(), stderr)
+}
+
+// Item 13 (§4): `status | head -1` panicked with exit 101; `init | true` stopped before writing
+// the .gitignore lines.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly_with_its_own_exit_code() {
+    let p = Project::new();
+    let (code, stderr) = with_closed_stdout(&p, &["init"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ignore = String::from_utf8(p.read(".gitignore")).unwrap();
+    for line in ["*.key.pem", "out/private/", "target/"] {
+        assert!(ignore.lines().any(|l| l == line), "init wrote {line} to .gitignore: {ignore}");
+    }
+    assert!(p.at("keys/keyset.toml").is_file() && p.at("site-template/README").is_file());
+    p.write("keys/keyset.toml", EC_SPECS.as_bytes());
+    assert_eq!(with_closed_stdout(&p, &["rotate", "--now", NOW]).0, Some(0));
+    assert!(p.at("keys/ec-sig-001.meta.json").is_file(), "rotate made its keys");
+    assert_eq!(with_closed_stdout(&p, &["build", "--now", NOW]).0, Some(0));
+    assert!(p.at("out/public/jwks.json").is_file(), "build wrote out/");
+    for args in [&["status", "--now", NOW][..], &["status", "--json", "--now", NOW], &["check", "--now", NOW]] {
+        assert_eq!(with_closed_stdout(&p, args).0, Some(0), "{args:?}");
+    }
+    // A check that fails still fails, and says why on stderr.
+    fs::remove_file(p.at("out/public/jwks.json")).unwrap();
+    let (code, stderr) = with_closed_stdout(&p, &["check", "--now", NOW]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("stale"), "{stderr}");
+}
+
+/// Makes a tree read-only for everyone, root included, until dropped: mode bits off, and, as
+/// root (whom mode bits do not stop), the immutable attribute.
+struct ReadOnly(PathBuf);
+
+impl ReadOnly {
+    fn new(dir: &Path) -> ReadOnly {
+        let chmod = Command::new("chmod").args(["-R", "a-w"]).arg(dir).status().unwrap();
+        assert!(chmod.success());
+        let guard = ReadOnly(dir.to_path_buf());
+        let probe = dir.join("probe");
+        if fs::write(&probe, b"x").is_ok() {
+            let _ = fs::remove_file(&probe);
+            let locked = Command::new("chattr").args(["-R", "+i"]).arg(dir).status();
+            assert!(locked.is_ok_and(|s| s.success()), "chattr +i (for root) works here");
+            assert!(fs::write(&probe, b"x").is_err(), "{} is read-only", dir.display());
+        }
+        guard
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").args(["-R", "-i"]).arg(&self.0).status();
+        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&self.0).status();
+    }
+}
+
+// Item 13 (§6 Clear errors): an up-to-date read-only out/ failed the build.
+#[test]
+fn build_with_nothing_to_write_succeeds_on_a_read_only_out() {
+    let p = Project::with_keyset(&format!("{EC_SPECS}{RSA_SIG_SPEC}"));
+    p.write("keys/tenants/acme/keyset.toml", EC_SPECS.as_bytes());
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    std::thread::sleep(Duration::from_millis(150));
+    p.ok(&["build", "--now", NOW]);
+    let before = tree(&p.at("out"));
+    let guard = ReadOnly::new(&p.at("out"));
+    let off = [("JWKSMITH_CACHE_DIR", "off")];
+    let runs: [(&[&str], &[(&str, &str)]); 5] = [
+        (&["build", "--now", NOW], &[]),
+        (&["build", "--now", NOW], &off),
+        (&["build", "--now", NOW, "--set", "tenants/acme"], &[]),
+        (&["build", "--now", NOW, "--set", "."], &off),
+        (&["check", "--now", NOW], &[]),
+    ];
+    for (args, env) in runs {
+        let out = run_env(&p, args, env);
+        assert!(out.status.success(), "{args:?} {env:?} on a read-only out/: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(args[0] != "build" || stdout.contains(" 0 files written"), "{stdout}");
+    }
+    // The record was dropped meanwhile: the build reads everything and still writes nothing.
+    fs::remove_dir_all(p.at(".jwksmith-cache")).unwrap();
+    let out = run_env(&p, &["build", "--now", NOW], &[]);
+    assert!(out.status.success(), "without a record: {}", String::from_utf8_lossy(&out.stderr));
+    // With something to write, the build fails, naming out/ and what it would change.
+    let acme = p.read("keys/tenants/acme/keyset.toml");
+    p.write("keys/tenants/acme/keyset.toml", format!("pretty = true\n{EC_SPECS}").as_bytes());
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    assert_snapshot!("read_only_out_with_changes", redact_os_error(&stderr));
+    p.write("keys/tenants/acme/keyset.toml", &acme);
+    drop(guard);
+    assert_eq!(tree(&p.at("out")), before, "out/ unchanged");
 }

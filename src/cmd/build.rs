@@ -4,8 +4,9 @@
 //! last build recorded them are not read again, and nothing is written when nothing changed.
 //! The output is the same bytes either way.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -100,8 +101,13 @@ pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
     crate::outdir::check_owned(ctx)?;
     // Held until written: a second build waits, then finds out/ as this one left it.
     let _lock = crate::lock::Lock::out(&ctx.out, &ctx.ui)?;
-    let (report, sets, keys, next_change) =
-        if ctx.all_sets() { run_all(ctx, pretty, true)? } else { run_selected(ctx, pretty)? };
+    let (report, sets, keys, next_change) = if let Some(why) = read_only(&ctx.out) {
+        run_read_only(ctx, pretty, &why)?
+    } else if ctx.all_sets() {
+        run_all(ctx, pretty, true)?
+    } else {
+        run_selected(ctx, pretty)?
+    };
     for path in &report.written {
         ctx.ui.note(&format!("wrote   {path}"));
     }
@@ -130,6 +136,84 @@ fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
     warn_missing_specs(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
+    let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
+    let next_change = loaded
+        .sets
+        .iter()
+        .flat_map(|s| s.keys.iter())
+        .filter_map(|k| k.meta.times().next_change(ctx.now).map(|(t, _)| t))
+        .min();
+    Ok((report, loaded.sets.len(), keys, next_change))
+}
+
+/// Why `out/` cannot be written, when it exists and cannot (a read-only mount, `chmod a-w`,
+/// `chattr +i`).
+fn read_only(out: &Path) -> Option<std::io::Error> {
+    match rustix::fs::access(out, rustix::fs::Access::WRITE_OK) {
+        Err(e) if out.is_dir() => Some(e.into()),
+        _ => None,
+    }
+}
+
+/// True when a file or directory of mode `have` is as a build leaves it with `want`, but for
+/// write bits that a read-only `out/` has taken away.
+fn mode_fits(have: u32, want: u32) -> bool {
+    have & 0o7777 & !0o222 == want & !0o222 && have & 0o222 & !want == 0
+}
+
+/// A build into a read-only `out/` (`why` it is one): it succeeds, writing nothing, when `out/`
+/// already holds exactly what the build would write (modes may lack write bits); otherwise it
+/// fails naming `out/` and the first files it would change.
+fn run_read_only(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Summary> {
+    let loaded = load_reusing_self_tests(ctx)?;
+    warn_missing_specs(ctx, &loaded.sets);
+    let files = plan(ctx, &loaded, pretty)?;
+    let owned = ownership(ctx, &loaded);
+    let mut changes: Vec<String> = Vec::new();
+    let mut dirs: BTreeMap<&str, bool> = BTreeMap::new();
+    for file in &files {
+        dirs.extend(crate::write::parents(&file.path).map(|d| (d, file.private)));
+        let path = ctx.out.join(&file.path);
+        let want = if file.private { 0o600 } else { 0o644 };
+        let same = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && mode_fits(m.mode(), want))
+            && std::fs::read(&path).is_ok_and(|bytes| bytes == file.bytes);
+        if !same {
+            changes.push(file.path.clone());
+        }
+    }
+    for (dir, private) in &dirs {
+        let want = if *private { 0o700 } else { 0o755 };
+        if !std::fs::symlink_metadata(ctx.out.join(dir)).is_ok_and(|m| m.is_dir() && mode_fits(m.mode(), want)) {
+            changes.push(format!("{dir}/"));
+        }
+    }
+    let planned: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let existing = walk_out(&ctx.out)?;
+    // What a build would remove: stale outputs it owns and its own temporary files (as
+    // `write::apply` decides; nothing else in out/, its lock included, is ever removed).
+    let staging = format!("{}/", crate::write::STAGING_DIR);
+    for rel in &existing.files {
+        let output = rel.starts_with("public/") || rel.starts_with("private/");
+        let temporary = rel.starts_with(&staging) || (!rel.contains('/') && rel.starts_with(crate::write::TEMP_PREFIX));
+        if !planned.contains(rel.as_str()) && (temporary || (output && owned.owns(rel))) {
+            changes.push(rel.clone());
+        }
+    }
+    if !changes.is_empty() {
+        let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
+        let more = if changes.len() > shown.len() { ", …" } else { "" };
+        return Err(crate::error::Error::input(
+            &ctx.out,
+            format!(
+                "cannot be written ({why}), and the build would change {} file{} there: {}{more}",
+                changes.len(),
+                plural(changes.len()),
+                shown.join(", ")
+            ),
+            "make it writable (`chmod -R u+w`), or pass another --out DIR",
+        ));
+    }
+    let report = WriteReport { unchanged: files.len(), ..WriteReport::default() };
     let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
     let next_change = loaded
         .sets
