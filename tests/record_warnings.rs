@@ -257,3 +257,41 @@ fn build_with_nothing_to_write_succeeds_on_a_read_only_out() {
     drop(guard);
     assert_eq!(tree(&p.at("out")), before, "out/ unchanged");
 }
+
+/// One EC signing spec.
+const EC_SIG: &str = "[[key]]\nspec = \"ec-sig\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"sig\"\nalg = \"ES256\"\n";
+
+// Item 10 (§4 prune): prune looked for the kid in every set's jwks.json, so a revoked
+// `ec-sig-001` of one tenant stayed while another tenant published its own `ec-sig-001`.
+#[test]
+fn prune_looks_only_at_the_keys_own_set() {
+    let p = Project::new();
+    for tenant in ["acme", "beta"] {
+        p.write(&format!("keys/tenants/{tenant}/keyset.toml"), EC_SIG.as_bytes());
+    }
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    let later = "2026-01-02T00:00:00Z";
+    p.ok(&["revoke", "ec-sig-001", "--set", "tenants/acme", "--now", later]);
+    assert!(p.at("keys/tenants/acme/ec-sig-002.meta.json").is_file(), "a replacement");
+
+    // Not built yet: acme's own files still hold it, and the warning names them.
+    let out = p.ok(&["prune", "--now", later]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(p.at("keys/tenants/acme/ec-sig-001.meta.json").is_file(), "kept while published");
+    assert!(stderr.contains("/tenants/acme/"), "points at its own set's file: {stderr}");
+    assert!(!stderr.contains("beta"), "not at another set's: {stderr}");
+
+    p.ok(&["build", "--now", later]);
+    let beta = p.json("out/public/tenants/beta/jwks.json");
+    assert_eq!(beta["keys"][0]["kid"], "ec-sig-001", "beta publishes its own ec-sig-001");
+    let out = p.ok(&["prune", "--now", later]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("set tenants/acme: pruned ec-sig-001"), "{stdout}");
+    for suffix in ["key.pem", "pub.pem", "meta.json"] {
+        assert!(!p.at(&format!("keys/tenants/acme/ec-sig-001.{suffix}")).exists(), "{suffix} pruned");
+        assert!(p.at(&format!("keys/tenants/beta/ec-sig-001.{suffix}")).is_file(), "beta's {suffix} kept");
+    }
+    p.ok(&["build", "--now", later]);
+    assert_eq!(p.json("out/public/tenants/beta/jwks.json"), beta, "beta unchanged");
+}
