@@ -109,6 +109,9 @@ pub struct SetRecord {
     pub mirror: Option<MirrorClaim>,
     /// Warnings its load printed.
     pub warnings: Vec<String>,
+    /// The overdue-rotation warning of each spec with a coming rotation, and the instant (Unix
+    /// seconds) past which it is printed: these depend on `now`, not only on the files.
+    overdue: Vec<(i64, String)>,
     /// Number of keys.
     pub keys: usize,
     /// Its output files.
@@ -203,9 +206,21 @@ impl SetRecord {
             site,
             mirror: MirrorClaim::of(set),
             warnings,
+            overdue: crate::rotation::coming(set, now)
+                .iter()
+                .map(|c| {
+                    let every = set.config.rotation.rotate_every;
+                    (c.overdue_at.unix(), crate::lint::overdue_warning(set.display_path(), c, every))
+                })
+                .collect(),
             keys: set.keys.len(),
             outputs,
         }
+    }
+
+    /// The set's overdue-rotation warnings at `now` (within the span the record covers).
+    pub fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = &String> {
+        self.overdue.iter().filter(move |(at, _)| now.unix() > *at).map(|(_, w)| w)
     }
 
     /// What the set shows on the site, or `None` if the record cannot be decoded.

@@ -295,3 +295,126 @@ fn prune_looks_only_at_the_keys_own_set() {
     p.ok(&["build", "--now", later]);
     assert_eq!(p.json("out/public/tenants/beta/jwks.json"), beta, "beta unchanged");
 }
+
+/// `NOW` plus some days, as `--now` takes it.
+fn days_after_now(days: i64) -> String {
+    let base = 1_767_225_600; // NOW, 2026-01-01T00:00:00Z
+    let t = base + days * 86_400;
+    let out = Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+// Item 12 (§4 check, status): an overdue rotation was silent: `build` said nothing 100 days
+// later and `status --json` had no field that said so.
+#[test]
+fn an_overdue_rotation_is_not_silent() {
+    let p = Project::with_keyset(EC_SIG);
+    p.ok(&["rotate", "--now", NOW]);
+    // Rotation is due at +76 days (rotate_every 90d − publish_ahead 14d), overdue after +90.
+    let (early, soon, late) = (days_after_now(60), days_after_now(80), days_after_now(100));
+    let due = |now: &str| {
+        let out = p.ok(&["status", "--json", "--now", now]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        status["sets"][0]["due"].clone()
+    };
+    assert_eq!(due(&early), serde_json::json!([]));
+    assert_eq!(due(&soon), serde_json::json!([{"spec": "ec-sig", "at": "2026-03-18T00:00:00Z", "overdue": false}]));
+    assert_eq!(due(&late), serde_json::json!([{"spec": "ec-sig", "at": "2026-03-18T00:00:00Z", "overdue": true}]));
+
+    // Builds before it is overdue say nothing about it; the record then covers later instants.
+    for _ in 0..2 {
+        let out = p.ok(&["build", "--now", &soon]);
+        assert!(!stderr_of(&out).contains("overdue"), "{}", stderr_of(&out));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let check = p.ok(&["check", "--now", &soon]);
+    assert!(
+        stderr_of(&check).contains("spec `ec-sig` is due for rotation at 2026-03-18T00:00:00Z"),
+        "{}",
+        stderr_of(&check)
+    );
+    assert!(!stderr_of(&check).contains("overdue"));
+    p.fails(&["check", "--strict", "--now", &soon], 1);
+
+    // 100 days on: build (from its record, and without), status and check all say "overdue".
+    let build = p.ok(&["build", "--now", &late]);
+    assert!(String::from_utf8_lossy(&build.stdout).contains(" 0 files written"));
+    let warning = "warning: set .: spec `ec-sig`: rotation overdue: its current key ec-sig-001 is older than rotate_every (90d) since 2026-04-01T00:00:00Z; run `jwksmith rotate --if-due` now";
+    assert!(stderr_of(&build).contains(warning), "{}", stderr_of(&build));
+    assert_snapshot!("overdue_warning", stderr_of(&build));
+    let uncached = run_env(&p, &["build", "--now", &late], &[("JWKSMITH_CACHE_DIR", "off")]);
+    assert!(stderr_of(&uncached).contains(warning), "{}", stderr_of(&uncached));
+    let single = p.ok(&["build", "--now", &late, "--set", "."]);
+    assert!(stderr_of(&single).contains(warning), "{}", stderr_of(&single));
+    let status = p.ok(&["status", "--now", &late]);
+    assert!(stderr_of(&status).contains(warning), "{}", stderr_of(&status));
+    let check = p.ok(&["check", "--now", &late]);
+    assert!(stderr_of(&check).contains(warning), "{}", stderr_of(&check));
+    assert!(!stderr_of(&check).contains("is due for rotation"), "one warning, the louder one: {}", stderr_of(&check));
+
+    // Rotated: nothing is due any more.
+    p.ok(&["rotate", "--if-due", "--now", &late]);
+    assert_eq!(due(&late), serde_json::json!([]));
+    let build = p.ok(&["build", "--now", &late]);
+    assert!(!stderr_of(&build).contains("overdue"), "{}", stderr_of(&build));
+}
+
+// Item 12 (§5): a set with an empty jwks.json passed `check --strict`.
+#[test]
+fn check_warns_about_a_set_without_a_signing_key() {
+    let enc = "[[key]]\nspec = \"ec-enc\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"enc\"\nalg = \"ECDH-ES\"\n";
+    let p = Project::with_keyset(EC_SIG);
+    p.write("keys/tenants/enc/keyset.toml", enc.as_bytes());
+    p.ok(&["rotate", "--now", NOW]);
+    // A set whose keyset.toml has specs but which has no key yet.
+    p.write("keys/tenants/empty/keyset.toml", EC_SIG.as_bytes());
+    p.ok(&["build", "--now", NOW]);
+    assert_eq!(p.json("out/public/tenants/empty/jwks.json"), serde_json::json!({"keys": []}));
+    let check = p.ok(&["check", "--now", NOW]);
+    let stderr = stderr_of(&check);
+    for set in ["tenants/empty", "tenants/enc"] {
+        assert!(stderr.contains(&format!("set {set}: jwks.json has no signing key")), "{set}: {stderr}");
+    }
+    assert!(!stderr.contains("set .: jwks.json has no signing key"), "{stderr}");
+    let strict = p.fails(&["check", "--strict", "--now", NOW], 1);
+    assert!(strict.contains("check --strict"), "{strict}");
+    let strict = p.fails(&["check", "--strict", "--now", NOW, "--set", "tenants/empty"], 1);
+    assert!(strict.contains("no signing key"), "{strict}");
+}
+
+// Item 12 (§4 check): a check that failed only because a key's scheduled state change arrived
+// did not say "run jwksmith build"; two current keys in one spec were not warned about.
+#[test]
+fn check_says_when_only_a_scheduled_change_made_out_stale() {
+    let p = Project::with_keyset(EC_SIG);
+    p.ok(&["rotate", "--now", NOW]);
+    let (soon, after) = (days_after_now(80), days_after_now(95));
+    p.ok(&["rotate", "--if-due", "--now", &soon]);
+    assert!(p.at("keys/ec-sig-002.meta.json").is_file());
+    p.ok(&["build", "--now", &soon]);
+    p.ok(&["check", "--now", &soon]);
+    let stderr = p.fails(&["check", "--now", &after], 1);
+    assert!(stderr.contains("run jwksmith build"), "{stderr}");
+    assert_snapshot!("check_stale_by_a_scheduled_change", stderr);
+    // Anything else stale: the usual message.
+    let jwks = p.read("out/public/jwks.json");
+    p.write("out/public/jwks.json", b"{\"keys\":[]}");
+    let stderr = p.fails(&["check", "--now", &after], 1);
+    assert!(!stderr.contains("scheduled"), "{stderr}");
+    p.write("out/public/jwks.json", &jwks);
+
+    // ec-sig-001 never retires: two current keys from +90 days.
+    let meta_file = "keys/ec-sig-001.meta.json";
+    let mut meta = p.json(meta_file);
+    meta["retires"] = serde_json::Value::Null;
+    meta["expires"] = serde_json::Value::Null;
+    p.write(meta_file, serde_json::to_string(&meta).unwrap().as_bytes());
+    p.ok(&["build", "--now", &after]);
+    let check = p.ok(&["check", "--now", &after]);
+    let stderr = stderr_of(&check);
+    assert!(stderr.contains("spec `ec-sig` has 2 current keys (ec-sig-001, ec-sig-002)"), "{stderr}");
+}

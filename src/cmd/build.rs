@@ -96,6 +96,13 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
     }
 }
 
+/// Warns about rotations that are overdue.
+fn warn_overdue(ctx: &Context, sets: &[KeySet]) {
+    for warning in sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
+        ctx.ui.warn(&warning);
+    }
+}
+
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
     crate::outdir::check_owned(ctx)?;
@@ -134,6 +141,7 @@ type Summary = (WriteReport, usize, usize, Option<Timestamp>);
 fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
+    warn_overdue(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
     let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
@@ -167,6 +175,7 @@ fn mode_fits(have: u32, want: u32) -> bool {
 fn run_read_only(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Summary> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
+    warn_overdue(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let owned = ownership(ctx, &loaded);
     let mut changes: Vec<String> = Vec::new();
@@ -327,6 +336,11 @@ fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
         for w in warnings.into_iter().flatten() {
             ctx.ui.warn(w);
         }
+        match (reused, fresh) {
+            (Some(r), _) => r.overdue_warnings(ctx.now).for_each(|w| ctx.ui.warn(w)),
+            (None, Some(f)) => warn_overdue(ctx, std::slice::from_ref(&f.set)),
+            (None, None) => {}
+        }
     }
     let claims: Vec<MirrorClaim> = reuse
         .sets
@@ -430,8 +444,8 @@ fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
 /// A build that found every input and output as the record has them: it prints the recorded
 /// warnings and reports every file unchanged.
 fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
-    for warning in record.sets().iter().flat_map(|s| &s.warnings) {
-        ctx.ui.warn(warning);
+    for set in record.sets() {
+        set.warnings.iter().chain(set.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(w));
     }
     let report = WriteReport { unchanged: record.output_count(), ..WriteReport::default() };
     let keys = record.sets().iter().map(|s| s.keys).sum();
