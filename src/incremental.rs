@@ -112,6 +112,9 @@ pub struct SetRecord {
     /// The overdue-rotation warning of each spec with a coming rotation, and the instant (Unix
     /// seconds) past which it is printed: these depend on `now`, not only on the files.
     overdue: Vec<(i64, String)>,
+    /// Its hand-dropped private key files, which git is asked about at every build (whether it
+    /// ignores them depends on files outside the set).
+    pub dropped_private: Vec<PathBuf>,
     /// Number of keys.
     pub keys: usize,
     /// Its output files.
@@ -213,6 +216,7 @@ impl SetRecord {
                     (c.overdue_at.unix(), crate::lint::overdue_warning(set.display_path(), c, every))
                 })
                 .collect(),
+            dropped_private: crate::gitignore::dropped_private_keys(set),
             keys: set.keys.len(),
             outputs,
         }

@@ -418,3 +418,69 @@ fn check_says_when_only_a_scheduled_change_made_out_stale() {
     let stderr = stderr_of(&check);
     assert!(stderr.contains("spec `ec-sig` has 2 current keys (ec-sig-001, ec-sig-002)"), "{stderr}");
 }
+
+/// Runs git in `dir`.
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git").args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A P-256 private key as PKCS#8 PEM, made by openssl.
+fn ec_private_pem(dir: &Path) -> Vec<u8> {
+    common::tool("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], dir)
+}
+
+// Item 11 (§2): a hand-dropped private key was not git-ignored, and `git add keys` committed
+// it without a warning.
+#[test]
+fn a_hand_dropped_private_key_that_git_would_commit_is_named() {
+    let p = Project::with_keyset(EC_SIG);
+    p.ok(&["rotate", "--now", NOW]);
+    for name in ["dropped", "ignored", "excluded", "global", "nested/deep"] {
+        p.write(&format!("keys/{name}.pem"), &ec_private_pem(p.path()));
+    }
+    let public = common::tool("openssl", &["pkey", "-pubout", "-in", "keys/dropped.pem"], p.path());
+    p.write("keys/partner.pem", &public);
+    let warned = |out: &Output, name: &str| {
+        stderr_of(out).contains(&format!("warning: keys/{name}.pem: holds a private key that git does not ignore"))
+    };
+
+    // Outside a work tree: nothing to say.
+    for args in [&["build", "--now", NOW][..], &["check", "--now", NOW]] {
+        let out = p.ok(args);
+        assert!(!stderr_of(&out).contains("git"), "{args:?}: {}", stderr_of(&out));
+    }
+
+    git(p.path(), &["init", "-q"]);
+    p.write(".gitignore", b"out/\n.jwksmith-cache/\nkeys/ignored.pem\n");
+    p.write(".git/info/exclude", b"excluded.pem\n");
+    p.write("global-ignore", b"global.pem\n");
+    git(p.path(), &["config", "core.excludesFile", &p.at("global-ignore").to_string_lossy()]);
+    for args in [&["build", "--now", NOW][..], &["check", "--now", NOW], &["build", "--now", NOW, "--set", "."]] {
+        let out = run_env(&p, args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        let all_sets = !args.contains(&"--set");
+        assert!(warned(&out, "dropped") && warned(&out, "nested/deep") == all_sets, "{args:?}: {}", stderr_of(&out));
+        for name in ["ignored", "excluded", "global", "partner"] {
+            assert!(!warned(&out, name), "{name}: {}", stderr_of(&out));
+        }
+    }
+    let out = p.ok(&["build", "--now", NOW]);
+    let line = stderr_of(&out).lines().find(|l| l.contains("keys/dropped.pem: holds")).unwrap().to_string();
+    assert_snapshot!("unignored_private_key", line);
+    // Which is just what git would do.
+    git(p.path(), &["add", "keys"]);
+    let staged = Command::new("git").args(["diff", "--cached", "--name-only"]).current_dir(p.path()).output().unwrap();
+    let staged = String::from_utf8_lossy(&staged.stdout);
+    assert!(staged.contains("keys/dropped.pem") && !staged.contains("keys/ignored.pem"), "{staged}");
+
+    // Ignored now: the next build (with nothing else changed) says nothing.
+    p.write(".gitignore", b"out/\n.jwksmith-cache/\n*.pem\n!*.pub.pem\n");
+    git(p.path(), &["rm", "-q", "--cached", "-r", "keys"]);
+    let out = p.ok(&["build", "--now", NOW]);
+    assert!(!stderr_of(&out).contains("git does not ignore"), "{}", stderr_of(&out));
+    // Without git on PATH: no warning, no error.
+    p.write(".gitignore", b"out/\n");
+    let out = run_env(&p, &["check", "--now", NOW], &[("PATH", "/nonexistent")]);
+    assert!(out.status.success() && !stderr_of(&out).contains("git"), "{}", stderr_of(&out));
+}

@@ -96,6 +96,14 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
     }
 }
 
+/// Warns about the hand-dropped private keys of `sets` that git would commit.
+pub fn warn_unignored_keys(ctx: &Context, sets: &[KeySet]) {
+    let files: Vec<PathBuf> = sets.iter().flat_map(crate::gitignore::dropped_private_keys).collect();
+    for warning in crate::gitignore::warnings(&files) {
+        ctx.ui.warn(&warning);
+    }
+}
+
 /// Warns about rotations that are overdue.
 fn warn_overdue(ctx: &Context, sets: &[KeySet]) {
     for warning in sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
@@ -142,6 +150,7 @@ fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_overdue(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
     let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
@@ -176,6 +185,7 @@ fn run_read_only(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Su
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_overdue(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let owned = ownership(ctx, &loaded);
     let mut changes: Vec<String> = Vec::new();
@@ -342,6 +352,17 @@ fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
             (None, None) => {}
         }
     }
+    let dropped: Vec<PathBuf> = reuse
+        .sets
+        .iter()
+        .zip(&fresh)
+        .flat_map(|(r, f)| match (r, f) {
+            (Some(r), _) => r.dropped_private.clone(),
+            (None, Some(f)) => crate::gitignore::dropped_private_keys(&f.set),
+            (None, None) => Vec::new(),
+        })
+        .collect();
+    crate::gitignore::warnings(&dropped).iter().for_each(|w| ctx.ui.warn(w));
     let claims: Vec<MirrorClaim> = reuse
         .sets
         .iter()
@@ -447,6 +468,8 @@ fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
     for set in record.sets() {
         set.warnings.iter().chain(set.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(w));
     }
+    let dropped: Vec<PathBuf> = record.sets().iter().flat_map(|s| s.dropped_private.iter().cloned()).collect();
+    crate::gitignore::warnings(&dropped).iter().for_each(|w| ctx.ui.warn(w));
     let report = WriteReport { unchanged: record.output_count(), ..WriteReport::default() };
     let keys = record.sets().iter().map(|s| s.keys).sum();
     let next_change = record.sets().iter().filter_map(SetRecord::next_change).min();

@@ -1,7 +1,7 @@
 //! `jwksmith check`: fail when `out/public/` differs from what `build` would write; warn about
 //! rotations due soon and client pitfalls ([`crate::lint`]); `--strict` fails on any warning.
 
-use crate::cmd::build::{ownership, plan, warn_missing_specs};
+use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
 use crate::cmd::{Context, Loaded, load};
 use crate::error::{Error, Result};
 use crate::lifecycle::State;
@@ -46,6 +46,7 @@ fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Result<Option<(Timestamp,
 pub fn run(ctx: &Context, strict: bool) -> Result<()> {
     let loaded = load(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, false)?;
     let diffs = diff_public(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
     for set in &loaded.sets {
