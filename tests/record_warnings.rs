@@ -219,6 +219,9 @@ impl Drop for ReadOnly {
     }
 }
 
+/// Arguments and extra environment of one run.
+type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 // Item 13 (§6 Clear errors): an up-to-date read-only out/ failed the build.
 #[test]
 fn build_with_nothing_to_write_succeeds_on_a_read_only_out() {
@@ -231,7 +234,7 @@ fn build_with_nothing_to_write_succeeds_on_a_read_only_out() {
     let before = tree(&p.at("out"));
     let guard = ReadOnly::new(&p.at("out"));
     let off = [("JWKSMITH_CACHE_DIR", "off")];
-    let runs: [(&[&str], &[(&str, &str)]); 5] = [
+    let runs: [Run; 5] = [
         (&["build", "--now", NOW], &[]),
         (&["build", "--now", NOW], &off),
         (&["build", "--now", NOW, "--set", "tenants/acme"], &[]),
