@@ -117,6 +117,15 @@ fn lint_timings(set: &KeySet, now: Timestamp) -> Vec<String> {
             r.verify_for, r.cache_max_age
         ));
     }
+    for spec in &set.config.keys {
+        let mut keys = set.keys_of_spec(&spec.spec).map(|k| k.state(now)).peekable();
+        if keys.peek().is_some() && !keys.any(|s| matches!(s, State::Current | State::Next)) {
+            out.push(format!(
+                "set {name}: spec `{}` has no current key (is due for rotation at {now}); run `jwksmith rotate --if-due`",
+                spec.spec
+            ));
+        }
+    }
     for c in coming(set, now) {
         if c.is_overdue(now) {
             out.push(overdue_warning(name, &c, r.rotate_every));

@@ -387,6 +387,17 @@ fn check_warns_about_a_set_without_a_signing_key() {
     assert!(strict.contains("check --strict"), "{strict}");
     let strict = p.fails(&["check", "--strict", "--now", NOW, "--set", "tenants/empty"], 1);
     assert!(strict.contains("no signing key"), "{strict}");
+
+    // The root set's only key retires and expires, with no key after it.
+    let mut meta = p.json("keys/ec-sig-001.meta.json");
+    meta["retires"] = "2026-01-02T00:00:00Z".into();
+    meta["expires"] = "2026-01-03T00:00:00Z".into();
+    p.write("keys/ec-sig-001.meta.json", serde_json::to_string(&meta).unwrap().as_bytes());
+    let later = days_after_now(3);
+    p.ok(&["build", "--now", &later]);
+    let stderr = stderr_of(&p.ok(&["check", "--now", &later, "--set", "."]));
+    assert!(stderr.contains("set .: jwks.json has no signing key"), "{stderr}");
+    assert!(stderr.contains("set .: spec `ec-sig` has no current key"), "{stderr}");
 }
 
 // Item 12 (§4 check): a check that failed only because a key's scheduled state change arrived
