@@ -1,5 +1,7 @@
-//! `jwksmith check`: fail when `out/public/` differs from what `build` would write; warn about
-//! rotations due soon and client pitfalls ([`crate::lint`]); `--strict` fails on any warning.
+//! `jwksmith check`: fail when `out/public/` differs from what `build` would write (saying so
+//! when only a scheduled state change since the last build explains it); warn about rotations
+//! due soon or overdue, client pitfalls ([`crate::lint`]) and hand-dropped private keys that git
+//! would commit; `--strict` fails on any warning.
 
 use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
 use crate::cmd::{Context, Loaded, load};

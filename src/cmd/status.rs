@@ -1,4 +1,5 @@
-//! `jwksmith status`: every key of every set with its state and times, and the next event.
+//! `jwksmith status`: every key of every set with its state and times, the next event and the
+//! rotations due (a warning for each overdue one).
 
 use serde::Serialize;
 
