@@ -3,8 +3,6 @@
 //! key's own set; a hand-dropped private key that git would commit is named; overdue rotations
 //! are not silent; a closed stdout ends a command quietly; a read-only, up-to-date `out/` builds.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -12,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{EC_SPECS, NOW, Project, RSA_SIG_SPEC};
+use crate::common::{self, EC_SPECS, NOW, Project, RSA_SIG_SPEC};
 use insta::assert_snapshot;
 
 /// An OS error's text, `(Permission denied (os error 13))`, as `([OS ERROR])`: it depends on who
@@ -149,7 +147,7 @@ fn no_damaged_record_changes_what_build_writes() {
         // sets are taken from the record and the site is rendered again from their rows.
         let touched = i < count && i % 2 == 1;
         if touched {
-            p.write("site-template/index-set.html", include_bytes!("../src/templates/index-set.html"));
+            p.write("site-template/index-set.html", include_bytes!("../../src/templates/index-set.html"));
         }
         let inode = fs::metadata(&record).unwrap().ino();
         let out = p.run(&["build", "--now", NOW]);
