@@ -519,3 +519,43 @@ fn a_hand_dropped_private_key_that_git_would_commit_is_named() {
     let out = run_env(&p, &["check", "--now", NOW], &[("PATH", "/nonexistent")]);
     assert!(out.status.success() && !stderr_of(&out).contains("git"), "{}", stderr_of(&out));
 }
+
+/// The record file with its site rows replaced by `rows` (postcard: a count, then each row's
+/// length and bytes), its header's length and SHA-256 of the rows made to match: a record
+/// whose checksums hold, as written by jwksmith's format (magic, two lengths, two digests).
+fn with_rows(record: &[u8], rows: &[u8]) -> Vec<u8> {
+    let head_len = u64::from_le_bytes(record[8..16].try_into().unwrap()) as usize;
+    let mut out = record[..88 + head_len].to_vec();
+    out[16..24].copy_from_slice(&(rows.len() as u64).to_le_bytes());
+    out[56..88].copy_from_slice(ring::digest::digest(&ring::digest::SHA256, rows).as_ref());
+    out.extend_from_slice(rows);
+    out
+}
+
+// Item 8 (§6 Record): a site row that does not decode failed the build with "the build record is
+// damaged; run the build again" (and every later build the same way while the record stood).
+#[test]
+fn a_record_whose_rows_do_not_decode_is_no_record() {
+    let p = Project::with_keyset(EC_SIG);
+    p.write("keys/tenants/acme/keyset.toml", EC_SIG.as_bytes());
+    p.ok(&["rotate", "--now", NOW]);
+    let reference = run_env(&p, &["build", "--now", NOW, "--out", "out-ref"], &[("JWKSMITH_CACHE_DIR", "off")]);
+    assert!(reference.status.success());
+    let want = tree(&p.at("out-ref"));
+    p.ok(&["build", "--now", NOW]);
+    std::thread::sleep(Duration::from_millis(150));
+    p.ok(&["build", "--now", NOW]);
+    std::thread::sleep(Duration::from_millis(150));
+    let record = the_record(&p);
+    // Two sets, each row empty: no row decodes.
+    fs::write(&record, with_rows(&fs::read(&record).unwrap(), &[2, 0, 0])).unwrap();
+    // A template override (the default's own text) makes the build render the site again.
+    p.write("site-template/index-set.html", include_bytes!("../../src/templates/index-set.html"));
+    let out = p.ok(&["build", "--now", NOW]);
+    assert!(!stderr_of(&out).contains("record"), "{}", stderr_of(&out));
+    assert_eq!(differences(&tree(&p.at("out")), &want), Vec::<String>::new());
+    // The next build has a good record again.
+    fs::remove_file(p.at("site-template/index-set.html")).unwrap();
+    p.ok(&["build", "--now", NOW]);
+    assert_eq!(differences(&tree(&p.at("out")), &want), Vec::<String>::new());
+}
