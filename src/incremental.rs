@@ -15,6 +15,11 @@
 //! `keys/` and `out/` are not read again while their stamps show no file added, removed or
 //! renamed. A missing, unreadable or foreign record is no record.
 //!
+//! The record file is checksummed ([`Cache::read`]): a record that is damaged, truncated, made
+//! longer, or made for other directories or another jwksmith is ignored before it is decoded,
+//! and a build without a record is a full build. A record can make a build faster, never
+//! different.
+//!
 //! A build first reads the stamps of everything the record names, on all cores, each by a
 //! short lookup from `keys/` or `out/` opened once ([`Record::survey`]). When all match, it is
 //! done: nothing else is read, planned or written. The record file holds the record, then the
@@ -41,7 +46,21 @@ use crate::times::Timestamp;
 use crate::write::{Entries, parents};
 
 /// Version of the record's format; a record of another version is ignored.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+
+/// The first bytes of a record file (with [`FORMAT`] in them).
+const MAGIC: &[u8; 8] = b"jwksrec3";
+
+/// The fixed start of a record file: [`MAGIC`], the lengths of the record and of the site rows
+/// (little-endian u64), then the SHA-256 of each.
+const HEADER_LEN: usize = 8 + 8 + 8 + 32 + 32;
+
+/// SHA-256 of `bytes`.
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    out
+}
 
 /// Environment variable naming the cache directory (`off` turns incremental builds off).
 pub const CACHE_DIR_ENV: &str = "JWKSMITH_CACHE_DIR";
@@ -50,7 +69,11 @@ pub const CACHE_DIR_ENV: &str = "JWKSMITH_CACHE_DIR";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     format: u32,
+    /// The jwksmith version that made it.
+    version: String,
     binary: Stamp,
+    /// `keys/`, `out/` and the templates directory, absolute, that it was made for.
+    dirs: Vec<PathBuf>,
     pretty: bool,
     /// Stamps of the template overrides (`None`: absent); `None` when one was racy.
     templates: Option<Vec<Option<Stamp>>>,
@@ -86,6 +109,12 @@ pub struct SetRecord {
     pub mirror: Option<MirrorClaim>,
     /// Warnings its load printed.
     pub warnings: Vec<String>,
+    /// The overdue-rotation warning of each spec with a coming rotation, and the instant (Unix
+    /// seconds) past which it is printed: these depend on `now`, not only on the files.
+    overdue: Vec<(i64, String)>,
+    /// Its hand-dropped private key files, which git is asked about at every build (whether it
+    /// ignores them depends on files outside the set).
+    pub dropped_private: Vec<PathBuf>,
     /// Number of keys.
     pub keys: usize,
     /// Its output files.
@@ -180,9 +209,22 @@ impl SetRecord {
             site,
             mirror: MirrorClaim::of(set),
             warnings,
+            overdue: crate::rotation::coming(set, now)
+                .iter()
+                .map(|c| {
+                    let every = set.config.rotation.rotate_every;
+                    (c.overdue_at.unix(), crate::lint::overdue_warning(set.display_path(), c, every))
+                })
+                .collect(),
+            dropped_private: crate::gitignore::dropped_private_keys(set),
             keys: set.keys.len(),
             outputs,
         }
+    }
+
+    /// The set's overdue-rotation warnings at `now` (within the span the record covers).
+    pub fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = &String> {
+        self.overdue.iter().filter(move |(at, _)| now.unix() > *at).map(|(_, w)| w)
     }
 
     /// What the set shows on the site, or `None` if the record cannot be decoded.
@@ -238,6 +280,7 @@ pub struct Reuse {
 impl Record {
     /// A record of a build (of every set) with these options.
     pub fn new(
+        cache: &Cache,
         pretty: bool,
         templates: Option<Vec<Option<Stamp>>>,
         key_dirs: Option<Vec<(PathBuf, Stamp)>>,
@@ -245,7 +288,18 @@ impl Record {
         sets: Vec<SetRecord>,
         site: Vec<Output>,
     ) -> Option<Record> {
-        Some(Record { format: FORMAT, binary: binary_stamp()?, pretty, templates, key_dirs, out_dirs, sets, site })
+        Some(Record {
+            format: FORMAT,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            binary: binary_stamp()?,
+            dirs: cache.dirs.clone(),
+            pretty,
+            templates,
+            key_dirs,
+            out_dirs,
+            sets,
+            site,
+        })
     }
 
     /// Reads the stamps of every recorded file and directory, and compares them with the
@@ -366,7 +420,8 @@ impl Record {
     }
 
     /// Reads the sets' site rows, kept after the rest of the record, into the sets; false when
-    /// they cannot be read (the record is then no record).
+    /// they cannot be read, do not match their checksum or do not decode (the record is then
+    /// no record).
     pub fn attach_rows(&mut self, previous: &mut Previous) -> bool {
         let Some(rows) = previous.rows() else { return false };
         let Ok(rows) = postcard::from_bytes::<Vec<&serde_bytes::Bytes>>(rows) else { return false };
@@ -379,9 +434,13 @@ impl Record {
         true
     }
 
-    /// True when the record was made by this binary with these options.
-    fn fits(&self, pretty: bool) -> bool {
-        self.format == FORMAT && self.pretty == pretty && binary_stamp() == Some(self.binary)
+    /// True when the record was made by this binary, for these directories, with these options.
+    fn fits(&self, cache: &Cache, pretty: bool) -> bool {
+        self.format == FORMAT
+            && self.version == env!("CARGO_PKG_VERSION")
+            && self.dirs == cache.dirs
+            && self.pretty == pretty
+            && binary_stamp() == Some(self.binary)
     }
 }
 
@@ -394,6 +453,8 @@ fn binary_stamp() -> Option<Stamp> {
 #[derive(Debug, Clone)]
 pub struct Cache {
     file: PathBuf,
+    /// `keys/`, `out/` and the templates directory, absolute.
+    dirs: Vec<PathBuf>,
 }
 
 impl Cache {
@@ -408,30 +469,43 @@ impl Cache {
                 None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache/jwksmith"),
             },
         };
+        let dirs: Vec<PathBuf> =
+            [keys, out, templates].iter().map(std::path::absolute).collect::<Result<_, _>>().ok()?;
         let mut id = Vec::new();
-        for path in [keys, out, templates] {
-            id.extend_from_slice(std::path::absolute(path).ok()?.as_os_str().as_encoded_bytes());
+        for path in &dirs {
+            id.extend_from_slice(path.as_os_str().as_encoded_bytes());
             id.push(0);
         }
         let name: String = digest(&id).iter().map(|b| format!("{b:02x}")).collect();
-        Some(Cache { file: dir.join(format!("build-{name}")) })
+        Some(Cache { file: dir.join(format!("build-{name}")), dirs })
     }
 
-    /// The record, if there is one made by this binary with these options, without the sets'
-    /// site rows (a build with nothing to do needs no more; [`Record::attach_rows`] reads them).
+    /// The record, if there is one made by this binary for these directories with these options,
+    /// without the sets' site rows (a build with nothing to do needs no more;
+    /// [`Record::attach_rows`] reads them). A file of another length than its header says, or
+    /// whose record does not match its checksum, is no record: nothing of it is decoded.
     pub fn read(&self, pretty: bool) -> Option<(Record, Previous)> {
         let mut file = std::fs::File::open(&self.file).ok()?;
-        let mut length = [0; 8];
-        file.read_exact(&mut length).ok()?;
-        let length = usize::try_from(u64::from_le_bytes(length)).ok()?;
-        let size = file.metadata().ok()?.len();
-        if u64::try_from(length).ok()? > size {
+        let mut header = [0; HEADER_LEN];
+        file.read_exact(&mut header).ok()?;
+        if &header[..8] != MAGIC {
             return None;
         }
-        let mut head = vec![0; length];
+        let length = |at: usize| usize::try_from(u64::from_le_bytes(header[at..at + 8].try_into().ok()?)).ok();
+        let (head_len, rows_len) = (length(8)?, length(16)?);
+        let size = file.metadata().ok()?.len();
+        let expected = HEADER_LEN.checked_add(head_len)?.checked_add(rows_len)?;
+        if u64::try_from(expected).ok()? != size {
+            return None;
+        }
+        let mut head = vec![0; head_len];
         file.read_exact(&mut head).ok()?;
+        if sha256(&head) != header[24..56] {
+            return None;
+        }
         let record: Record = postcard::from_bytes(&head).ok()?;
-        record.fits(pretty).then_some((record, Previous { head, file, rows: None }))
+        let rows_sum: [u8; 32] = header[56..88].try_into().ok()?;
+        record.fits(self, pretty).then_some((record, Previous { head, file, rows_len, rows_sum, rows: None }))
     }
 
     /// Stores the record (0600, in a 0700 directory) unless it is the `previous` one. A cache
@@ -442,8 +516,12 @@ impl Cache {
         if previous.is_some_and(|p| p.head == head && p.rows.as_ref() == Some(&rows)) {
             return;
         }
-        let mut bytes = Vec::with_capacity(8 + head.len() + rows.len());
+        let mut bytes = Vec::with_capacity(HEADER_LEN + head.len() + rows.len());
+        bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&(head.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&sha256(&head));
+        bytes.extend_from_slice(&sha256(&rows));
         bytes.extend_from_slice(&head);
         bytes.extend_from_slice(&rows);
         let Some(dir) = self.file.parent() else { return };
@@ -460,15 +538,21 @@ impl Cache {
 pub struct Previous {
     head: Vec<u8>,
     file: std::fs::File,
+    /// The length and SHA-256 of the site rows, as the file's header gives them.
+    rows_len: usize,
+    rows_sum: [u8; 32],
     rows: Option<Vec<u8>>,
 }
 
 impl Previous {
-    /// The encoded site rows, read on first use.
+    /// The encoded site rows, read on first use; `None` when they are not as the header says.
     fn rows(&mut self) -> Option<&[u8]> {
         if self.rows.is_none() {
-            let mut rows = Vec::new();
-            self.file.read_to_end(&mut rows).ok()?;
+            let mut rows = vec![0; self.rows_len];
+            self.file.read_exact(&mut rows).ok()?;
+            if sha256(&rows) != self.rows_sum {
+                return None;
+            }
             self.rows = Some(rows);
         }
         self.rows.as_deref()
@@ -522,6 +606,30 @@ mod tests {
         let b = Cache::locate(Path::new("keys"), Path::new("out2"), Path::new("t"));
         if let (Some(a), Some(b)) = (a, b) {
             assert_ne!(a.file, b.file);
+        }
+    }
+
+    #[test]
+    fn a_record_is_read_back_only_whole_and_for_its_own_directories() {
+        let cache_dir = tempfile::tempdir().unwrap();
+        let at = |keys: &str| Cache {
+            file: cache_dir.path().join(format!("build-{keys}")),
+            dirs: vec![PathBuf::from(format!("/p/{keys}")), PathBuf::from("/p/out"), PathBuf::from("/p/t")],
+        };
+        let (a, b) = (at("keys"), at("other"));
+        let record = Record::new(&a, false, None, None, Vec::new(), Vec::new(), Vec::new()).unwrap();
+        a.write(&record, None);
+        assert_eq!(a.read(false).map(|(r, _)| r), Some(record.clone()));
+        assert!(a.read(true).is_none(), "made without --pretty");
+        std::fs::copy(&a.file, &b.file).unwrap();
+        assert!(b.read(false).is_none(), "made for another key directory");
+        let bytes = std::fs::read(&a.file).unwrap();
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x20;
+            std::fs::write(&a.file, &damaged).unwrap();
+            // The site rows are checked when they are read.
+            assert!(a.read(false).is_none_or(|(_, mut p)| p.rows().is_none()), "byte {at} changed");
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod cmd;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod gitignore;
 pub mod headers;
 pub mod incremental;
 pub mod jose;

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::lifecycle::State;
 use crate::model::KeySet;
-use crate::rotation::due_at;
+use crate::rotation::{Coming, coming};
 use crate::times::Timestamp;
 
 /// 2031-01-01T00:00:00Z: NIST SP 800-131A disallows 112-bit security (RSA-2048) after 2030.
@@ -59,8 +60,10 @@ pub fn lint_jwks(name: &str, jwks: &Value) -> Vec<String> {
             "set {name}: the first key of jwks.json is not a signing key; clients that read only keys[0] (naive middleware, some API gateways) verify with the wrong key"
         ));
     }
-    if !keys.is_empty() && !uses.contains(&Some("sig")) {
-        out.push(format!("set {name}: jwks.json has no signing key; token verifiers will find no key"));
+    if !uses.contains(&Some("sig")) {
+        out.push(format!(
+            "set {name}: jwks.json has no signing key; token verifiers will find no key (run `jwksmith rotate` to make one, or add a signing spec)"
+        ));
     }
     out
 }
@@ -85,6 +88,25 @@ fn lint_x5c(key: &Value, warn: &mut dyn FnMut(String)) {
     }
 }
 
+/// The warning of a rotation that is overdue: the spec's current key is older than
+/// `rotate_every`. `build`, `status` and `check` print it.
+pub fn overdue_warning(name: &str, c: &Coming, rotate_every: crate::times::Span) -> String {
+    format!(
+        "set {name}: spec `{}`: rotation overdue: its current key {} is older than rotate_every ({rotate_every}) since {}; run `jwksmith rotate --if-due` now",
+        c.spec, c.kid, c.overdue_at
+    )
+}
+
+/// The overdue-rotation warnings of a set at `now` (for `build` and `status`).
+pub fn overdue_warnings(set: &KeySet, now: Timestamp) -> Vec<String> {
+    let every = set.config.rotation.rotate_every;
+    coming(set, now)
+        .iter()
+        .filter(|c| c.is_overdue(now))
+        .map(|c| overdue_warning(set.display_path(), c, every))
+        .collect()
+}
+
 fn lint_timings(set: &KeySet, now: Timestamp) -> Vec<String> {
     let name = set.display_path();
     let r = set.config.rotation;
@@ -96,15 +118,33 @@ fn lint_timings(set: &KeySet, now: Timestamp) -> Vec<String> {
         ));
     }
     for spec in &set.config.keys {
-        if set.keys_of_spec(&spec.spec).next().is_none() {
-            continue;
-        }
-        if let Some(at) = due_at(set, spec, now)
-            && at <= now.plus(r.publish_ahead)
-        {
+        let mut keys = set.keys_of_spec(&spec.spec).map(|k| k.state(now)).peekable();
+        if keys.peek().is_some() && !keys.any(|s| matches!(s, State::Current | State::Next)) {
             out.push(format!(
-                "set {name}: spec `{}` is due for rotation at {at}; run `jwksmith rotate --if-due`",
+                "set {name}: spec `{}` has no current key (is due for rotation at {now}); run `jwksmith rotate --if-due`",
                 spec.spec
+            ));
+        }
+    }
+    for c in coming(set, now) {
+        if c.is_overdue(now) {
+            out.push(overdue_warning(name, &c, r.rotate_every));
+        } else if c.at <= now.plus(r.publish_ahead) {
+            out.push(format!(
+                "set {name}: spec `{}` is due for rotation at {}; run `jwksmith rotate --if-due`",
+                c.spec, c.at
+            ));
+        }
+    }
+    for spec in &set.config.keys {
+        let current: Vec<&str> =
+            set.keys_of_spec(&spec.spec).filter(|k| k.state(now) == State::Current).map(|k| k.kid()).collect();
+        if current.len() > 1 {
+            out.push(format!(
+                "set {name}: spec `{}` has {} current keys ({}); a spec signs with one: run `jwksmith revoke` on the extra ones, or give them a `retires` time",
+                spec.spec,
+                current.len(),
+                current.join(", ")
             ));
         }
     }

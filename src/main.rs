@@ -30,13 +30,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let message = e.to_string();
-            eprintln!("error: {message}");
+            jwksmith::ui::to_stderr(format_args!("error: {message}\n"));
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {
                 // An I/O error's cause is already in its message.
                 let cause_text = cause.to_string();
                 if !message.contains(&cause_text) {
-                    eprintln!("  caused by: {cause_text}");
+                    jwksmith::ui::to_stderr(format_args!("  caused by: {cause_text}\n"));
                 }
                 source = cause.source();
             }

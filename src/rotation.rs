@@ -110,3 +110,45 @@ pub fn due_at(set: &KeySet, spec: &KeySpec, now: Timestamp) -> Option<Timestamp>
         None => Some(now),
     }
 }
+
+/// The coming rotation of a spec whose current key has no next key waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coming {
+    /// The spec.
+    pub spec: String,
+    /// Its current key.
+    pub kid: String,
+    /// When the key reaches `rotate_every − publish_ahead` (its age counts from `activates`):
+    /// `rotate --if-due` makes the next key then.
+    pub at: Timestamp,
+    /// When it reaches `rotate_every`: past this instant the rotation is overdue.
+    pub overdue_at: Timestamp,
+}
+
+impl Coming {
+    /// True when the current key is older than `rotate_every` at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        now > self.overdue_at
+    }
+}
+
+/// The coming rotation of every spec of a set that has a current key and no next key, in spec
+/// order. Constant while no key of the set changes state.
+pub fn coming(set: &KeySet, now: Timestamp) -> Vec<Coming> {
+    let r = set.config.rotation;
+    set.config
+        .keys
+        .iter()
+        .filter(|spec| newest(set.keys_of_spec(&spec.spec).filter(|k| k.state(now) == State::Next)).is_none())
+        .filter_map(|spec| {
+            let current = newest(set.keys_of_spec(&spec.spec).filter(|k| k.state(now) == State::Current))?;
+            let overdue_at = start_of(current).plus(r.rotate_every);
+            Some(Coming {
+                spec: spec.spec.clone(),
+                kid: current.meta.kid.clone(),
+                at: overdue_at.minus(r.publish_ahead),
+                overdue_at,
+            })
+        })
+        .collect()
+}

@@ -1,5 +1,10 @@
 //! Terminal output: reports on stdout, warnings and notes on stderr, `-q` and `-v`.
+//!
+//! A closed stdout (`jwksmith status | head -1`) is normal, as ripgrep treats it: what cannot
+//! be written is dropped without a word, and the command goes on to finish its own work and
+//! exit with its own code. Nothing here panics on a failed write.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,27 +34,27 @@ impl Ui {
     /// A report line on stdout (suppressed by `-q`).
     pub fn report(&self, line: &str) {
         if self.verbosity != Verbosity::Quiet {
-            println!("{line}");
+            to_stdout(format_args!("{line}\n"));
         }
     }
 
     /// Data on stdout that the user asked for (tables, `--json`): printed even with `-q`.
     pub fn data(&self, text: &str) {
-        print!("{text}");
+        to_stdout(format_args!("{text}"));
     }
 
     /// A warning on stderr (suppressed by `-q`).
     pub fn warn(&self, line: &str) {
         WARNINGS.fetch_add(1, Ordering::Relaxed);
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("warning: {line}");
+            to_stderr(format_args!("warning: {line}\n"));
         }
     }
 
     /// A detail on stderr, shown with `-v` only.
     pub fn note(&self, line: &str) {
         if self.verbosity == Verbosity::Verbose {
-            eprintln!("{line}");
+            to_stderr(format_args!("{line}\n"));
         }
     }
 
@@ -62,6 +67,17 @@ impl Ui {
     pub fn is_quiet(&self) -> bool {
         self.verbosity == Verbosity::Quiet
     }
+}
+
+/// Writes to stdout; a write that fails (a closed pipe) is dropped: the command still finishes.
+fn to_stdout(text: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_fmt(text).and_then(|()| out.flush());
+}
+
+/// Writes to stderr, dropping a write that fails.
+pub fn to_stderr(text: std::fmt::Arguments) {
+    let _ = std::io::stderr().lock().write_fmt(text);
 }
 
 /// A path as a shell word: as it is when it has only safe characters, else in single quotes.

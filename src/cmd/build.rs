@@ -4,8 +4,9 @@
 //! last build recorded them are not read again, and nothing is written when nothing changed.
 //! The output is the same bytes either way.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -95,13 +96,33 @@ pub fn warn_missing_specs(ctx: &Context, sets: &[KeySet]) {
     }
 }
 
+/// Warns about the hand-dropped private keys of `sets` that git would commit.
+pub fn warn_unignored_keys(ctx: &Context, sets: &[KeySet]) {
+    let files: Vec<PathBuf> = sets.iter().flat_map(crate::gitignore::dropped_private_keys).collect();
+    for warning in crate::gitignore::warnings(&files) {
+        ctx.ui.warn(&warning);
+    }
+}
+
+/// Warns about rotations that are overdue.
+fn warn_overdue(ctx: &Context, sets: &[KeySet]) {
+    for warning in sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
+        ctx.ui.warn(&warning);
+    }
+}
+
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
     crate::outdir::check_owned(ctx)?;
     // Held until written: a second build waits, then finds out/ as this one left it.
     let _lock = crate::lock::Lock::out(&ctx.out, &ctx.ui)?;
-    let (report, sets, keys, next_change) =
-        if ctx.all_sets() { run_all(ctx, pretty)? } else { run_selected(ctx, pretty)? };
+    let (report, sets, keys, next_change) = if let Some(why) = read_only(&ctx.out) {
+        run_read_only(ctx, pretty, &why)?
+    } else if ctx.all_sets() {
+        run_all(ctx, pretty, true)?
+    } else {
+        run_selected(ctx, pretty)?
+    };
     for path in &report.written {
         ctx.ui.note(&format!("wrote   {path}"));
     }
@@ -128,8 +149,90 @@ type Summary = (WriteReport, usize, usize, Option<Timestamp>);
 fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
+    warn_overdue(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, pretty)?;
     let report = apply(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
+    let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
+    let next_change = loaded
+        .sets
+        .iter()
+        .flat_map(|s| s.keys.iter())
+        .filter_map(|k| k.meta.times().next_change(ctx.now).map(|(t, _)| t))
+        .min();
+    Ok((report, loaded.sets.len(), keys, next_change))
+}
+
+/// Why `out/` cannot be written, when it exists and cannot (a read-only mount, `chmod a-w`,
+/// `chattr +i`).
+fn read_only(out: &Path) -> Option<std::io::Error> {
+    match rustix::fs::access(out, rustix::fs::Access::WRITE_OK) {
+        Err(e) if out.is_dir() => Some(e.into()),
+        _ => None,
+    }
+}
+
+/// True when a file or directory of mode `have` is as a build leaves it with `want`, but for
+/// write bits that a read-only `out/` has taken away.
+fn mode_fits(have: u32, want: u32) -> bool {
+    have & 0o7777 & !0o222 == want & !0o222 && have & 0o222 & !want == 0
+}
+
+/// A build into a read-only `out/` (`why` it is one): it succeeds, writing nothing, when `out/`
+/// already holds exactly what the build would write (modes may lack write bits); otherwise it
+/// fails naming `out/` and the first files it would change.
+fn run_read_only(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Summary> {
+    let loaded = load_reusing_self_tests(ctx)?;
+    warn_missing_specs(ctx, &loaded.sets);
+    warn_overdue(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
+    let files = plan(ctx, &loaded, pretty)?;
+    let owned = ownership(ctx, &loaded);
+    let mut changes: Vec<String> = Vec::new();
+    let mut dirs: BTreeMap<&str, bool> = BTreeMap::new();
+    for file in &files {
+        dirs.extend(crate::write::parents(&file.path).map(|d| (d, file.private)));
+        let path = ctx.out.join(&file.path);
+        let want = if file.private { 0o600 } else { 0o644 };
+        let same = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && mode_fits(m.mode(), want))
+            && std::fs::read(&path).is_ok_and(|bytes| bytes == file.bytes);
+        if !same {
+            changes.push(file.path.clone());
+        }
+    }
+    for (dir, private) in &dirs {
+        let want = if *private { 0o700 } else { 0o755 };
+        if !std::fs::symlink_metadata(ctx.out.join(dir)).is_ok_and(|m| m.is_dir() && mode_fits(m.mode(), want)) {
+            changes.push(format!("{dir}/"));
+        }
+    }
+    let planned: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let existing = walk_out(&ctx.out)?;
+    // What a build would remove: stale outputs it owns and its own temporary files (as
+    // `write::apply` decides; nothing else in out/, its lock included, is ever removed).
+    let staging = format!("{}/", crate::write::STAGING_DIR);
+    for rel in &existing.files {
+        let output = rel.starts_with("public/") || rel.starts_with("private/");
+        let temporary = rel.starts_with(&staging) || (!rel.contains('/') && rel.starts_with(crate::write::TEMP_PREFIX));
+        if !planned.contains(rel.as_str()) && (temporary || (output && owned.owns(rel))) {
+            changes.push(rel.clone());
+        }
+    }
+    if !changes.is_empty() {
+        let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
+        let more = if changes.len() > shown.len() { ", …" } else { "" };
+        return Err(crate::error::Error::input(
+            &ctx.out,
+            format!(
+                "cannot be written ({why}), and the build would change {} file{} there: {}{more}",
+                changes.len(),
+                plural(changes.len()),
+                shown.join(", ")
+            ),
+            "make it writable (`chmod -R u+w`), or pass another --out DIR",
+        ));
+    }
+    let report = WriteReport { unchanged: files.len(), ..WriteReport::default() };
     let keys = loaded.sets.iter().map(|s| s.keys.len()).sum();
     let next_change = loaded
         .sets
@@ -167,17 +270,19 @@ fn load_fresh(ctx: &Context, keys: &Root, dir: &SetDir, options: PlanOptions, ou
     Ok(Fresh { set, warnings, inputs, file_count: files.len(), files, site, site_encoded })
 }
 
-/// A build of every set, reusing what the last build's record proves unchanged.
-fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
+/// A build of every set, reusing what the last build's record proves unchanged (with
+/// `use_record`; without, the record is only written).
+fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
     // Stamps taken after this instant are judged racy against it (see `crate::stamp`).
     let seen_at = now_nanos();
     check_out_dir(&ctx.out)?;
     let out_exists = ctx.out.is_dir();
     let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
-    let (mut record, mut previous) = match cache.as_ref().filter(|_| out_exists).and_then(|c| c.read(pretty)) {
-        Some((record, previous)) => (Some(record), Some(previous)),
-        None => (None, None),
-    };
+    let (mut record, mut previous) =
+        match cache.as_ref().filter(|_| out_exists && use_record).and_then(|c| c.read(pretty)) {
+            Some((record, previous)) => (Some(record), Some(previous)),
+            None => (None, None),
+        };
     let mut survey = record.as_ref().map(|r| r.survey(&ctx.keys, &ctx.out));
     let templates = template_stamps(&ctx.templates, seen_at);
     if let (Some(r), Some(s)) = (&record, &survey)
@@ -212,6 +317,16 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         (Some(r), Some(survey)) => r.reuse(survey, &dirs, ctx.now, &templates),
         _ => Reuse { sets: vec![None; dirs.len()], site: None },
     };
+    // The reused sets' site rows, decoded before anything is written: a row that does not
+    // decode makes the record no record, and the build a full one.
+    let decoded: Vec<Option<SiteSet>> = if reuse.site.is_some() {
+        Vec::new()
+    } else {
+        match reuse.sets.par_iter().map(|r| r.as_ref().map(|r| r.site().ok_or(())).transpose()).collect() {
+            Ok(decoded) => decoded,
+            Err(()) => return run_all(ctx, pretty, false),
+        }
+    };
 
     let options = PlanOptions { force_pretty: pretty };
     let keys_root = Root::open(&ctx.keys);
@@ -231,7 +346,23 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
         for w in warnings.into_iter().flatten() {
             ctx.ui.warn(w);
         }
+        match (reused, fresh) {
+            (Some(r), _) => r.overdue_warnings(ctx.now).for_each(|w| ctx.ui.warn(w)),
+            (None, Some(f)) => warn_overdue(ctx, std::slice::from_ref(&f.set)),
+            (None, None) => {}
+        }
     }
+    let dropped: Vec<PathBuf> = reuse
+        .sets
+        .iter()
+        .zip(&fresh)
+        .flat_map(|(r, f)| match (r, f) {
+            (Some(r), _) => r.dropped_private.clone(),
+            (None, Some(f)) => crate::gitignore::dropped_private_keys(&f.set),
+            (None, None) => Vec::new(),
+        })
+        .collect();
+    crate::gitignore::warnings(&dropped).iter().for_each(|w| ctx.ui.warn(w));
     let claims: Vec<MirrorClaim> = reuse
         .sets
         .iter()
@@ -275,7 +406,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
     // The site files are rendered while the sets' files are written.
     let render = || match &reuse.site {
         Some(_) => Ok(Vec::new()),
-        None => site_files(ctx, &reuse.sets, &fresh, &files, &ranges, index_size),
+        None => site_files(ctx, &reuse.sets, &decoded, &fresh, &files, &ranges, index_size),
     };
     let (mut report, site_files) = apply_keeping(&ctx.out, &files, &All, &keep, Some(existing), render)?;
     report.unchanged += kept;
@@ -324,7 +455,7 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
                 out_dir_stamps(&ctx.out, paths)
             }
         };
-        if let Some(new) = Record::new(pretty, templates, key_dirs, out_dirs, records, site_outputs) {
+        if let Some(new) = Record::new(cache, pretty, templates, key_dirs, out_dirs, records, site_outputs) {
             cache.write(&new, previous.as_ref());
         }
     }
@@ -334,9 +465,11 @@ fn run_all(ctx: &Context, pretty: bool) -> Result<Summary> {
 /// A build that found every input and output as the record has them: it prints the recorded
 /// warnings and reports every file unchanged.
 fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
-    for warning in record.sets().iter().flat_map(|s| &s.warnings) {
-        ctx.ui.warn(warning);
+    for set in record.sets() {
+        set.warnings.iter().chain(set.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(w));
     }
+    let dropped: Vec<PathBuf> = record.sets().iter().flat_map(|s| s.dropped_private.iter().cloned()).collect();
+    crate::gitignore::warnings(&dropped).iter().for_each(|w| ctx.ui.warn(w));
     let report = WriteReport { unchanged: record.output_count(), ..WriteReport::default() };
     let keys = record.sets().iter().map(|s| s.keys).sum();
     let next_change = record.sets().iter().filter_map(SetRecord::next_change).min();
@@ -348,20 +481,15 @@ fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
 fn site_files(
     ctx: &Context,
     reused: &[Option<SetRecord>],
+    decoded: &[Option<SiteSet>],
     fresh: &[Option<Fresh>],
     files: &[OutputFile],
     ranges: &[std::ops::Range<usize>],
     index_size: Option<u64>,
 ) -> Result<Vec<OutputFile>> {
-    let decoded: Vec<Option<SiteSet>> = reused
-        .par_iter()
-        .map(|r| r.as_ref().map(|r| r.site().ok_or(())))
-        .map(Option::transpose)
-        .collect::<std::result::Result<_, ()>>()
-        .map_err(|()| crate::error::Error::Failed("the build record is damaged; run the build again".into()))?;
     let shown: Vec<(&SiteSet, Vec<&str>)> = reused
         .iter()
-        .zip(&decoded)
+        .zip(decoded)
         .zip(fresh.iter().zip(ranges))
         .map(|((r, d), (f, range))| match (r, d, f) {
             (Some(r), Some(site), _) => (site, r.outputs.iter().map(|o| o.path.as_str()).collect()),

@@ -1,17 +1,57 @@
-//! `jwksmith check`: fail when `out/public/` differs from what `build` would write; warn about
-//! rotations due soon and client pitfalls ([`crate::lint`]); `--strict` fails on any warning.
+//! `jwksmith check`: fail when `out/public/` differs from what `build` would write (saying so
+//! when only a scheduled state change since the last build explains it); warn about rotations
+//! due soon or overdue, client pitfalls ([`crate::lint`]) and hand-dropped private keys that git
+//! would commit; `--strict` fails on any warning.
 
-use crate::cmd::build::{ownership, plan, warn_missing_specs};
-use crate::cmd::{Context, load};
+use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
+use crate::cmd::{Context, Loaded, load};
 use crate::error::{Error, Result};
+use crate::lifecycle::State;
 use crate::lint::lint_set;
 use crate::plan::set_prefix;
+use crate::times::Timestamp;
 use crate::write::diff_public;
+
+/// How many of the latest scheduled state changes a stale `check` looks behind.
+const LOOK_BEHIND: usize = 8;
+
+/// When `out/public/` is exactly what a build before one of the latest scheduled state changes
+/// (a key's `activates`, `retires` or `expires` since the last key was created) wrote, the
+/// first change since: when, which key, and what it became.
+fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Option<(Timestamp, String, State)> {
+    let keys = || loaded.sets.iter().flat_map(|s| &s.keys);
+    let newest_created = keys().filter_map(|k| k.meta.created).max();
+    let mut changes: Vec<(Timestamp, String, State)> = keys()
+        .flat_map(|k| {
+            let t = k.meta.times();
+            [t.activates, t.retires, t.expires]
+                .into_iter()
+                .flatten()
+                .filter(move |at| *at <= ctx.now && newest_created.is_none_or(|c| *at > c))
+                .map(move |at| (at, k.kid().to_string(), t.state_at(at)))
+        })
+        .collect();
+    changes.sort();
+    changes.dedup();
+    let owner = ownership(ctx, loaded);
+    for (i, (at, _, _)) in changes.iter().enumerate().rev().take(LOOK_BEHIND) {
+        let before = Context { now: Timestamp::from_unix(at.unix() - 1), ..ctx.clone() };
+        // A plan or comparison that fails here only means the answer is not this instant.
+        let same = plan(&before, loaded, false)
+            .and_then(|files| diff_public(&ctx.out, &files, owner.as_ref()))
+            .is_ok_and(|diffs| diffs.is_empty());
+        if same {
+            return Some(changes[i].clone());
+        }
+    }
+    None
+}
 
 /// Runs the check; `strict` turns warnings into failure.
 pub fn run(ctx: &Context, strict: bool) -> Result<()> {
     let loaded = load(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
+    warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, false)?;
     let diffs = diff_public(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
     for set in &loaded.sets {
@@ -26,6 +66,14 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
     if !diffs.is_empty() {
         for d in &diffs {
             ctx.ui.data(&format!("{d}\n"));
+        }
+        if let Some((at, kid, state)) = scheduled_change(ctx, &loaded) {
+            return Err(Error::Failed(format!(
+                "{} is stale only because a key's scheduled state change has arrived since the last build ({kid} became {state} at {at}): {} file{} differ; run jwksmith build and commit the result",
+                ctx.out.join("public").display(),
+                diffs.len(),
+                crate::cmd::build::plural(diffs.len())
+            )));
         }
         return Err(Error::Failed(format!(
             "{} is stale: {} file{} differ from what `jwksmith build` would write; run `jwksmith build` and commit the result",

@@ -1,33 +1,70 @@
-//! `jwksmith prune`: delete the files of expired and revoked keys, once no `jwks.json` and
-//! nothing under `out/private/` holds them. Metadata goes first, so an interrupted prune leaves
-//! an unfinished key that the next command that changes keys/ cleans up (a record says it is
-//! jwksmith's), never a half-published one.
+//! `jwksmith prune`: delete the files of expired and revoked keys, once their own set's
+//! `jwks.json` and `out/private/` files no longer hold them (a key of the same kid in another set
+//! does not count). Metadata goes first, so an interrupted prune leaves an unfinished key that
+//! the next command that changes keys/ cleans up (a record says it is jwksmith's), never a
+//! half-published one.
 
 use std::path::Path;
 
 use crate::cmd::{Context, load};
 use crate::error::{Error, Result};
 use crate::lifecycle::State;
-use crate::model::Key;
+use crate::model::{Key, KeySet};
+use crate::plan::set_prefix;
 
-/// Where a key still appears under `out/`, if anywhere.
-fn still_published(out: &Path, key: &Key) -> Result<Option<String>> {
-    let pem = key.material.pkcs8_pem();
-    for rel in crate::write::existing_files(out)? {
-        let path = out.join(&rel);
-        if rel.ends_with("jwks.json") || rel.ends_with("/get") {
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let listed = serde_json::from_slice::<serde_json::Value>(&bytes).ok().is_some_and(|v| {
-                v["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"] == key.meta.kid.as_str()))
-            });
-            if listed {
-                return Ok(Some(rel));
+/// The files of `set`'s own outputs that can list a key: its `jwks.json` (and the copies at
+/// `.well-known/` and its API mirror) and its `out/private/` files, not a nested set's.
+fn own_files(out: &Path, set: &KeySet) -> Result<Vec<String>> {
+    let prefix = set_prefix(&set.path);
+    let mut files = vec![
+        format!("public/{prefix}jwks.json"),
+        format!("public/{prefix}.well-known/jwks.json"),
+        format!("private/{prefix}jwks.json"),
+    ];
+    if set.config.api_mirrors {
+        files.push(format!("public/api/{}/service/jwks/get", set.config.service_id));
+    }
+    let private = out.join(format!("private/{prefix}"));
+    match std::fs::read_dir(&private) {
+        Ok(entries) => {
+            let mut pems = Vec::new();
+            for entry in entries {
+                let name = entry.map_err(|e| Error::io(&private, e))?.file_name();
+                let name = name.to_string_lossy();
+                if name.ends_with(".pem") {
+                    pems.push(format!("private/{prefix}{name}"));
+                }
             }
-        } else if rel.starts_with("private/") && rel.ends_with(".pem") && pem.is_some() {
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            pems.sort();
+            files.extend(pems);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&private, e)),
+    }
+    Ok(files)
+}
+
+/// Where a key of `set` still appears among the set's own outputs under `out/`, if anywhere.
+fn still_published(out: &Path, set: &KeySet, key: &Key) -> Result<Option<String>> {
+    let pem = key.material.pkcs8_pem();
+    for rel in own_files(out, set)? {
+        let path = out.join(&rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        if rel.ends_with(".pem") {
             if pem.as_deref().map(str::as_bytes) == Some(bytes.as_slice()) {
                 return Ok(Some(rel));
             }
+            continue;
+        }
+        let listed = serde_json::from_slice::<serde_json::Value>(&bytes).ok().is_some_and(|v| {
+            v["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"] == key.meta.kid.as_str()))
+        });
+        if listed {
+            return Ok(Some(rel));
         }
     }
     Ok(None)
@@ -41,7 +78,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     let mut pruned = 0;
     for set in &loaded.sets {
         for key in set.keys.iter().filter(|k| matches!(k.state(ctx.now), State::Expired | State::Revoked)) {
-            if let Some(rel) = still_published(&ctx.out, key)? {
+            if let Some(rel) = still_published(&ctx.out, set, key)? {
                 ctx.ui.warn(&format!(
                     "set {}: kept {}: it is still in {}; run `jwksmith build` first",
                     set.display_path(),

@@ -1,4 +1,5 @@
-//! `jwksmith status`: every key of every set with its state and times, and the next event.
+//! `jwksmith status`: every key of every set with its state and times, the next event and the
+//! rotations due (a warning for each overdue one).
 
 use serde::Serialize;
 
@@ -32,12 +33,23 @@ pub struct NextEvent {
     becomes: &'static str,
 }
 
+/// A spec whose rotation is due within `publish_ahead`, or overdue.
+#[derive(Serialize)]
+pub struct Due {
+    spec: String,
+    /// When its current key reaches `rotate_every − publish_ahead` (`rotate --if-due` acts).
+    at: Timestamp,
+    /// True once the current key is older than `rotate_every`.
+    overdue: bool,
+}
+
 /// One set of `status --json`.
 #[derive(Serialize)]
 pub struct SetRow {
     path: String,
     keys: Vec<KeyRow>,
     next_event: Option<NextEvent>,
+    due: Vec<Due>,
 }
 
 /// The document `status --json` prints.
@@ -88,12 +100,21 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
         .filter_map(|k| k.meta.times().next_change(now).map(|(at, state)| (at, k.meta.kid.clone(), state)))
         .min()
         .map(|(at, kid, state)| NextEvent { at, kid, becomes: state.name() });
-    SetRow { path: set.display_path().to_string(), keys, next_event }
+    let ahead = set.config.rotation.publish_ahead;
+    let due = crate::rotation::coming(set, now)
+        .into_iter()
+        .filter(|c| c.at <= now.plus(ahead) || c.is_overdue(now))
+        .map(|c| Due { overdue: c.is_overdue(now), spec: c.spec, at: c.at })
+        .collect();
+    SetRow { path: set.display_path().to_string(), keys, next_event, due }
 }
 
 /// Prints the table (or `--json`).
 pub fn run(ctx: &Context, json: bool) -> Result<()> {
     let loaded = load(ctx)?;
+    for warning in loaded.sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
+        ctx.ui.warn(&warning);
+    }
     let status = status(&loaded.sets, ctx.now);
     if json {
         ctx.ui.data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));

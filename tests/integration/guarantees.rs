@@ -370,7 +370,8 @@ fn status_json_shape_and_unfinished_keys() {
     assert_eq!(names(&status), ["sets".to_string()].into());
     assert_eq!(status["sets"].as_array().unwrap().len(), 2);
     for set in status["sets"].as_array().unwrap() {
-        assert_eq!(names(set), ["keys", "next_event", "path"].map(String::from).into(), "{set}");
+        assert_eq!(names(set), ["due", "keys", "next_event", "path"].map(String::from).into(), "{set}");
+        assert!(set["due"].is_array(), "{set}");
         for key in set["keys"].as_array().unwrap() {
             assert_eq!(names(key), KEY_ROW.map(String::from).into(), "{key}");
             assert!(key["private"].is_boolean(), "{key}");

@@ -16,6 +16,7 @@ mod interop_keys;
 mod jwt_verify;
 mod locks;
 mod outputs;
+mod record_warnings;
 mod redaction;
 mod rotation;
 mod serve_robust;
