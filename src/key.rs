@@ -491,7 +491,48 @@ fn parse_pkcs1_private(der: &[u8]) -> Result<KeyMaterial, String> {
         dq: strip_zeros(key.exponent2.as_bytes()),
         qi: strip_zeros(key.coefficient.as_bytes()),
     };
+    check_rsa_private(&public, &secret)?;
     Ok(KeyMaterial { public, secret: Some(SecretKey(secret)) })
+}
+
+/// Checks that an RSA private key is consistent in every member it carries: `n = p·q`,
+/// `d·e ≡ 1` mod λ(n) (checked mod `p−1` and mod `q−1`, which is the same as mod their lcm),
+/// `dp = d mod (p−1)`, `dq = d mod (q−1)`, `qi = q⁻¹ mod p`. Signing uses only the CRT
+/// members, so a wrong `d` signs and verifies; but `out/private/jwks.json` publishes `d`.
+///
+/// The arithmetic is not constant-time: it runs once per read of a key, on the machine that
+/// holds the key file, where timing tells nothing the file does not.
+fn check_rsa_private(public: &PublicKey, secret: &Secret) -> Result<(), String> {
+    use num_bigint::BigUint;
+    let (PublicKey::Rsa { n, e }, Secret::Rsa { d, p, q, dp, dq, qi }) = (public, secret) else {
+        return Ok(());
+    };
+    let big = |bytes: &[u8]| BigUint::from_bytes_be(bytes);
+    let (n, e, d, p, q, dp, dq, qi) = (big(n), big(e), big(d), big(p), big(q), big(dp), big(dq), big(qi));
+    let one = BigUint::from(1u8);
+    let wrong = |relation: &str, member: &str| {
+        format!(
+            "the RSA private key is inconsistent: {relation} does not hold, so its {member} is wrong (a damaged or hand-edited key)"
+        )
+    };
+    if p <= one || q <= one || &p * &q != n {
+        return Err(wrong("n = p·q", "`n`, `p` or `q`"));
+    }
+    let (p1, q1) = (&p - &one, &q - &one);
+    let de = &d * &e;
+    if &de % &p1 != one || &de % &q1 != one {
+        return Err(wrong("d·e ≡ 1 mod λ(n)", "`d`"));
+    }
+    if dp != &d % &p1 {
+        return Err(wrong("dp = d mod (p−1)", "`dp`"));
+    }
+    if dq != &d % &q1 {
+        return Err(wrong("dq = d mod (q−1)", "`dq`"));
+    }
+    if qi >= p || (&qi * &q) % &p != one {
+        return Err(wrong("qi = q⁻¹ mod p", "`qi`"));
+    }
+    Ok(())
 }
 
 fn parse_sec1(der: &[u8], outer: Option<Curve>) -> Result<KeyMaterial, String> {
@@ -578,14 +619,16 @@ pub fn parse_jwk(bytes: &[u8]) -> Result<(KeyMaterial, JwkHints), String> {
                 if obj.contains_key("oth") {
                     return Err("multi-prime RSA keys (`oth`) are not supported".into());
                 }
-                Some(SecretKey(Secret::Rsa {
+                let secret = Secret::Rsa {
                     d: strip_zeros(&bytes("d")?),
                     p: strip_zeros(&bytes("p")?),
                     q: strip_zeros(&bytes("q")?),
                     dp: strip_zeros(&bytes("dp")?),
                     dq: strip_zeros(&bytes("dq")?),
                     qi: strip_zeros(&bytes("qi")?),
-                }))
+                };
+                check_rsa_private(&public, &secret)?;
+                Some(SecretKey(secret))
             } else {
                 None
             };
@@ -662,6 +705,53 @@ mod tests {
         assert!(PublicKey::rsa(&n, &[3]).unwrap_err().contains("exponent 3"));
         assert!(PublicKey::rsa(&n[..128], &[1, 0, 1]).unwrap_err().contains("too small"));
         assert!(PublicKey::rsa(&n, &[1, 0, 1]).is_ok());
+    }
+
+    /// Every RSA member is checked against the others: a key with any one of them changed is
+    /// refused, whichever member it is (signing with the CRT members alone would not notice `d`).
+    #[test]
+    fn inconsistent_rsa_members_are_refused() {
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
+        let key = parse_pkcs8(der.as_ref()).unwrap();
+        let (PublicKey::Rsa { n, e }, Some(SecretKey(Secret::Rsa { d, p, q, dp, dq, qi }))) =
+            (&key.public, &key.secret)
+        else {
+            panic!("an RSA key")
+        };
+        let flip = |v: &[u8]| {
+            let mut v = v.to_vec();
+            let last = v.len() - 1;
+            v[last] ^= 2;
+            v
+        };
+        let secret = |d: &[u8], p: &[u8], q: &[u8], dp: &[u8], dq: &[u8], qi: &[u8]| Secret::Rsa {
+            d: d.to_vec(),
+            p: p.to_vec(),
+            q: q.to_vec(),
+            dp: dp.to_vec(),
+            dq: dq.to_vec(),
+            qi: qi.to_vec(),
+        };
+        assert_eq!(check_rsa_private(&key.public, &secret(d, p, q, dp, dq, qi)), Ok(()));
+        let wrong = [
+            ("`d`", secret(&flip(d), p, q, dp, dq, qi)),
+            ("`n`, `p` or `q`", secret(d, &flip(p), q, dp, dq, qi)),
+            ("`n`, `p` or `q`", secret(d, p, &flip(q), dp, dq, qi)),
+            ("`dp`", secret(d, p, q, &flip(dp), dq, qi)),
+            ("`dq`", secret(d, p, q, dp, &flip(dq), qi)),
+            ("`qi`", secret(d, p, q, dp, dq, &flip(qi))),
+            ("`qi`", secret(d, q, p, dq, dp, qi)),
+        ];
+        for (member, s) in &wrong {
+            let problem = check_rsa_private(&key.public, s).expect_err(member);
+            assert!(
+                problem.contains("inconsistent") && problem.contains(&format!("its {member} is wrong")),
+                "{member}: {problem}"
+            );
+        }
+        let other_n = PublicKey::Rsa { n: flip(n), e: e.clone() };
+        assert!(check_rsa_private(&other_n, &secret(d, p, q, dp, dq, qi)).unwrap_err().contains("n = p·q"));
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! Validation of what jwksmith reads and writes (issue 12, items 5, 6, 7, 9 and 13): a `now`
+//! before a key's creation, RSA private keys consistent in every member, times that stay
+//! writable, only regular files of bounded size, canonical meta ids, and messages that name
+//! each file once, by its final name, with control characters escaped.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{NOW, Project, tool};
+
+/// Replaces the project's path by `[PROJECT]`, so snapshots do not depend on the temp dir.
+fn redact(p: &Project, text: &str) -> String {
+    text.replace(&p.path().display().to_string(), "[PROJECT]")
+}
+
+/// Every file under the project except the build record: relative path → bytes.
+fn project_files(p: &Project) -> std::collections::BTreeMap<String, Vec<u8>> {
+    p.snapshot("").into_iter().filter(|(rel, _)| !rel.starts_with(".jwksmith-cache")).collect()
+}
+
+/// The names in `keys/`, sorted, without jwksmith's own hidden state directory.
+fn key_files(p: &Project) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(p.at("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n != ".jwksmith")
+        .collect();
+    names.sort();
+    names
+}
+
+// ---- item 6: RSA private keys are consistent in every member ----
+
+/// Writes, with python `cryptography`, one RSA-2048 key as PKCS#1 PEM files in `dir`: `good`,
+/// `d-plus-lambda` (d + λ(n): still a valid private exponent) and one file per wrong member,
+/// `wrong-<member>`, where only that member is changed (the others, CRT members included, are
+/// those of the good key). Also writes `wrong-d.jwk.json`, the private JWK with the wrong `d`.
+const MAKE_RSA_KEYS: &str = r#"
+import base64, json, math
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+def der_int(v):
+    b = v.to_bytes(v.bit_length() // 8 + 1, "big")
+    return b"\x02" + der_len(len(b)) + b
+
+def pem(tag, der):
+    text = base64.b64encode(der).decode()
+    lines = "\n".join(text[i:i + 64] for i in range(0, len(text), 64))
+    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (tag, lines, tag)
+
+def b64u(v):
+    return base64.urlsafe_b64encode(v.to_bytes((v.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+m = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_numbers()
+n, e = m.public_numbers.n, m.public_numbers.e
+p, q, d, dp, dq, qi = m.p, m.q, m.d, m.dmp1, m.dmq1, m.iqmp
+lam = math.lcm(p - 1, q - 1)
+variants = {
+    "good": (n, d, p, q, dp, dq, qi),
+    "d-plus-lambda": (n, d + lam, p, q, dp, dq, qi),
+    "wrong-d": (n, d + 2, p, q, dp, dq, qi),
+    "wrong-n": (n + 2, d, p, q, dp, dq, qi),
+    "wrong-p": (n, d, p + 2, q, dp, dq, qi),
+    "wrong-dp": (n, d, p, q, dp + 2, dq, qi),
+    "wrong-dq": (n, d, p, q, dp, dq + 2, qi),
+    "wrong-qi": (n, d, p, q, dp, dq, qi + 1),
+}
+for name, (n2, d2, p2, q2, dp2, dq2, qi2) in variants.items():
+    body = b"".join(der_int(v) for v in (0, n2, e, d2, p2, q2, dp2, dq2, qi2))
+    with open(name + ".pem", "w") as f:
+        f.write(pem("RSA PRIVATE KEY", b"\x30" + der_len(len(body)) + body))
+jwk = {"kty": "RSA", "n": b64u(n), "e": b64u(e), "d": b64u(d + 2), "p": b64u(p), "q": b64u(q),
+       "dp": b64u(dp), "dq": b64u(dq), "qi": b64u(qi)}
+with open("wrong-d.jwk.json", "w") as f:
+    json.dump(jwk, f)
+"#;
+
+/// The crafted keys, made once per test that needs them (outside every project).
+fn rsa_keys() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    tool("python3", &["-c", MAKE_RSA_KEYS], dir.path());
+    dir
+}
+
+fn copy_key(keys: &Path, name: &str, p: &Project, to: &str) {
+    p.write(to, &fs::read(keys.join(name)).unwrap());
+}
+
+/// A key whose `d` is wrong signs (the CRT members are right) and today's main published its
+/// `d` in out/private/jwks.json. Every wrong member is now an error of build and check naming
+/// the file and the member; nothing is written.
+#[test]
+fn rsa_keys_with_a_wrong_member_are_refused() {
+    let keys = rsa_keys();
+    for (file, member) in [
+        ("wrong-d", "`d`"),
+        ("wrong-n", "`n`, `p` or `q`"),
+        ("wrong-p", "`n`, `p` or `q`"),
+        ("wrong-dp", "`dp`"),
+        ("wrong-dq", "`dq`"),
+        ("wrong-qi", "`qi`"),
+    ] {
+        let p = Project::with_keyset(common::EC_SPECS);
+        copy_key(keys.path(), &format!("{file}.pem"), &p, &format!("keys/{file}.pem"));
+        for cmd in ["build", "check", "status"] {
+            let stderr = p.fails(&[cmd, "--now", NOW], 1);
+            let named = format!("keys/{file}.pem");
+            assert_eq!(stderr.matches(&named).count(), 1, "{cmd} {file}: names the file once: {stderr}");
+            assert!(stderr.contains("inconsistent") && stderr.contains(&format!("its {member} is wrong")), "{stderr}");
+        }
+        assert!(!p.at("out").exists(), "{file}: nothing written");
+    }
+}
+
+#[test]
+fn rsa_wrong_d_message() {
+    let keys = rsa_keys();
+    let p = Project::with_keyset(common::EC_SPECS);
+    copy_key(keys.path(), "wrong-d.pem", &p, "keys/wrong-d.pem");
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    insta::assert_snapshot!(redact(&p, &stderr));
+}
+
+/// `d + λ(n)` is as good a private exponent as `d` (d·e ≡ 1 mod λ still holds): accepted, and
+/// signing with the published private JWK works.
+#[test]
+fn rsa_unreduced_d_is_accepted() {
+    let keys = rsa_keys();
+    let p = Project::with_keyset(common::EC_SPECS);
+    copy_key(keys.path(), "d-plus-lambda.pem", &p, "keys/legacy.pem");
+    copy_key(keys.path(), "good.pem", &p, "keys/good.pem");
+    p.ok(&["build", "--now", NOW]);
+    assert_eq!(common::kids(&p.json("out/private/jwks.json")), ["good", "legacy"]);
+}
+
+/// An out/private/jwks.json written by an earlier jwksmith (which published the wrong `d`)
+/// does not let the key skip the check: the build fails and leaves out/ as it was.
+#[test]
+fn rsa_wrong_d_is_refused_even_when_out_private_lists_it() {
+    let keys = rsa_keys();
+    let p = Project::with_keyset(common::EC_SPECS);
+    copy_key(keys.path(), "good.pem", &p, "keys/legacy.pem");
+    p.ok(&["build", "--now", NOW]);
+    // What the old build wrote for the wrong-d key: the same JWK, with the wrong `d`.
+    let jwk: serde_json::Value =
+        serde_json::from_slice(&fs::read(keys.path().join("wrong-d.jwk.json")).unwrap()).unwrap();
+    let mut private = p.json("out/private/jwks.json");
+    private["keys"][0]["d"] = jwk["d"].clone();
+    fs::write(p.at("out/private/jwks.json"), serde_json::to_vec(&private).unwrap()).unwrap();
+    copy_key(keys.path(), "wrong-d.pem", &p, "keys/legacy.pem");
+    let before = project_files(&p);
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    assert!(stderr.contains("keys/legacy.pem") && stderr.contains("`d` is wrong"), "{stderr}");
+    assert_eq!(project_files(&p), before, "nothing changed");
+}
+
+/// `import` validates as build does before it writes anything: PEM and JWK alike.
+#[test]
+fn rsa_import_of_a_wrong_d_writes_nothing() {
+    let keys = rsa_keys();
+    let p = Project::with_keyset(common::EC_SPECS);
+    copy_key(keys.path(), "wrong-d.pem", &p, "wrong-d.pem");
+    copy_key(keys.path(), "wrong-d.jwk.json", &p, "wrong-d.jwk.json");
+    for file in ["wrong-d.pem", "wrong-d.jwk.json"] {
+        let stderr = p.fails(&["import", file, "--now", NOW], 1);
+        assert!(stderr.contains(file) && stderr.contains("`d` is wrong"), "{stderr}");
+        assert_eq!(key_files(&p), ["keyset.toml"], "{file}: nothing written to keys/");
+    }
+}
