@@ -14,6 +14,7 @@ use crate::meta::{self, Meta};
 use crate::model::{Key, KeySet, Unfinished};
 use crate::selftest::{SelfTested, self_test};
 use crate::stamp::Stamp;
+use crate::times::Timestamp;
 
 /// Name of a set's policy file.
 pub const KEYSET_FILE: &str = "keyset.toml";
@@ -409,6 +410,30 @@ fn read_meta(path: &Path, kid: &str, material: &KeyMaterial) -> Result<Meta> {
         .map_err(|p| Error::input(path, format!("{p} (the key is {})", material.public.describe()), fix))?;
     meta.times().check_order().map_err(|p| Error::input(path, p, fix))?;
     Ok(meta)
+}
+
+/// Refuses a `now` before the creation of any key of `sets` (a runner's wrong clock, a mistyped
+/// `--now`): at such an instant the key does not exist yet, a build would publish a set without
+/// it and a rotation would make a second current key. The error names the newest such key's
+/// metadata, its `created` time and `now`. (`status` shows such keys as `pending` instead.)
+pub fn check_now_after_created<'a>(sets: impl IntoIterator<Item = &'a KeySet>, now: Timestamp) -> Result<()> {
+    let newest = sets
+        .into_iter()
+        .flat_map(|set| set.keys.iter().map(move |key| (set, key)))
+        .filter_map(|(set, key)| key.meta.created.filter(|c| *c > now).map(|c| (c, set, key)))
+        .max_by(|a, b| (a.0, &a.1.path, a.2.kid()).cmp(&(b.0, &b.1.path, b.2.kid())));
+    let Some((created, _, key)) = newest else { return Ok(()) };
+    let file = key.files.iter().find(|f| f.as_os_str().as_encoded_bytes().ends_with(b".meta.json"));
+    Err(Error::input(
+        file.unwrap_or(&key.files[0]),
+        format!(
+            "key `{}` was created at {created}, after now ({now}): jwksmith does not act at a time before its keys exist",
+            key.kid()
+        ),
+        format!(
+            "check the system clock, or give a --now at or after {created}; `jwksmith status` lists such keys as pending"
+        ),
+    ))
 }
 
 /// Metadata of a hand-dropped key without a meta file: sig, default alg, always current.

@@ -175,3 +175,72 @@ fn rsa_import_of_a_wrong_d_writes_nothing() {
         assert_eq!(key_files(&p), ["keyset.toml"], "{file}: nothing written to keys/");
     }
 }
+
+// ---- item 5: a `now` before a key's creation ----
+
+/// Today's main published `{"keys":[]}` with exit 0 at a clock behind the keys' creation, and
+/// `rotate --if-due` made a second current key. Every command that acts on keys now refuses,
+/// naming the newest such key's file, its creation time and now, and changes nothing; `status`
+/// shows the keys as pending.
+#[test]
+fn now_before_created_is_refused_by_every_command_but_status() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["rotate", "--now", "2026-02-01T00:00:00Z"]);
+    p.ok(&["build", "--now", "2026-02-01T00:00:00Z"]);
+    p.write(
+        "import-me.pem",
+        &tool("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], p.path()),
+    );
+    let before = project_files(&p);
+    let early = "2026-01-15T00:00:00Z";
+    for args in [
+        &["build"][..],
+        &["check"],
+        &["rotate"],
+        &["rotate", "--if-due"],
+        &["rotate", "--immediate"],
+        &["revoke", "ec-sig-001"],
+        &["prune"],
+        &["import", "import-me.pem"],
+    ] {
+        let args = [args, &["--now", early]].concat();
+        let stderr = p.fails(&args, 1);
+        assert_eq!(stderr.matches("keys/ec-sig-002.meta.json").count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("2026-02-01T00:00:00Z") && stderr.contains(early), "{args:?}: {stderr}");
+        assert_eq!(project_files(&p), before, "{args:?} changed nothing");
+    }
+    let status = p.ok(&["status", "--json", "--now", early]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let states: Vec<(&str, &str)> = status["sets"][0]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [("ec-enc-001", "current"), ("ec-enc-002", "pending"), ("ec-sig-001", "current"), ("ec-sig-002", "pending")]
+    );
+    // Before every key: the oldest ones are pending too, and build still refuses.
+    let stderr = p.fails(&["build", "--now", "2025-06-01T00:00:00Z"], 1);
+    insta::assert_snapshot!(redact(&p, &stderr));
+    assert_eq!(project_files(&p), before);
+}
+
+/// Only the selected sets count: a set whose keys are newer does not stop `--set` of another.
+#[test]
+fn now_before_created_counts_only_selected_sets() {
+    let p = Project::new();
+    p.write("keys/old/keyset.toml", common::EC_SPECS.as_bytes());
+    p.write("keys/new/keyset.toml", common::EC_SPECS.as_bytes());
+    p.ok(&["rotate", "--set", "old", "--now", NOW]);
+    p.ok(&["rotate", "--set", "new", "--now", "2026-03-01T00:00:00Z"]);
+    p.ok(&["build", "--set", "old", "--now", "2026-02-01T00:00:00Z"]);
+    let stderr = p.fails(&["build", "--now", "2026-02-01T00:00:00Z"], 1);
+    assert!(stderr.contains("keys/new/ec-sig-001.meta.json"), "{stderr}");
+    // Incremental builds do not reuse a record made at a later instant.
+    p.ok(&["build", "--now", "2026-03-01T00:00:00Z"]);
+    let stderr = p.fails(&["build", "--now", "2026-02-01T00:00:00Z"], 1);
+    assert!(stderr.contains("keys/new/ec-sig-001.meta.json"), "{stderr}");
+}

@@ -341,6 +341,8 @@ fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
                 }
             })
             .collect::<Result<_>>()?;
+    // A reused set's record holds only for instants at or after its keys' creation.
+    crate::keydir::check_now_after_created(fresh.iter().flatten().map(|f| &f.set), ctx.now)?;
     for (reused, fresh) in reuse.sets.iter().zip(&fresh) {
         let warnings = reused.as_ref().map(|r| &r.warnings).or(fresh.as_ref().map(|f| &f.warnings));
         for w in warnings.into_iter().flatten() {

@@ -80,6 +80,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let ctx = &ctx;
     let (material, hints) = read_key(&opts.file)?;
     let set = load_target(ctx, &path, &dir)?;
+    crate::keydir::check_now_after_created(&set, ctx.now)?;
     let adopted = is_hand_dropped_in(&opts.file, &dir);
     let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
     let kid = match (&opts.kid, adopted) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keydir::{SetDir, discover, load_set, load_set_with};
+use crate::keydir::{SetDir, check_now_after_created, discover, load_set, load_set_with};
 use crate::model::KeySet;
 use crate::selftest::SelfTested;
 use crate::times::Timestamp;
@@ -102,14 +102,26 @@ pub struct Loaded {
 }
 
 /// Discovers and loads the selected sets in parallel, self-testing every key; warnings are printed.
+/// A `now` before the creation of a key of a selected set is an error
+/// ([`check_now_after_created`]).
 pub fn load(ctx: &Context) -> Result<Loaded> {
+    let loaded = load_sets(ctx, load_set)?;
+    check_now_after_created(&loaded.sets, ctx.now)?;
+    Ok(loaded)
+}
+
+/// Like [`load`], but keys created after `now` are accepted (they are `pending`): for `status`,
+/// which shows them.
+pub fn load_showing_pending(ctx: &Context) -> Result<Loaded> {
     load_sets(ctx, load_set)
 }
 
 /// Like [`load`], but a key that the set's current `out/private/` shows was self-tested with the
 /// same material, `use` and `alg` is not signed with again ([`SelfTested`]): `build`'s fast path.
 pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
-    load_sets(ctx, |dir| load_set_with(dir, &SelfTested::read(&ctx.out, &dir.path)))
+    let loaded = load_sets(ctx, |dir| load_set_with(dir, &SelfTested::read(&ctx.out, &dir.path)))?;
+    check_now_after_created(&loaded.sets, ctx.now)?;
+    Ok(loaded)
 }
 
 fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync) -> Result<Loaded> {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::cmd::{Context, load};
+use crate::cmd::{Context, load_showing_pending};
 use crate::error::Result;
 use crate::model::KeySet;
 use crate::times::Timestamp;
@@ -111,7 +111,7 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
 
 /// Prints the table (or `--json`).
 pub fn run(ctx: &Context, json: bool) -> Result<()> {
-    let loaded = load(ctx)?;
+    let loaded = load_showing_pending(ctx)?;
     for warning in loaded.sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
         ctx.ui.warn(&warning);
     }
