@@ -402,8 +402,12 @@ fn read_meta(path: &Path, kid: &str, material: &KeyMaterial) -> Result<Meta> {
             "make the kid match the file name",
         ));
     }
-    if uuid::Uuid::parse_str(&meta.id).is_err() {
-        return Err(Error::input(path, format!("id `{}` is not a UUID", meta.id), fix));
+    if let Err(problem) = meta::check_id(&meta.id) {
+        let fix = match uuid::Uuid::parse_str(&meta.id) {
+            Ok(uuid) => format!("write the id as `{}` (the same UUID in canonical form)", uuid.hyphenated()),
+            Err(_) => fix.to_string(),
+        };
+        return Err(Error::input(path, problem, fix));
     }
     meta.alg
         .check_fits(material.public.kty(), material.public.curve(), meta.key_use)

@@ -124,6 +124,7 @@ fn check_target(path: &Path, kid: &str, material: &KeyMaterial, key_file: bool) 
 /// hand-dropped file is removed).
 pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     let kid = &key.meta.kid;
+    check_writable(key.dir, key.meta)?;
     let private = key.material.pkcs8_pem();
     let mut files: Vec<(PathBuf, Vec<u8>, u32)> = Vec::new();
     if let Some(pem) = &private {
@@ -176,6 +177,7 @@ pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
 
 /// Writes (or replaces) `<kid>.meta.json` atomically, its temporary file in `keys/.jwksmith/tmp/`.
 pub fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<PathBuf> {
+    check_writable(dir, meta)?;
     let tmp = keystate::ensure(keys, TMP_DIR)?;
     let path = dir.join(format!("{}.meta.json", meta.kid));
     write_atomic_via(&path, &tmp, &meta.to_json(pretty), 0o644, true)?;
@@ -314,6 +316,18 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// Refuses metadata that would not load again ([`Meta::check_writable`]); commands check their
+/// times before they write, so this is the last guard.
+fn check_writable(dir: &Path, meta: &Meta) -> Result<()> {
+    meta.check_writable().map_err(|problem| {
+        Error::input(
+            dir.join(format!("{}.meta.json", meta.kid)),
+            format!("not written: {problem}"),
+            "nothing of this key was written; give another --now",
+        )
+    })
 }
 
 #[cfg(test)]

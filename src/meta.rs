@@ -99,6 +99,21 @@ impl Meta {
         crate::shapes::json_bytes(&w, pretty)
     }
 
+    /// Checks that this metadata loads again once written: its times are writable
+    /// ([`Timestamp::is_writable`]) and in order, its id a canonical UUID. Writers call it
+    /// before they write anything, so jwksmith never writes a meta.json that it would reject.
+    pub fn check_writable(&self) -> Result<(), String> {
+        let times = self.times();
+        let names = ["created", "activates", "retires", "expires", "revoked"];
+        if let Some((name, t)) =
+            names.iter().zip(times.all()).find_map(|(n, t)| t.filter(|t| !t.is_writable()).map(|t| (n, t)))
+        {
+            return Err(format!("its `{name}` time ({}) lies outside the years 1 to 9999", t.unix()));
+        }
+        times.check_order()?;
+        check_id(&self.id)
+    }
+
     /// Sets the lifecycle times.
     pub fn set_times(&mut self, t: Times) {
         self.created = t.created;
@@ -107,6 +122,17 @@ impl Meta {
         self.expires = t.expires;
         self.revoked = t.revoked;
     }
+}
+
+/// Checks that `id` is a UUID in canonical form (lowercase, hyphenated), as every writer of
+/// jwksmith writes it.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let uuid = uuid::Uuid::parse_str(id).map_err(|_| format!("id `{id}` is not a UUID"))?;
+    let canonical = uuid.hyphenated().to_string();
+    if canonical != id {
+        return Err(format!("id `{id}` is not a UUID in canonical form (lowercase, hyphenated)"));
+    }
+    Ok(())
 }
 
 /// Parses a meta.json text (errors are plain descriptions; the caller names the file).
@@ -133,6 +159,21 @@ mod tests {
         let id = Meta::default_id("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "5");
+    }
+
+    #[test]
+    fn ids_must_be_canonical() {
+        let canonical = "6f1c1f5e-1d7c-4d8e-9a55-00000000e001";
+        assert_eq!(check_id(canonical), Ok(()));
+        for other in [
+            "{6f1c1f5e-1d7c-4d8e-9a55-00000000e001}",
+            "6F1C1F5E-1D7C-4D8E-9A55-00000000E001",
+            "6f1c1f5e1d7c4d8e9a5500000000e001",
+            "urn:uuid:6f1c1f5e-1d7c-4d8e-9a55-00000000e001",
+        ] {
+            assert!(check_id(other).unwrap_err().contains("canonical form"), "{other}");
+        }
+        assert!(check_id("not-a-uuid").unwrap_err().contains("is not a UUID"));
     }
 
     #[test]

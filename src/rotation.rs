@@ -152,3 +152,25 @@ pub fn coming(set: &KeySet, now: Timestamp) -> Vec<Coming> {
         })
         .collect()
 }
+
+/// The first time (by field name, with its value) that `action` would write and that cannot be
+/// written ([`Timestamp::is_writable`]): a rotation near the year 9999 schedules times past it.
+pub fn unwritable_time(action: &Action, now: Timestamp) -> Option<(&'static str, Timestamp)> {
+    let fields = match action {
+        Action::Create { activates, .. } => [
+            ("created", Some(now)),
+            ("activates", Some(*activates)),
+            ("retires", None),
+            ("expires", None),
+            ("revoked", None),
+        ],
+        Action::Retime { times, .. } => [
+            ("created", times.created),
+            ("activates", times.activates),
+            ("retires", times.retires),
+            ("expires", times.expires),
+            ("revoked", times.revoked),
+        ],
+    };
+    fields.into_iter().find_map(|(name, t)| t.filter(|t| !t.is_writable()).map(|t| (name, t)))
+}

@@ -15,6 +15,19 @@ impl Timestamp {
     /// The Unix epoch, `1970-01-01T00:00:00Z`: the creation time of keys whose age is unknown.
     pub const EPOCH: Timestamp = Timestamp(0);
 
+    /// The first instant jwksmith reads and writes: `0001-01-01T00:00:00Z`.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800);
+
+    /// The last instant jwksmith reads and writes: `9999-12-31T23:59:59Z` (a later one has no
+    /// `YYYY-MM-DDTHH:MM:SSZ` form).
+    pub const MAX: Timestamp = Timestamp(253_402_300_799);
+
+    /// True when this instant can be written as `YYYY-MM-DDTHH:MM:SSZ` and read again: it lies
+    /// between [`Timestamp::MIN`] and [`Timestamp::MAX`].
+    pub fn is_writable(self) -> bool {
+        (Timestamp::MIN..=Timestamp::MAX).contains(&self)
+    }
+
     /// The instant `secs` seconds after the Unix epoch.
     pub fn from_unix(secs: i64) -> Self {
         Timestamp(secs)
@@ -36,7 +49,7 @@ impl Timestamp {
             .map_err(|e| format!("`{text}` is not an RFC 3339 time ({e}); write it like 2024-01-15T10:30:00Z"))?;
         // Only instants that can be written back as `YYYY-MM-DDTHH:MM:SSZ`.
         // 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z
-        if !(-62_135_596_800..=253_402_300_799).contains(&t.unix_timestamp()) {
+        if !Timestamp(t.unix_timestamp()).is_writable() {
             return Err(format!("`{text}` is out of range: use a time between years 0001 and 9999 (UTC)"));
         }
         Ok(Timestamp(t.unix_timestamp()))
@@ -163,6 +176,10 @@ mod tests {
         assert!(Timestamp::parse("9999-12-31T23:59:59-01:00").is_err());
         assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_ok());
         assert!(Timestamp::parse("yesterday").is_err());
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59Z").unwrap(), Timestamp::MAX);
+        assert_eq!(Timestamp::parse("0001-01-01T00:00:00Z").unwrap(), Timestamp::MIN);
+        assert!(!Timestamp::MAX.plus(Span::from_secs(1)).is_writable());
+        assert!(!Timestamp::MIN.minus(Span::from_secs(1)).is_writable());
     }
 
     #[test]

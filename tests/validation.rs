@@ -244,3 +244,95 @@ fn now_before_created_counts_only_selected_sets() {
     let stderr = p.fails(&["build", "--now", "2026-02-01T00:00:00Z"], 1);
     assert!(stderr.contains("keys/new/ec-sig-001.meta.json"), "{stderr}");
 }
+
+// ---- item 7: jwksmith never writes a meta.json that it would then reject ----
+
+/// Today's main wrote `revoked` before `created`, which every later command rejected.
+#[test]
+fn revoke_before_the_key_was_created_is_refused() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", NOW]);
+    let before = project_files(&p);
+    let stderr = p.fails(&["revoke", "ec-sig-001", "--now", "2025-12-31T23:59:59Z"], 1);
+    assert!(stderr.contains("keys/ec-sig-001.meta.json") || stderr.contains("keys/ec-enc-001.meta.json"), "{stderr}");
+    assert!(stderr.contains("2025-12-31T23:59:59Z") && stderr.contains(NOW), "{stderr}");
+    assert_eq!(project_files(&p), before, "nothing written");
+    p.ok(&["revoke", "ec-sig-001", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+}
+
+/// Today's main wrote `activates` (and `expires`) in the year 10000 as `@253403…`, which
+/// every later command rejected. A rotation whose times would pass 9999-12-31T23:59:59Z is now
+/// an error naming the spec, and changes nothing.
+#[test]
+fn rotate_past_the_year_9999_is_refused() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", NOW]);
+    let before = project_files(&p);
+    let late = "9999-12-25T00:00:00Z";
+    for args in [&["rotate"][..], &["rotate", "--if-due"], &["rotate", "--immediate"], &["rotate", "--spec", "ec-enc"]]
+    {
+        let args = [args, &["--now", late]].concat();
+        let stderr = p.fails(&args, 1);
+        assert_eq!(stderr.matches("keys/keyset.toml").count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("spec `ec-"), "{args:?}: {stderr}");
+        assert_eq!(project_files(&p), before, "{args:?} changed nothing");
+    }
+    let stderr = p.fails(&["rotate", "--now", late], 1);
+    insta::assert_snapshot!(redact(&p, &stderr));
+    // What can be written still is: a revoke at that instant (its replacement is current at once).
+    p.ok(&["revoke", "ec-sig-001", "--now", late]);
+    p.ok(&["build", "--now", "9999-12-31T23:59:59Z"]);
+    p.ok(&["status", "--json", "--now", "9999-12-31T23:59:59Z"]);
+    for (rel, bytes) in p.snapshot("keys") {
+        if rel.ends_with(".meta.json") {
+            let meta: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            for field in ["created", "activates", "retires", "expires", "revoked"] {
+                assert!(meta[field].is_null() || common::is_time(meta[field].as_str().unwrap()), "{rel}: {field}");
+            }
+        }
+    }
+}
+
+/// Bootstrapping near the end of 9999 makes keys current at once: nothing passes the limit.
+#[test]
+fn rotate_bootstrap_at_the_end_of_9999_loads_again() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", "9999-12-31T23:59:59Z"]);
+    p.ok(&["build", "--now", "9999-12-31T23:59:59Z"]);
+    p.ok(&["check", "--now", "9999-12-31T23:59:59Z"]);
+}
+
+// ---- item 13: meta ids are canonical UUIDs ----
+
+/// Today's main published `{…}`, upper-case and unhyphenated ids verbatim in jwt-keys.json.
+#[test]
+fn non_canonical_meta_ids_are_refused_with_the_canonical_form() {
+    let canonical = "6f1c1f5e-1d7c-4d8e-9a55-00000000e001";
+    for spelling in [
+        "{6f1c1f5e-1d7c-4d8e-9a55-00000000e001}",
+        "6F1C1F5E-1D7C-4D8E-9A55-00000000E001",
+        "6f1c1f5e1d7c4d8e9a5500000000e001",
+    ] {
+        let p = Project::with_keyset(common::EC_SPECS);
+        p.ok(&["rotate", "--now", NOW]);
+        let meta_path = "keys/ec-sig-001.meta.json";
+        let mut meta = p.json(meta_path);
+        meta["id"] = spelling.into();
+        p.write(meta_path, &serde_json::to_vec(&meta).unwrap());
+        let before = project_files(&p);
+        for cmd in
+            [&["build"][..], &["check"], &["status"], &["rotate", "--if-due"], &["revoke", "ec-enc-001"], &["prune"]]
+        {
+            let args = [cmd, &["--now", NOW]].concat();
+            let stderr = p.fails(&args, 1);
+            assert_eq!(stderr.matches(meta_path).count(), 1, "{args:?}: {stderr}");
+            assert!(stderr.contains(&format!("`{canonical}`")), "{args:?}: {stderr}");
+            assert_eq!(project_files(&p), before, "{args:?} changed nothing");
+        }
+        if spelling.starts_with('{') {
+            let stderr = p.fails(&["build", "--now", NOW], 1);
+            insta::assert_snapshot!(redact(&p, &stderr));
+        }
+    }
+}

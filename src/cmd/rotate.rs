@@ -10,7 +10,7 @@ use crate::generate::{Generated, generate, self_signed_cert};
 use crate::keystore::{self, NewKey, write_meta, write_new_key};
 use crate::meta::Meta;
 use crate::model::KeySet;
-use crate::rotation::{Action, Mode, decide};
+use crate::rotation::{Action, Mode, decide, unwritable_time};
 use crate::times::Timestamp;
 
 /// Flags of `rotate`.
@@ -99,6 +99,7 @@ enum Line {
 /// Generates the keys the actions create and writes every change, on all cores: each set is
 /// written as soon as its keys are ready, while other sets' keys are still being generated.
 pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
+    check_writable(ctx, planned)?;
     let total = planned.iter().map(|p| creates(p).count()).sum();
     let bar = progress_bar(ctx, total);
     let done: Vec<Result<Vec<Line>>> = planned
@@ -136,6 +137,37 @@ pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Refuses, before anything is generated or written, actions whose times would pass
+/// 9999-12-31T23:59:59Z: jwksmith never writes a meta.json that it would then reject.
+fn check_writable(ctx: &Context, planned: &[Planned]) -> Result<()> {
+    for p in planned {
+        for action in &p.actions {
+            let Some((field, _)) = unwritable_time(action, ctx.now) else { continue };
+            let spec = match action {
+                Action::Create { spec, .. } => Some(spec.as_str()),
+                Action::Retime { kid, .. } => p.set.key(kid).and_then(|k| k.meta.spec.as_deref()),
+            };
+            let what = match (action, spec) {
+                (Action::Create { .. }, Some(spec)) => format!("a new key of spec `{spec}`"),
+                (Action::Retime { kid, .. }, Some(spec)) => format!("key `{kid}` of spec `{spec}`"),
+                (Action::Retime { kid, .. }, None) => format!("key `{kid}`"),
+                (Action::Create { .. }, None) => "a new key".to_string(),
+            };
+            let file = p.set.config_file.clone().unwrap_or_else(|| p.set.dir.clone());
+            return Err(Error::input(
+                file,
+                format!(
+                    "at {} the rotation timings would give {what} an `{field}` time past {}: jwksmith writes only times of the years 1 to 9999",
+                    ctx.now,
+                    Timestamp::MAX
+                ),
+                "give an earlier --now (or correct the system clock); nothing was changed",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The keys a set's actions create: spec name, activation time, spec.
@@ -277,6 +309,8 @@ pub fn write_created(
     };
     let cert = if set.config.x5c {
         let until = activates.plus(r.rotate_every).plus(r.publish_ahead).plus(r.verify_for).plus(r.rotate_every);
+        // X.509 has no time after 9999 either; 9999-12-31T23:59:59Z means "no expiry" (RFC 5280).
+        let until = until.min(Timestamp::MAX);
         Some(self_signed_cert(key, kid, ctx.now, until).map_err(|e| Error::Failed(format!("rotate: {e}")))?)
     } else {
         None
