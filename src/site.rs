@@ -50,8 +50,13 @@ impl Site {
         }
         for (name, default) in TEMPLATES {
             let path = dir.join(name);
-            let (text, source) = if path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            // Anything at the path is read (a FIFO, socket, device or huge file is an error
+            // naming it); only a path where nothing is leaves the embedded default.
+            let present = std::fs::symlink_metadata(&path).is_ok();
+            let (text, source) = if present {
+                let bytes = crate::keydir::read_input(&path)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| Error::input(&path, "template is not UTF-8 text", "save it as UTF-8"))?;
                 (text, Some(path))
             } else {
                 (default.to_string(), None)

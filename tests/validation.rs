@@ -336,3 +336,173 @@ fn non_canonical_meta_ids_are_refused_with_the_canonical_form() {
         }
     }
 }
+
+// ---- item 9: only regular files of at most 1 MiB are read ----
+
+/// Runs jwksmith with a deadline: a command that hangs (today's main on a FIFO) is killed after
+/// 10 s and fails the test. Returns the exit code, stderr and how long it took.
+fn run_timed(p: &Project, args: &[&str]) -> (Option<i32>, String, std::time::Duration) {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+        .args(args)
+        .current_dir(p.path())
+        .env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("jwksmith {args:?} hung (killed after 10 s)");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let elapsed = start.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    common::assert_no_leak_in_text(&stderr, "stderr");
+    (out.status.code(), stderr, elapsed)
+}
+
+/// A project with a built set (so incremental builds have a record to start from).
+fn built_project() -> Project {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    p
+}
+
+fn mkfifo(path: &Path) {
+    tool("mkfifo", &[path.to_str().unwrap()], Path::new("."));
+}
+
+fn sparse(path: &Path, len: u64) {
+    fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// Today's main hung on a FIFO named `*.pem` (or `keyset.toml`, or a meta file), read
+/// /dev/zero until memory ran out, and ignored a FIFO template. Each is now an error of build,
+/// check and status naming the file, within a second (2 s allowed on a loaded machine),
+/// changing nothing.
+#[test]
+fn special_and_huge_files_are_errors_not_hangs() {
+    type Setup = fn(&Project);
+    let cases: [(&str, &str, &[&str], Setup); 11] = [
+        ("FIFO *.pem", "keys/pipe.pem", &["FIFO"], |p| mkfifo(&p.at("keys/pipe.pem"))),
+        ("FIFO keyset.toml", "keys/keyset.toml", &["FIFO"], |p| {
+            fs::remove_file(p.at("keys/keyset.toml")).unwrap();
+            mkfifo(&p.at("keys/keyset.toml"));
+        }),
+        ("FIFO meta.json", "keys/ec-sig-001.meta.json", &["FIFO"], |p| {
+            fs::remove_file(p.at("keys/ec-sig-001.meta.json")).unwrap();
+            mkfifo(&p.at("keys/ec-sig-001.meta.json"));
+        }),
+        ("FIFO in a nested set", "keys/tenants/acme/pipe.pem", &["FIFO"], |p| {
+            fs::create_dir_all(p.at("keys/tenants/acme")).unwrap();
+            mkfifo(&p.at("keys/tenants/acme/pipe.pem"));
+        }),
+        ("symlink to a FIFO inside keys/", "keys/linked.pem", &["FIFO"], |p| {
+            mkfifo(&p.at("keys/pipe"));
+            std::os::unix::fs::symlink("pipe", p.at("keys/linked.pem")).unwrap();
+        }),
+        ("/dev/zero symlinked in", "keys/big.pem", &["outside"], |p| {
+            std::os::unix::fs::symlink("/dev/zero", p.at("keys/big.pem")).unwrap()
+        }),
+        ("Unix socket", "keys/sock.pem", &["socket"], |p| {
+            // The listener's file stays when the listener is dropped.
+            std::os::unix::net::UnixListener::bind(p.at("keys/sock.pem")).unwrap();
+        }),
+        ("sparse 2 MiB *.pem", "keys/sparse.pem", &["1 MiB"], |p| sparse(&p.at("keys/sparse.pem"), 2 << 20)),
+        ("1 MiB + 1 byte meta.json", "keys/ec-enc-001.meta.json", &["1 MiB"], |p| {
+            sparse(&p.at("keys/ec-enc-001.meta.json"), (1 << 20) + 1)
+        }),
+        ("FIFO template", "site-template/index.html", &["FIFO"], |p| {
+            fs::create_dir_all(p.at("site-template")).unwrap();
+            mkfifo(&p.at("site-template/index.html"));
+        }),
+        ("sparse 2 MiB template", "site-template/_headers", &["1 MiB"], |p| {
+            fs::create_dir_all(p.at("site-template")).unwrap();
+            sparse(&p.at("site-template/_headers"), 2 << 20);
+        }),
+    ];
+    for (name, file, words, setup) in cases {
+        let p = built_project();
+        setup(&p);
+        let before = project_files(&p);
+        // status reads no templates.
+        let commands: &[&str] =
+            if file.starts_with("site-template") { &["build", "check"] } else { &["build", "check", "status"] };
+        for cmd in commands {
+            let (code, stderr, took) = run_timed(&p, &[cmd, "--now", NOW]);
+            assert_eq!(code, Some(1), "{name}: {cmd}: {stderr}");
+            assert!(took < std::time::Duration::from_secs(2), "{name}: {cmd} took {took:?}");
+            assert_eq!(stderr.matches(file).count(), 1, "{name}: {cmd} names {file} once: {stderr}");
+            assert!(words.iter().any(|w| stderr.contains(w)), "{name}: {cmd}: {stderr}");
+            assert_eq!(project_files(&p), before, "{name}: {cmd} changed nothing");
+        }
+    }
+}
+
+/// A device node under keys/ (made with mknod, which needs root; CI runs as root).
+#[test]
+fn device_files_are_errors() {
+    let p = built_project();
+    let made = std::process::Command::new("mknod").arg(p.at("keys/zero.pem")).args(["c", "1", "5"]).status();
+    assert!(made.is_ok_and(|s| s.success()), "mknod needs root: run this test as root (CI does)");
+    for cmd in ["build", "check", "status"] {
+        let (code, stderr, took) = run_timed(&p, &[cmd, "--now", NOW]);
+        assert_eq!(code, Some(1), "{cmd}: {stderr}");
+        assert!(took < std::time::Duration::from_secs(2), "{cmd} took {took:?}");
+        assert!(stderr.contains("keys/zero.pem: is a character device, not a regular file"), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
+fn special_file_messages() {
+    let p = built_project();
+    mkfifo(&p.at("keys/pipe.pem"));
+    let (_, fifo, _) = run_timed(&p, &["build", "--now", NOW]);
+    fs::remove_file(p.at("keys/pipe.pem")).unwrap();
+    sparse(&p.at("keys/sparse.pem"), 2 << 20);
+    let (_, big, _) = run_timed(&p, &["build", "--now", NOW]);
+    insta::assert_snapshot!(format!("{fifo}{big}"));
+}
+
+/// `import` reads its FILE with the same limits: a FIFO or a huge file is an error at once.
+#[test]
+fn import_of_a_fifo_or_a_huge_file_fails_at_once() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    mkfifo(&p.at("pipe.pem"));
+    sparse(&p.at("huge.pem"), 2 << 20);
+    for (file, word) in [("pipe.pem", "FIFO"), ("huge.pem", "1 MiB")] {
+        let (code, stderr, took) = run_timed(&p, &["import", file, "--now", NOW]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(took < std::time::Duration::from_secs(2), "{file}: took {took:?}");
+        assert!(stderr.contains(file) && stderr.contains(word), "{stderr}");
+        assert_eq!(key_files(&p), ["keyset.toml"]);
+    }
+}
+
+/// A symlink loop is called a loop (today's main said "points to nothing").
+#[test]
+fn symlink_loops_are_called_loops() {
+    let p = built_project();
+    std::os::unix::fs::symlink("b.pem", p.at("keys/a.pem")).unwrap();
+    std::os::unix::fs::symlink("a.pem", p.at("keys/b.pem")).unwrap();
+    for cmd in ["build", "check", "status"] {
+        let stderr = p.fails(&[cmd, "--now", NOW], 1);
+        assert!(stderr.contains("keys/a.pem: is a symlink loop"), "{cmd}: {stderr}");
+        assert!(!stderr.contains("points to nothing"), "{cmd}: {stderr}");
+    }
+    fs::remove_file(p.at("keys/a.pem")).unwrap();
+    fs::remove_file(p.at("keys/b.pem")).unwrap();
+    fs::create_dir_all(p.at("site-template")).unwrap();
+    std::os::unix::fs::symlink("index.html", p.at("site-template/index.html")).unwrap();
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    assert!(stderr.contains("site-template/index.html: is a symlink loop"), "{stderr}");
+}

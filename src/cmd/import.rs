@@ -29,11 +29,11 @@ pub struct ImportOptions {
 }
 
 fn read_key(file: &Path) -> Result<(KeyMaterial, crate::key::JwkHints)> {
-    let bytes = std::fs::read(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
+    let bytes = crate::keydir::read_input(file).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Error::input(file, "file not found", "give the path of a PEM or JWK file to import")
         }
-        _ => Error::io(file, e),
+        other => other,
     })?;
     let name = file.to_string_lossy();
     let looks_json = name.ends_with(".json") || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
