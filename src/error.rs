@@ -11,7 +11,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An input file (key, metadata, keyset.toml, template) is invalid.
-    #[error("{}: {problem}{}", path.display(), Hint(fix))]
+    #[error("{}: {}{}", Shown(path), Escaped(problem), Hint(fix))]
     Input {
         /// The file at fault, as the user named it (relative paths stay relative).
         path: PathBuf,
@@ -21,7 +21,7 @@ pub enum Error {
         fix: String,
     },
     /// Reading or writing a file failed at the operating-system level.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", Shown(path))]
     Io {
         /// The file or directory that could not be read or written.
         path: PathBuf,
@@ -29,10 +29,10 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The command line is wrong (exit code 2).
-    #[error("{0}")]
+    #[error("{}", Escaped(.0))]
     Usage(String),
     /// A command finished its work but must report failure (exit code 1), e.g. a stale `check`.
-    #[error("{0}")]
+    #[error("{}", Escaped(.0))]
     Failed(String),
 }
 
@@ -41,8 +41,56 @@ struct Hint<'a>(&'a str);
 
 impl fmt::Display for Hint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() { Ok(()) } else { write!(f, "\n  hint: {}", self.0) }
+        if self.0.is_empty() { Ok(()) } else { write!(f, "\n  hint: {}", Escaped(self.0)) }
     }
+}
+
+/// A path as messages print it: lossy UTF-8, every control character escaped (`\n`, `\x1b`):
+/// a file name never writes a raw byte below 0x20 (a terminal escape sequence) to the terminal.
+pub struct Shown<'a>(pub &'a Path);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, &self.0.to_string_lossy(), false)
+    }
+}
+
+/// Message text with its control characters escaped, line breaks kept (a TOML parser's
+/// message spans lines); the names in it (kids, paths) come from file names.
+pub struct Escaped<'a>(pub &'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, true)
+    }
+}
+
+/// `text` with control characters escaped (line breaks kept when `keep_newlines`).
+pub fn escaped(text: &str, keep_newlines: bool) -> String {
+    struct E<'a>(&'a str, bool);
+    impl fmt::Display for E<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write_escaped(f, self.0, self.1)
+        }
+    }
+    E(text, keep_newlines).to_string()
+}
+
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, keep_newlines: bool) -> fmt::Result {
+    if !text.chars().any(char::is_control) {
+        return f.write_str(text);
+    }
+    for c in text.chars() {
+        match c {
+            '\n' if keep_newlines => f.write_str("\n")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            '\r' => f.write_str("\\r")?,
+            c if c.is_control() => write!(f, "\\x{:02x}", u32::from(c))?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    Ok(())
 }
 
 impl Error {
@@ -62,5 +110,21 @@ impl Error {
             Error::Usage(_) => 2,
             _ => 1,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_of_names_are_escaped() {
+        let e = Error::input("keys/evil\x1b[31m\n.pem", "kid `evil\x1b[31m` is bad", "rename `evil\x07`");
+        assert_eq!(e.to_string(), "keys/evil\\x1b[31m\\n.pem: kid `evil\\x1b[31m` is bad\n  hint: rename `evil\\x07`");
+        assert_eq!(Shown(Path::new("a\tb\u{9b}c")).to_string(), "a\\tb\\x9bc");
+        assert_eq!(Escaped("line 1\nline 2\r").to_string(), "line 1\nline 2\\r");
+        assert_eq!(Shown(Path::new("keys/plain.pem")).to_string(), "keys/plain.pem");
+        let io = Error::io("out/\x1b.json", std::io::Error::other("denied"));
+        assert!(!io.to_string().bytes().any(|b| b < 0x20), "{io}");
     }
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::config::{KeysetConfig, is_path_segment};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Shown};
 use crate::jose::Use;
 use crate::jose::default_alg;
 use crate::key::{KeyMaterial, parse_pem};
@@ -332,7 +332,7 @@ pub fn load_set_with(set: &SetDir, tested: &SelfTested) -> Result<(KeySet, Vec<S
                 if key.meta.created.is_none() {
                     warnings.push(format!(
                         "{}: key `{kid}` has no creation time (its createTime is 1970-01-01T00:00:00Z); run `jwksmith import {}` to give it metadata",
-                        key.files[0].display(),
+                        Shown(&key.files[0]),
                         crate::ui::shell_quoted(&key.files[0])
                     ));
                 }
@@ -359,14 +359,14 @@ fn unfinished_warning(set: &SetDir, u: &Unfinished) -> String {
     if crate::keystore::is_started(keys, &set.path, &u.kid) {
         format!(
             "{}: key `{}` is unfinished (an interrupted jwksmith run): it is not published; the next `jwksmith rotate` removes it",
-            file.display(),
+            Shown(file),
             u.kid
         )
     } else {
         let set_flag = if set.path.is_empty() { String::new() } else { format!(" and `--set {}`", set.path) };
         format!(
             "{}: key `{}` has no metadata and jwksmith did not make it: it is not published, and jwksmith leaves it alone; to publish it, run `jwksmith import` on this file with `--kid {}`{set_flag}",
-            file.display(),
+            Shown(file),
             u.kid,
             u.kid
         )
@@ -384,7 +384,7 @@ fn load_key(kid: &str, files: &KidFiles, config: &KeysetConfig, tested: &SelfTes
     if let (Some(hand), Some(other)) = (&files.hand_dropped, managed) {
         return Err(Error::input(
             hand,
-            format!("kid `{kid}` is defined twice (also by {})", other.display()),
+            format!("kid `{kid}` is defined twice (also by {})", Shown(other)),
             "kids must be unique in a set: remove one of the two files",
         ));
     }

@@ -47,7 +47,8 @@ impl Ui {
     pub fn warn(&self, line: &str) {
         WARNINGS.fetch_add(1, Ordering::Relaxed);
         if self.verbosity != Verbosity::Quiet {
-            to_stderr(format_args!("warning: {line}\n"));
+            // Kids and paths in warnings come from file names: their control characters are escaped.
+            to_stderr(format_args!("warning: {}\n", crate::error::Escaped(line)));
         }
     }
 
@@ -80,11 +81,31 @@ pub fn to_stderr(text: std::fmt::Arguments) {
     let _ = std::io::stderr().lock().write_fmt(text);
 }
 
-/// A path as a shell word: as it is when it has only safe characters, else in single quotes.
+/// A path as a shell word: as it is when it has only safe characters, else in single quotes;
+/// a name with control characters in bash's `$'…'` quotes, escaped (never raw on a terminal).
 pub fn shell_quoted(path: &Path) -> String {
     let text = path.display().to_string();
     let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
-    if !text.is_empty() && text.chars().all(safe) { text } else { format!("'{}'", text.replace('\'', "'\\''")) }
+    if !text.is_empty() && text.chars().all(safe) {
+        return text;
+    }
+    if text.chars().any(char::is_control) {
+        let mut quoted = String::from("$'");
+        for c in text.chars() {
+            match c {
+                '\\' | '\'' => {
+                    quoted.push('\\');
+                    quoted.push(c);
+                }
+                c if c.is_control() && u32::from(c) < 0x80 => quoted.push_str(&format!("\\x{:02x}", u32::from(c))),
+                c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", u32::from(c))),
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        return quoted;
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 #[cfg(test)]
@@ -96,5 +117,6 @@ mod tests {
         assert_eq!(shell_quoted(Path::new("keys/tenant-1/a.pem")), "keys/tenant-1/a.pem");
         assert_eq!(shell_quoted(Path::new("keys/my key.pem")), "'keys/my key.pem'");
         assert_eq!(shell_quoted(Path::new("it's.pem")), "'it'\\''s.pem'");
+        assert_eq!(shell_quoted(Path::new("keys/evil\x1b[31m'.pem")), "$'keys/evil\\x1b[31m\\'.pem'");
     }
 }

@@ -77,6 +77,19 @@ fn dir_mode(private: bool) -> u32 {
     if private { 0o700 } else { 0o755 }
 }
 
+/// tempfile's errors end with the temporary file's path (`… at path "…/.jwksmith-tmp-….tmp"`):
+/// the same error without it, so that messages name only the final file.
+fn without_temp_path(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    match text.find(" at path \"") {
+        Some(end) => match e.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(e.kind(), text[..end].to_string()),
+        },
+        None => e,
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory (created 0600),
 /// given `mode`, optionally synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
@@ -93,17 +106,18 @@ pub fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: u32, sy
         .prefix(TEMP_PREFIX)
         .suffix(".tmp")
         .tempfile_in(staging)
-        .map_err(|e| Error::io(staging, e))?;
+        .map_err(|e| Error::io(path, without_temp_path(e)))?;
+    // Errors name the file being written, never its temporary file.
     // Temporary files are created 0600 less the umask: the mode is set exactly (a restrictive
     // umask such as 0277 would leave a private file 0400), before any byte is written.
     if mode != 0o600 || umask().is_none_or(|mask| mask & 0o600 != 0) {
-        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, e))?;
     }
     failpoint(Step::Write, path);
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, without_temp_path(e)))?;
     if sync {
         failpoint(Step::Sync, path);
-        tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+        tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     }
     failpoint(Step::Rename, path);
     let file = tmp.persist(path).map_err(|e| Error::io(path, e.error))?;

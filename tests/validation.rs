@@ -506,3 +506,73 @@ fn symlink_loops_are_called_loops() {
     let stderr = p.fails(&["build", "--now", NOW], 1);
     assert!(stderr.contains("site-template/index.html: is a symlink loop"), "{stderr}");
 }
+
+// ---- item 13: clear errors ----
+
+/// Clears the immutable attribute on drop, so the temp dir can be removed.
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+/// Makes `dir` immutable (root ignores mode bits); `None` where chattr is not supported,
+/// which CI's temp dir must support.
+fn immutable(dir: &Path) -> Option<Immutable> {
+    let locked = std::process::Command::new("chattr").arg("+i").arg(dir).status();
+    if locked.is_ok_and(|s| s.success()) {
+        return Some(Immutable(dir.to_path_buf()));
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI's temp dir must support chattr +i");
+    eprintln!("skipped: chattr +i is not supported here");
+    None
+}
+
+/// Today's main printed `keys: Operation not permitted (os error 1) at path
+/// "/…/keys/.jwksmith-tmp-9uivfG.tmp"`: a directory and a temporary file for one failure.
+/// Messages now name the file being written, once, by its final name.
+#[test]
+fn write_errors_name_the_final_file_once() {
+    let p = Project::with_keyset(common::EC_SPECS);
+    p.ok(&["rotate", "--now", NOW]);
+    let Some(_guard) = immutable(&p.at("keys")) else { return };
+    let stderr = p.fails(&["rotate", "--now", "2026-03-01T00:00:00Z"], 1);
+    assert!(!stderr.contains(".jwksmith-tmp") && !stderr.contains(".tmp") && !stderr.contains("at path"), "{stderr}");
+    assert!(!stderr.contains(&p.path().display().to_string()), "relative names only: {stderr}");
+    let line = stderr.lines().next().unwrap();
+    assert_eq!(line.matches("keys/").count(), 1, "one file named: {stderr}");
+    assert!(line.contains("not permitted"), "{stderr}");
+}
+
+/// Today's main copied terminal escape sequences from file names raw to stderr. Errors and
+/// warnings now print every control character of a name escaped; the fix is a shell word.
+#[test]
+fn control_characters_in_file_names_are_escaped() {
+    let p = built_project();
+    let raw_bytes = |text: &str| text.bytes().filter(|b| *b < 0x20 && *b != b'\n').count();
+    // A bad key: the error names it, escaped.
+    p.write("keys/evil\x1b[31m.pem", b"not a key\n");
+    for cmd in ["build", "check", "status"] {
+        let stderr = p.fails(&[cmd, "--now", NOW], 1);
+        assert_eq!(raw_bytes(&stderr), 0, "{cmd}: raw control bytes in {stderr:?}");
+        assert_eq!(stderr.matches(r"keys/evil\x1b[31m.pem").count(), 1, "{cmd}: {stderr:?}");
+    }
+    fs::remove_file(p.at("keys/evil\x1b[31m.pem")).unwrap();
+    p.write("keys/new\nline.pem", b"not a key\n");
+    let stderr = p.fails(&["build", "--now", NOW], 1);
+    assert!(stderr.starts_with(r"error: keys/new\nline.pem: "), "{stderr:?}");
+    fs::remove_file(p.at("keys/new\nline.pem")).unwrap();
+    // A good key: the warning about its missing metadata names it escaped, and its fix quotes it
+    // as bash reads it back.
+    p.write(
+        "keys/evil\x1b[31m.pem",
+        &tool("openssl", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"], p.path()),
+    );
+    let out = p.ok(&["build", "--now", NOW]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(raw_bytes(&stderr), 0, "raw control bytes in {stderr:?}");
+    assert!(stderr.contains(r"run `jwksmith import $'keys/evil\x1b[31m.pem'`"), "{stderr}");
+    insta::assert_snapshot!(stderr.lines().find(|l| l.contains("evil")).unwrap());
+}

@@ -123,7 +123,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         if let Some(theirs) = theirs.filter(|t| *t != ours) {
             ctx.ui.warn(&format!(
                 "{}: the JWK says {member} `{theirs}`, imported with {member} `{ours}`; pass --{member} {theirs} to keep it",
-                opts.file.display()
+                crate::error::Shown(&opts.file)
             ));
         }
     }
@@ -131,7 +131,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         let default = default_alg(material.public.kty(), material.public.curve(), key_use);
         Error::Usage(format!(
             "{p} (the key in {} is {}); leave --alg out for {default}, or give one for this key",
-            opts.file.display(),
+            crate::error::Shown(&opts.file),
             material.public.describe()
         ))
     })?;

@@ -83,7 +83,7 @@ pub fn run(ctx: &Context) -> Result<()> {
                     "set {}: kept {}: it is still in {}; run `jwksmith build` first",
                     set.display_path(),
                     key.kid(),
-                    ctx.out.join(rel).display()
+                    crate::error::Shown(&ctx.out.join(rel))
                 ));
                 continue;
             }

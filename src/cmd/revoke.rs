@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
         return Err(Error::input(
             &key.files[0],
             format!("`{kid}` is a hand-dropped key without metadata, so it cannot record a revocation"),
-            format!("run `jwksmith import {}` first, or delete the file", key.files[0].display()),
+            format!("run `jwksmith import {}` first, or delete the file", crate::ui::shell_quoted(&key.files[0])),
         ));
     }
     let replaced = spec.filter(|_| key.state(ctx.now) == State::Current);
