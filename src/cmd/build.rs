@@ -405,10 +405,15 @@ fn run_all(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
         paths.into_iter().map(move |p| (p, o.as_str()))
     });
     check_collisions(outputs.chain(SITE_FILES.iter().map(|p| (*p, "the site"))))?;
-    // The site files are rendered while the sets' files are written.
-    let render = || match &reuse.site {
-        Some(_) => Ok(Vec::new()),
-        None => site_files(ctx, &reuse.sets, &decoded, &fresh, &files, &ranges, index_size),
+    // The templates are read before anything is written (a bad one leaves out/ untouched);
+    // the site files are rendered while the sets' files are written.
+    let site = match &reuse.site {
+        Some(_) => None,
+        None => Some(Site::load(&ctx.templates)?),
+    };
+    let render = || match &site {
+        None => Ok(Vec::new()),
+        Some(site) => site_files(site, &reuse.sets, &decoded, &fresh, &files, &ranges, index_size),
     };
     let (mut report, site_files) = apply_keeping(&ctx.out, &files, &All, &keep, Some(existing), render)?;
     report.unchanged += kept;
@@ -481,7 +486,7 @@ fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
 /// `index.html`, `_headers` and `.nojekyll` for every set, reused or loaded (in set order);
 /// the files of the loaded set `i` are `files[ranges[i]]`.
 fn site_files(
-    ctx: &Context,
+    site: &Site,
     reused: &[Option<SetRecord>],
     decoded: &[Option<SiteSet>],
     fresh: &[Option<Fresh>],
@@ -499,7 +504,6 @@ fn site_files(
             _ => unreachable!("every set is reused or loaded"),
         })
         .collect();
-    let site = Site::load(&ctx.templates)?;
     let sets: Vec<&SiteSet> = shown.iter().map(|(s, _)| *s).collect();
     let (index, support) = rayon::join(
         || site.sections(&sets).and_then(|sections| site.index(&sets, sections, index_size)),
