@@ -472,6 +472,91 @@ fn cases() -> Vec<Case> {
             args: &["--out", "out.txt"],
             setup: |_, p| put(p, "out.txt", "a regular file, not a directory\n"),
         },
+        // ---- issue 12: validation (tests/validation.rs has FIFOs, sockets and devices) ----
+        Case {
+            name: "RSA private key whose d is wrong (p, q, dp, dq, qi right)",
+            names: &["wrong-d.pem"],
+            words: &["inconsistent"],
+            args: &[],
+            setup: |f, p| put(p, "keys/wrong-d.pem", rsa_with_wrong_d(&f.rsa)),
+        },
+        Case {
+            name: "meta.json: id in braces",
+            names: &["rsa-sig-001.meta.json"],
+            words: &["canonical"],
+            args: &[],
+            setup: |_, p| {
+                edit_rsa_sig_meta(p, |m| {
+                    let id = format!("{{{}}}", m["id"].as_str().unwrap());
+                    m.insert("id".into(), id.into());
+                })
+            },
+        },
+        Case {
+            name: "meta.json: id in upper case",
+            names: &["rsa-sig-001.meta.json"],
+            words: &["canonical"],
+            args: &[],
+            setup: |_, p| {
+                edit_rsa_sig_meta(p, |m| {
+                    let id = m["id"].as_str().unwrap().to_uppercase();
+                    m.insert("id".into(), id.into());
+                })
+            },
+        },
+        Case {
+            name: "meta.json: created after now",
+            names: &["rsa-sig-001.meta.json"],
+            words: &["after now"],
+            args: &[],
+            setup: |_, p| {
+                edit_rsa_sig_meta(p, |m| {
+                    m.insert("created".into(), "2026-06-01T00:00:00Z".into());
+                    m.insert("activates".into(), "2026-06-01T00:00:00Z".into());
+                })
+            },
+        },
+        Case {
+            name: "sparse 2 MiB .pem",
+            names: &["sparse.pem"],
+            words: &["1 mib"],
+            args: &[],
+            setup: |_, p| fs::File::create(p.join("keys/sparse.pem")).unwrap().set_len(2 << 20).unwrap(),
+        },
+        Case {
+            name: "/dev/zero symlinked in as big.pem",
+            names: &["big.pem"],
+            words: &["outside"],
+            args: &[],
+            setup: |_, p| std::os::unix::fs::symlink("/dev/zero", p.join("keys/big.pem")).unwrap(),
+        },
+        Case {
+            name: "symlink loop",
+            names: &["loop-a.pem", "loop-b.pem"],
+            words: &["loop"],
+            args: &[],
+            setup: |_, p| {
+                std::os::unix::fs::symlink("loop-b.pem", p.join("keys/loop-a.pem")).unwrap();
+                std::os::unix::fs::symlink("loop-a.pem", p.join("keys/loop-b.pem")).unwrap();
+            },
+        },
+        Case {
+            name: "file name with a terminal escape sequence",
+            names: &[r"evil\x1b[31m.pem"],
+            words: &["no pem block", "not a pem"],
+            args: &[],
+            setup: |_, p| put(p, "keys/evil\x1b[31m.pem", "not a key\n"),
+        },
+        Case {
+            name: "sparse 2 MiB template",
+            names: &["site-template/index.html"],
+            words: &["1 mib"],
+            args: &[],
+            setup: |_, p| {
+                fs::create_dir_all(p.join("site-template")).unwrap();
+                fs::File::create(p.join("site-template/index.html")).unwrap().set_len(2 << 20).unwrap();
+            },
+        },
     ]
 }
 
@@ -718,4 +803,35 @@ fn read_only_out_fails_clearly() {
     assert!(stderr.to_lowercase().contains("not permitted") || stderr.contains("denied"), "{stderr}");
     drop(_guard);
     assert_eq!(p.snapshot("out"), before, "out/ unchanged");
+}
+
+/// `private_pem` (PKCS#8 RSA) as PKCS#1 with `d + 2` for `d`: the CRT members stay right, so
+/// it signs, but `d·e ≢ 1 mod λ(n)`.
+fn rsa_with_wrong_d(private_pem: &str) -> String {
+    use der::Encode;
+    let der = pem::parse(private_pem).unwrap().into_contents();
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice()).unwrap();
+    let key = pkcs1::RsaPrivateKeyRef::try_from(info.private_key.as_bytes()).unwrap();
+    let mut d = key.private_exponent.as_bytes().to_vec();
+    let mut add = 2u8;
+    for byte in d.iter_mut().rev() {
+        let (sum, carry) = byte.overflowing_add(add);
+        *byte = sum;
+        if !carry {
+            break;
+        }
+        add = 1;
+    }
+    let wrong = pkcs1::RsaPrivateKey {
+        modulus: key.modulus,
+        public_exponent: key.public_exponent,
+        private_exponent: der::asn1::UintRef::new(&d).unwrap(),
+        prime1: key.prime1,
+        prime2: key.prime2,
+        exponent1: key.exponent1,
+        exponent2: key.exponent2,
+        coefficient: key.coefficient,
+        other_prime_infos: None,
+    };
+    pem::encode(&pem::Pem::new("RSA PRIVATE KEY", wrong.to_der().unwrap()))
 }
