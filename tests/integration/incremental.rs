@@ -624,7 +624,6 @@ fn time_moves_across_state_changes() {
     settle();
 
     let acme_kids = |p: &Project| kids(&p.json("out/public/tenants/acme/jwks.json"));
-    let old_kids = ["ec-sig-001", "ec-enc-001", "rsa-sig-001"];
     let new_kids = ["ec-sig-002", "ec-enc-002", "rsa-sig-002"];
     let steps: [(&str, &[&str]); 10] = [
         (
@@ -649,7 +648,11 @@ fn time_moves_across_state_changes() {
         ),
         ("2026-04-19T00:00:00Z", &new_kids),
         ("2026-06-01T00:00:00Z", &new_kids),
-        ("2026-02-01T00:00:00Z", &old_kids),
+        // Back in time, to the instant the next keys were made (before it is an error: §3).
+        (
+            "2026-03-22T00:00:00Z",
+            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+        ),
         (
             "2026-03-23T00:00:00Z",
             &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
@@ -670,6 +673,9 @@ fn time_moves_across_state_changes() {
     // updateTime follows the state changes of the RSA keys.
     let listed = p.json("out/public/tenants/acme/jwt-keys.json");
     assert_eq!(listed[0]["updateTime"], "2026-04-05T00:00:00Z", "{listed}");
+    // Before the next keys were made, no record is reused: the build refuses.
+    let stderr = p.fails(&["build", "--now", "2026-02-01T00:00:00Z"], 1);
+    assert!(stderr.contains("after now (2026-02-01T00:00:00Z)"), "{stderr}");
 }
 
 #[test]
