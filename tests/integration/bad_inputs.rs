@@ -548,6 +548,40 @@ fn cases() -> Vec<Case> {
             setup: |_, p| put(p, "keys/evil\x1b[31m.pem", "not a key\n"),
         },
         Case {
+            name: "FIFO named *.pem",
+            names: &["pipe.pem"],
+            words: &["fifo"],
+            args: &[],
+            setup: |_, p| mkfifo(&p.join("keys/pipe.pem")),
+        },
+        Case {
+            name: "FIFO as keyset.toml",
+            names: &["keyset.toml"],
+            words: &["fifo"],
+            args: &[],
+            setup: |_, p| {
+                fs::remove_file(p.join("keys/keyset.toml")).unwrap();
+                mkfifo(&p.join("keys/keyset.toml"));
+            },
+        },
+        Case {
+            name: "Unix socket named *.pem",
+            names: &["sock.pem"],
+            words: &["socket"],
+            args: &[],
+            setup: |_, p| drop(std::os::unix::net::UnixListener::bind(p.join("keys/sock.pem")).unwrap()),
+        },
+        Case {
+            name: "FIFO template",
+            names: &["site-template/index.html"],
+            words: &["fifo"],
+            args: &[],
+            setup: |_, p| {
+                fs::create_dir_all(p.join("site-template")).unwrap();
+                mkfifo(&p.join("site-template/index.html"));
+            },
+        },
+        Case {
             name: "sparse 2 MiB template",
             names: &["site-template/index.html"],
             words: &["1 mib"],
@@ -581,8 +615,11 @@ fn state(root: &Path) -> BTreeMap<String, Entry> {
             ("link", target.to_string_lossy().as_bytes().to_vec())
         } else if md.is_dir() {
             ("dir", Vec::new())
-        } else {
+        } else if md.is_file() {
             ("file", fs::read(entry.path()).unwrap())
+        } else {
+            // A FIFO or socket of a case: opening it could block.
+            ("special", Vec::new())
         };
         let rel = entry.path().strip_prefix(root).unwrap().to_string_lossy().to_string();
         out.insert(rel, Entry { kind, content, ino: md.ino(), mode: md.mode(), mtime: md.modified().unwrap() });
@@ -616,7 +653,8 @@ fn freeze_mtimes(root: &Path) {
     let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
     for entry in walkdir::WalkDir::new(root) {
         let entry = entry.unwrap();
-        if entry.path_is_symlink() {
+        // Links are not followed; a FIFO or socket of a case is not opened (it could block).
+        if entry.path_is_symlink() || !(entry.file_type().is_file() || entry.file_type().is_dir()) {
             continue;
         }
         let file = fs::File::open(entry.path()).unwrap();
@@ -834,4 +872,8 @@ fn rsa_with_wrong_d(private_pem: &str) -> String {
         other_prime_infos: None,
     };
     pem::encode(&pem::Pem::new("RSA PRIVATE KEY", wrong.to_der().unwrap()))
+}
+
+fn mkfifo(path: &Path) {
+    tool("mkfifo", &[path.to_str().unwrap()], Path::new("."));
 }
