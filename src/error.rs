@@ -65,17 +65,6 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
-/// `text` with control characters escaped (line breaks kept when `keep_newlines`).
-pub fn escaped(text: &str, keep_newlines: bool) -> String {
-    struct E<'a>(&'a str, bool);
-    impl fmt::Display for E<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write_escaped(f, self.0, self.1)
-        }
-    }
-    E(text, keep_newlines).to_string()
-}
-
 fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, keep_newlines: bool) -> fmt::Result {
     if !text.chars().any(char::is_control) {
         return f.write_str(text);

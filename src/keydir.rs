@@ -1,5 +1,6 @@
 //! Reading `keys/`: find the sets (walkdir, no symlinks out of `keys/`), then read each set's
-//! `keyset.toml`, key files and metadata into the model, validating every key.
+//! `keyset.toml`, key files and metadata into the model, validating every key. Every input file
+//! (templates and `import`'s FILE too) is read by [`read_input`]: regular files of at most 1 MiB.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -242,7 +243,7 @@ fn too_large(path: &Path, len: u64) -> Error {
 }
 
 /// True for the error of a path that runs through a symlink loop (ELOOP).
-pub fn is_symlink_loop(e: &std::io::Error) -> bool {
+fn is_symlink_loop(e: &std::io::Error) -> bool {
     e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
 }
 
