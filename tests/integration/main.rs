@@ -23,3 +23,4 @@ mod serve_robust;
 mod serve_watch;
 mod site;
 mod smoke;
+mod validation;

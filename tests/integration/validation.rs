@@ -3,12 +3,10 @@
 //! writable, only regular files of bounded size, canonical meta ids, and messages that name
 //! each file once, by its final name, with control characters escaped.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{NOW, Project, tool};
+use crate::common::{self, NOW, Project, tool};
 
 /// Replaces the project's path by `[PROJECT]`, so snapshots do not depend on the temp dir.
 fn redact(p: &Project, text: &str) -> String {
