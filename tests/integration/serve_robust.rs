@@ -348,13 +348,21 @@ fn expect_100_continue_without_the_body_stalls_only_its_own_connection() {
     }
 }
 
+/// A small template whose page is `lines` lines of 16 bytes: a template itself may not pass
+/// 1 MiB (SPEC §2), so the page is made big by a loop (minijinja's `range` stops at 100,000).
+fn big_page_template(lines: usize) -> String {
+    let outer = lines.div_ceil(512);
+    format!(
+        "<!doctype html><title>big</title>\n{{% for i in range({outer}) %}}{{% for j in range(512) %}}<!-- filler -->\n{{% endfor %}}{{% endfor %}}"
+    )
+}
+
 #[test]
 fn pipelining_without_reading_stalls_only_its_own_connection() {
     let p = project();
     // A large index.html: a few pipelined GETs of `/` fill every buffer between the server and
     // a client that never reads.
-    let filler = "<!-- filler -->\n".repeat(1 << 16); // 1 MiB
-    p.write("site-template/index.html", format!("<!doctype html><title>big</title>\n{filler}").as_bytes());
+    p.write("site-template/index.html", big_page_template(1 << 16).as_bytes()); // 1 MiB
     let (_server, addr) = serve(&p);
     assert!(p.read("out/public/index.html").len() > 1 << 20, "the big template is used");
     assert_others_served(&p, addr, "nothing stalls (warm-up)");
@@ -414,8 +422,7 @@ fn a_kept_alive_connection_gets_its_answers_in_order_also_after_an_idle_pause() 
 #[test]
 fn a_connection_that_never_reads_or_never_finishes_stalls_only_itself() {
     let p = project();
-    let filler = "<!-- filler -->\n".repeat(1 << 18); // 4 MiB
-    p.write("site-template/index.html", format!("<!doctype html><title>big</title>\n{filler}").as_bytes());
+    p.write("site-template/index.html", big_page_template(1 << 18).as_bytes()); // 4 MiB
     let (_server, addr) = serve(&p);
     assert_others_served(&p, addr, "nothing stalls (warm-up)");
     let mut held = Vec::new();
