@@ -111,7 +111,9 @@ fn create_next(ctx: &Context, set: &KeySet, spec: &str) -> Result<Meta> {
     let kid = new_kid(set, spec, &key, &[]);
     // Any instant after now will do, as the next write makes it current: publish_ahead is the
     // time a crash right here leaves it waiting (like an ordinary `rotate`).
-    let activates = ctx.now.plus(set.config.rotation.publish_ahead.max(Span::from_secs(1)));
+    // Never past 9999-12-31T23:59:59Z, the last time jwksmith can write (at that very instant
+    // the successor is current at once).
+    let activates = ctx.now.plus(set.config.rotation.publish_ahead.max(Span::from_secs(1))).min(Timestamp::MAX);
     let meta = write_created(ctx, set, spec, activates, &key, &kid)?;
     ctx.ui.report(&format!("set {}: created {kid}", set.display_path()));
     Ok(meta)
