@@ -229,7 +229,8 @@ impl Alg {
     /// Checks that a key of this type and curve may carry this algorithm with this use.
     pub fn check_fits(self, kty: Kty, curve: Option<Curve>, key_use: Use) -> Result<(), String> {
         if self.kty() != kty {
-            return Err(format!("alg {} needs a {} key, not {}", self.name(), self.kty().name(), kty.name()));
+            // "an RSA", "an EC": both key types take "an".
+            return Err(format!("alg {} needs an {} key, not {}", self.name(), self.kty().name(), kty.name()));
         }
         if self.key_use() != key_use {
             return Err(format!(

@@ -703,18 +703,23 @@ fn judge(cmd: &str, case: &Case, code: Option<i32>, stderr: &str) -> Vec<String>
     problems
 }
 
-/// Runs one case on a fresh copy of the good project; returns the problems found.
-fn run_case(template: &Path, fixture: &Fixture, case: &Case) -> Vec<String> {
+/// Runs one case on a fresh copy of the good project; returns the problems found and what
+/// `build` printed on stderr.
+fn run_case(template: &Path, fixture: &Fixture, case: &Case) -> (Vec<String>, String) {
     let p = Project::new();
     copy_tree(template, p.path());
     (case.setup)(fixture, p.path());
     freeze_mtimes(p.path());
     let before = state(p.path());
     let mut problems = Vec::new();
+    let mut message = String::new();
     for cmd in ["build", "check"] {
         let args: Vec<&str> = [&[cmd, "--now", NOW][..], case.args].concat();
         let out = p.run(&args);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        if cmd == "build" {
+            message = stable(&stderr.replace(&p.path().display().to_string(), "[PROJECT]"));
+        }
         let found = judge(cmd, case, out.status.code(), &stderr);
         if !found.is_empty() {
             problems.extend(found);
@@ -725,7 +730,50 @@ fn run_case(template: &Path, fixture: &Fixture, case: &Case) -> Vec<String> {
             problems.push(format!("{cmd} touched the project: {}", diffs.join(", ")));
         }
     }
-    problems
+    (problems, message)
+}
+
+/// `text` without what differs from run to run: the random UUIDs of generated keys become
+/// `[UUID]`, and the byte offsets in DER errors (keys made at test time differ in length by a
+/// byte or two) become `N`.
+fn stable(text: &str) -> String {
+    let is_uuid = |w: &[u8]| {
+        w.len() == 36
+            && w.iter().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => *c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let mut line = line.to_string();
+        while let Some(at) = (0..line.len().saturating_sub(35)).find(|&i| is_uuid(&line.as_bytes()[i..i + 36])) {
+            line.replace_range(at..at + 36, "[UUID]");
+        }
+        if line.contains("DER") {
+            line = offsets_as_n(&line);
+        }
+        out.push_str(&line);
+    }
+    out
+}
+
+/// Every run of three or more digits in `line` as `N` (byte offsets; `PKCS#8` stays).
+fn offsets_as_n(line: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in line.chars().chain(std::iter::once('\0')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.len() >= 3 { "N" } else { &run });
+        run.clear();
+        if c != '\0' {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The message of a panic (an assertion of the harness, such as its leak scan).
@@ -748,17 +796,21 @@ fn bad_inputs_fail_clearly_and_leave_out_untouched() {
     assert!(template.at("out/public/jwks.json").is_file());
 
     let cases = cases();
-    let results: Vec<Vec<String>> = std::thread::scope(|s| {
+    let results: Vec<(Vec<String>, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = cases.iter().map(|case| s.spawn(|| run_case(template.path(), &fixture, case))).collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|payload| vec![format!("panicked: {}", panic_text(&*payload))]))
+            .map(|h| {
+                h.join().unwrap_or_else(|payload| (vec![format!("panicked: {}", panic_text(&*payload))], String::new()))
+            })
             .collect()
     });
 
     let mut report = String::new();
+    let mut messages = String::new();
     let mut failed = 0;
-    for (case, problems) in cases.iter().zip(&results) {
+    for (case, (problems, message)) in cases.iter().zip(&results) {
+        messages.push_str(&format!("## {}\n{message}\n", case.name));
         if problems.is_empty() {
             report.push_str(&format!("ok   {}\n", case.name));
         } else {
@@ -771,6 +823,8 @@ fn bad_inputs_fail_clearly_and_leave_out_untouched() {
     }
     println!("{report}");
     assert_eq!(failed, 0, "{failed} of {} bad inputs mishandled:\n{report}", cases.len());
+    // What `build` says about each bad input is part of the interface: a change is a reviewed diff.
+    insta::assert_snapshot!("build_messages", messages);
 }
 
 #[test]
