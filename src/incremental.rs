@@ -38,12 +38,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::keydir::SetDir;
+use crate::layout::OutputFile;
+use crate::layout::parents;
 use crate::model::KeySet;
-use crate::plan::{MirrorClaim, OutputFile};
+use crate::plan::MirrorClaim;
 use crate::site::{SiteSet, TEMPLATES};
 use crate::stamp::{Nanos, Root, Stamp, digest};
 use crate::times::Timestamp;
-use crate::write::{Entries, parents};
+use crate::write::Entries;
 
 /// Version of the record's format; a record of another version is ignored.
 const FORMAT: u32 = 3;

@@ -25,6 +25,7 @@ pub mod key;
 pub mod keydir;
 pub mod keystate;
 pub mod keystore;
+pub mod layout;
 pub mod lifecycle;
 pub mod lint;
 pub mod lock;

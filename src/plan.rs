@@ -10,31 +10,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::keydir::{SetDir, config_of};
+use crate::layout::{OutputFile, set_prefix};
 use crate::model::{Key, KeySet};
 use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
 use crate::times::Timestamp;
-
-/// One file under `out/`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutputFile {
-    /// Path relative to `out/`, `/`-separated, starting with `public/` or `private/`.
-    pub path: String,
-    /// Exact contents.
-    pub bytes: Vec<u8>,
-    /// Private files are 0600 in 0700 directories; public ones 0644 in 0755.
-    pub private: bool,
-}
 
 /// Options that change the output bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions {
     /// `--pretty`: indent every JSON file whatever keyset.toml says.
     pub force_pretty: bool,
-}
-
-/// Where a set's files go under `public/` or `private/`: `""` or `tenants/acme/`.
-pub fn set_prefix(path: &str) -> String {
-    if path.is_empty() { String::new() } else { format!("{path}/") }
 }
 
 /// The keys of `jwks.json` in publication order: current (spec order), next, previous.
@@ -165,7 +150,7 @@ pub fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a str)>) -
     let mut paths: Vec<(&&str, &&str)> = files.iter().collect();
     paths.sort_unstable();
     for (path, owner) in paths {
-        if let Some((file, by)) = crate::write::parents(path).find_map(|dir| files.get_key_value(dir)) {
+        if let Some((file, by)) = crate::layout::parents(path).find_map(|dir| files.get_key_value(dir)) {
             return Err(Error::Failed(format!(
                 "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
             )));

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::jose::{Alg, Curve, Use};
 use crate::key::{KeyMaterial, PublicKey};
-use crate::plan::set_prefix;
+use crate::layout::set_prefix;
 
 const MESSAGE: &[u8] = b"jwksmith self-test: sign with the private key, verify with the published JWK";
 

@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::layout::{OutputFile, set_prefix};
 use crate::model::{Key, KeySet};
-use crate::plan::{OutputFile, set_prefix};
 use crate::times::Timestamp;
 
 /// The site templates: name, embedded default. `index-set.html` renders one set's section of

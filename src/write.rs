@@ -11,7 +11,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::plan::OutputFile;
+use crate::layout::{OutputFile, parents};
 use crate::stamp::Stamp;
 
 /// Prefix of temporary files; they never end in `.json` or `.pem`.
@@ -204,11 +204,6 @@ fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
     fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
     Ok(true)
-}
-
-/// The directories above a `/`-separated relative path, nearest first.
-pub fn parents(path: &str) -> impl Iterator<Item = &str> {
-    std::iter::successors(path.rsplit_once('/').map(|(dir, _)| dir), |dir| dir.rsplit_once('/').map(|(up, _)| up))
 }
 
 /// Gives every directory above `files` (paths relative to `out`) its mode again: 0700 under

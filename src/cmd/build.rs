@@ -17,8 +17,9 @@ use crate::incremental::{
     trusted_dirs,
 };
 use crate::keydir::{SetDir, discover_stamped, load_set_with};
+use crate::layout::OutputFile;
 use crate::model::KeySet;
-use crate::plan::{MirrorClaim, OutputFile, PlanOptions, check_collisions, check_mirrors, owner, plan_set};
+use crate::plan::{MirrorClaim, PlanOptions, check_collisions, check_mirrors, owner, plan_set};
 use crate::selftest::SelfTested;
 use crate::site::{SITE_FILES, Site, SiteSet, site_set};
 use crate::stamp::{Root, Stamp, now_nanos};
@@ -191,7 +192,7 @@ fn run_read_only(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Su
     let mut changes: Vec<String> = Vec::new();
     let mut dirs: BTreeMap<&str, bool> = BTreeMap::new();
     for file in &files {
-        dirs.extend(crate::write::parents(&file.path).map(|d| (d, file.private)));
+        dirs.extend(crate::layout::parents(&file.path).map(|d| (d, file.private)));
         let path = ctx.out.join(&file.path);
         let want = if file.private { 0o600 } else { 0o644 };
         let same = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && mode_fits(m.mode(), want))

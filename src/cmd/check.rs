@@ -6,9 +6,9 @@
 use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
 use crate::cmd::{Context, Loaded, load};
 use crate::error::{Error, Result};
+use crate::layout::set_prefix;
 use crate::lifecycle::State;
 use crate::lint::lint_set;
-use crate::plan::set_prefix;
 use crate::times::Timestamp;
 use crate::write::diff_public;
 

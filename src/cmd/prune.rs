@@ -8,9 +8,9 @@ use std::path::Path;
 
 use crate::cmd::{Context, load};
 use crate::error::{Error, Result};
+use crate::layout::set_prefix;
 use crate::lifecycle::State;
 use crate::model::{Key, KeySet};
-use crate::plan::set_prefix;
 
 /// The files of `set`'s own outputs that can list a key: its `jwks.json` (and the copies at
 /// `.well-known/` and its API mirror) and its `out/private/` files, not a nested set's.

@@ -1,0 +1,24 @@
+//! Where outputs go: one planned file under `out/` ([`OutputFile`]) and the layout of paths
+//! there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
+//! reads back what a build left under `out/private/`.
+
+/// One file under `out/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Path relative to `out/`, `/`-separated, starting with `public/` or `private/`.
+    pub path: String,
+    /// Exact contents.
+    pub bytes: Vec<u8>,
+    /// Private files are 0600 in 0700 directories; public ones 0644 in 0755.
+    pub private: bool,
+}
+
+/// Where a set's files go under `public/` or `private/`: `""` or `tenants/acme/`.
+pub fn set_prefix(path: &str) -> String {
+    if path.is_empty() { String::new() } else { format!("{path}/") }
+}
+
+/// The directories above a `/`-separated relative path, nearest first.
+pub fn parents(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(path.rsplit_once('/').map(|(dir, _)| dir), |dir| dir.rsplit_once('/').map(|(up, _)| up))
+}
