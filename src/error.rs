@@ -1,4 +1,7 @@
 //! The error type of jwksmith: every failure says which file, what is wrong and what to do.
+//!
+//! An error's `Display` says only its own level; the cause (an OS error) is its `source()`,
+//! which [`crate::ui::print_error`] prints after it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,8 +23,9 @@ pub enum Error {
         /// What to do about it (may be empty).
         fix: String,
     },
-    /// Reading or writing a file failed at the operating-system level.
-    #[error("{}: {source}", Shown(path))]
+    /// Reading or writing a file failed at the operating-system level. Displays the file; the
+    /// OS error is the source.
+    #[error("{}", Shown(path))]
     Io {
         /// The file or directory that could not be read or written.
         path: PathBuf,
@@ -114,6 +118,7 @@ mod tests {
         assert_eq!(Escaped("line 1\nline 2\r").to_string(), "line 1\nline 2\\r");
         assert_eq!(Shown(Path::new("keys/plain.pem")).to_string(), "keys/plain.pem");
         let io = Error::io("out/\x1b.json", std::io::Error::other("denied"));
-        assert!(!io.to_string().bytes().any(|b| b < 0x20), "{io}");
+        assert_eq!(io.to_string(), "out/\\x1b.json", "the path only: the OS error is the source");
+        assert_eq!(std::error::Error::source(&io).map(ToString::to_string).as_deref(), Some("denied"));
     }
 }

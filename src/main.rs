@@ -29,17 +29,7 @@ fn main() -> ExitCode {
     match run(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = e.to_string();
-            jwksmith::ui::to_stderr(format_args!("error: {message}\n"));
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                // An I/O error's cause is already in its message.
-                let cause_text = cause.to_string();
-                if !message.contains(&cause_text) {
-                    jwksmith::ui::to_stderr(format_args!("  caused by: {cause_text}\n"));
-                }
-                source = cause.source();
-            }
+            jwksmith::ui::print_error(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -81,6 +81,29 @@ pub fn to_stderr(text: std::fmt::Arguments) {
     let _ = std::io::stderr().lock().write_fmt(text);
 }
 
+/// Prints an error with its causes on the same line, `error: keys/a.pem: Permission denied
+/// (os error 13)`: the one printer of failed commands (main) and failed rebuilds (watch, serve).
+pub fn print_error(error: &dyn std::error::Error) {
+    to_stderr(format_args!("error: {}\n", Chain(error)));
+}
+
+/// An error and its causes (`source()` after `source()`), joined by `: `. Each level says only
+/// its own part (jwksmith's errors never repeat their source); the causes' control characters
+/// are escaped as jwksmith's own messages are.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {}", crate::error::Escaped(&cause.to_string()))?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 /// A path as a shell word: as it is when it has only safe characters, else in single quotes;
 /// a name with control characters in bash's `$'…'` quotes, escaped (never raw on a terminal).
 pub fn shell_quoted(path: &Path) -> String {
@@ -111,6 +134,16 @@ pub fn shell_quoted(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_shows_with_its_causes_once() {
+        let denied = std::io::Error::from_raw_os_error(13);
+        let shown = Chain(&crate::error::Error::io("keys/a.pem", denied)).to_string();
+        assert_eq!(shown, format!("keys/a.pem: {}", std::io::Error::from_raw_os_error(13)));
+        assert!(shown.ends_with("(os error 13)"), "{shown}");
+        let odd = Chain(&crate::error::Error::io("out/\x1b.json", std::io::Error::other("denied \x07"))).to_string();
+        assert_eq!(odd, "out/\\x1b.json: denied \\x07");
+    }
 
     #[test]
     fn paths_become_one_shell_word() {

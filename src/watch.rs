@@ -27,7 +27,7 @@ pub fn is_noise(path: &Path) -> bool {
 }
 
 /// Builds; returns the next instant at which a key may change state (`None` after an error,
-/// or when no change is scheduled).
+/// or when no change is scheduled). An error is printed as main prints one, and watching goes on.
 fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
     match build::run(ctx, false) {
         Ok(built) => {
@@ -35,7 +35,8 @@ fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
             built.next_change
         }
         Err(e) => {
-            eprintln!("error: {e}\n  (still watching; the last good output is in place)");
+            crate::ui::print_error(&e);
+            eprintln!("  (still watching; the last good output is in place)");
             None
         }
     }
