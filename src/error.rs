@@ -1,7 +1,7 @@
 //! The error type of jwksmith: every failure says which file, what is wrong and what to do.
 //!
 //! An error's `Display` says only its own level; the cause (an OS error) is its `source()`,
-//! which [`crate::ui::print_error`] prints after it.
+//! which [`crate::ui::Ui::error`] prints after it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

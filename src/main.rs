@@ -24,12 +24,12 @@ fn main() -> ExitCode {
         now: g.now.unwrap_or_else(Timestamp::now),
         now_fixed: g.now.is_some(),
         sets: g.sets.clone(),
-        ui: Ui { verbosity },
+        ui: Ui::new(verbosity),
     };
     match run(&ctx, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            jwksmith::ui::print_error(&e);
+            ctx.ui.error(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -35,8 +35,8 @@ fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
             built.next_change
         }
         Err(e) => {
-            crate::ui::print_error(&e);
-            eprintln!("  (still watching; the last good output is in place)");
+            ctx.ui.error(&e);
+            ctx.ui.always("  (still watching; the last good output is in place)");
             None
         }
     }
@@ -181,7 +181,8 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             }
             Ok(Err(errors)) => {
                 for e in errors {
-                    eprintln!("warning: file watching reported an error: {e}");
+                    // Printed even with `-q`, as it always was.
+                    ctx.ui.always(&format!("warning: file watching reported an error: {e}"));
                 }
             }
             Err(RecvTimeoutError::Timeout) => {
