@@ -233,7 +233,7 @@ pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
         }
     });
     ctx.ui.data(&format!("serving {} at http://{bound}/\n", ctx.out.join("public").display()));
-    crate::watch::run(ctx, &|| {})
+    crate::watch::run(ctx)
 }
 
 #[cfg(test)]

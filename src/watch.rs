@@ -28,12 +28,9 @@ pub fn is_noise(path: &Path) -> bool {
 
 /// Builds; returns the next instant at which a key may change state (`None` after an error,
 /// or when no change is scheduled). An error is printed as main prints one, and watching goes on.
-fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
+fn rebuild(ctx: &Context) -> Option<Timestamp> {
     match build::run(ctx, false) {
-        Ok(built) => {
-            on_built();
-            built.next_change
-        }
+        Ok(built) => built.next_change,
         Err(e) => {
             ctx.ui.error(&e);
             ctx.ui.always("  (still watching; the last good output is in place)");
@@ -108,8 +105,8 @@ fn dir_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-/// Builds, then rebuilds on changes until the process ends. `on_built` runs after each good build.
-pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
+/// Builds, then rebuilds on changes until the process ends.
+pub fn run(ctx: &Context) -> Result<()> {
     // An --out it may not write is refused at once (a build would refuse it every time).
     crate::outdir::check_owned(ctx)?;
     let mut ctx = ctx.clone();
@@ -119,7 +116,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             ctx.now = Timestamp::now();
         }
     };
-    let mut next_change = rebuild(&ctx, on_built);
+    let mut next_change = rebuild(&ctx);
     let (tx, rx) = channel::<DebounceEventResult>();
     let mut debouncer =
         new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
@@ -177,7 +174,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
                     ctx.ui.note(&format!("changed {}", path.display()));
                 }
                 refresh(&mut ctx);
-                next_change = rebuild(&ctx, on_built);
+                next_change = rebuild(&ctx);
             }
             Ok(Err(errors)) => {
                 for e in errors {
@@ -188,7 +185,7 @@ pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
             Err(RecvTimeoutError::Timeout) => {
                 if !fixed_clock {
                     refresh(&mut ctx);
-                    next_change = rebuild(&ctx, on_built);
+                    next_change = rebuild(&ctx);
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
