@@ -51,7 +51,7 @@ impl fmt::Display for Hint<'_> {
 
 /// A path as messages print it: lossy UTF-8, every control character escaped (`\n`, `\x1b`):
 /// a file name never writes a raw byte below 0x20 (a terminal escape sequence) to the terminal.
-pub struct Shown<'a>(pub &'a Path);
+pub(crate) struct Shown<'a>(pub &'a Path);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,7 +61,7 @@ impl fmt::Display for Shown<'_> {
 
 /// Message text with its control characters escaped, line breaks kept (a TOML parser's
 /// message spans lines); the names in it (kids, paths) come from file names.
-pub struct Escaped<'a>(pub &'a str);
+pub(crate) struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -88,12 +88,12 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, keep_newlines: bool) ->
 
 impl Error {
     /// An invalid input file, with the problem and the fix.
-    pub fn input(path: impl AsRef<Path>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn input(path: impl AsRef<Path>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Input { path: path.as_ref().to_path_buf(), problem: problem.into(), fix: fix.into() }
     }
 
     /// An I/O failure on `path`.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().to_path_buf(), source }
     }
 

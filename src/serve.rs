@@ -29,18 +29,18 @@ pub struct ServeOptions {
 
 /// A response, before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Headers.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Maps a request path to a file under `root`, or `None` (404). Decodes `%xx`, refuses `..`,
 /// backslashes and NULs, serves `index.html` for `/`, and checks the real path stays in `root`.
-pub fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     let raw = url.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode_str(raw).decode_utf8().ok()?;
     let rest = decoded.strip_prefix('/')?;
@@ -70,7 +70,7 @@ fn default_content_type(path: &Path) -> &'static str {
 }
 
 /// The reply to `GET url` for the site at `root`.
-pub fn reply(root: &Path, url: &str) -> Reply {
+pub(crate) fn reply(root: &Path, url: &str) -> Reply {
     let not_found = || Reply {
         status: 404,
         headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
@@ -90,7 +90,7 @@ pub fn reply(root: &Path, url: &str) -> Reply {
 }
 
 /// Resolves `--addr`, refusing a non-loopback address unless `allow_remote`.
-pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
+pub(crate) fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
     let addr = opts
         .addr
         .to_socket_addrs()
@@ -109,7 +109,7 @@ pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
 }
 
 /// The reply to `OPTIONS url`: a CORS preflight answer for a file that exists, else 404.
-pub fn preflight(root: &Path, url: &str) -> Reply {
+pub(crate) fn preflight(root: &Path, url: &str) -> Reply {
     if resolve(root, url).is_none() {
         return reply(root, url);
     }

@@ -161,7 +161,7 @@ impl fmt::Display for Chain<'_> {
 
 /// A path as a shell word: as it is when it has only safe characters, else in single quotes;
 /// a name with control characters in bash's `$'…'` quotes, escaped (never raw on a terminal).
-pub fn shell_quoted(path: &Path) -> String {
+pub(crate) fn shell_quoted(path: &Path) -> String {
     let text = path.display().to_string();
     let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c);
     if !text.is_empty() && text.chars().all(safe) {

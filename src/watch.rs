@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 use crate::times::Timestamp;
 
 /// How long the debouncer waits for a burst of saves to settle.
-pub const DEBOUNCE: Duration = Duration::from_millis(75);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(75);
 
 /// True for files editors and jwksmith write on the side: swap, backup, lock and temp files.
-pub fn is_noise(path: &Path) -> bool {
+pub(crate) fn is_noise(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     name.starts_with('.')
         || name.starts_with('#')
