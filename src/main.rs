@@ -1,23 +1,35 @@
-//! The jwksmith binary: parse, dispatch to the library, print the error chain, exit code.
+//! The jwksmith binary: parse, set up the printer, dispatch to the library, print the error
+//! with its causes, exit code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use jwksmith::Result;
-use jwksmith::cli::{Cli, Command};
+use jwksmith::cli::{Cli, Command, GlobalArgs};
 use jwksmith::cmd::{self, Context};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let g = &cli.global;
+    let ctx = context(&cli.global);
+    match run(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ctx.ui.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The context of the global flags, printing on this process's stdout and stderr.
+fn context(g: &GlobalArgs) -> Context {
     let verbosity = match (g.quiet, g.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let ctx = Context {
+    Context {
         keys: g.keys.clone(),
         out: g.out.clone(),
         templates: g.templates.clone(),
@@ -25,13 +37,6 @@ fn main() -> ExitCode {
         now_fixed: g.now.is_some(),
         sets: g.sets.clone(),
         ui: Ui::new(verbosity),
-    };
-    match run(&ctx, cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            ctx.ui.error(&e);
-            ExitCode::from(e.exit_code())
-        }
     }
 }
 
