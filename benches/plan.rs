@@ -18,7 +18,7 @@ fn plan_one_set(c: &mut Criterion) {
     std::fs::create_dir_all(&keys).expect("keys dir");
     std::fs::write(keys.join("keyset.toml"), "").expect("default keyset.toml");
     let now = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
-    let ctx = Context { now, now_fixed: true, ui: Ui { verbosity: Verbosity::Quiet }, ..Context::new(&keys, "out") };
+    let ctx = Context { now, now_fixed: true, ui: Ui::new(Verbosity::Quiet), ..Context::new(&keys, "out") };
     rotate(&ctx, &RotateOptions::default()).expect("rotate makes the first keys");
     let dirs = discover(&keys).expect("discover");
     let (set, _warnings) = load_set(&dirs[0]).expect("load");

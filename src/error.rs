@@ -1,4 +1,7 @@
 //! The error type of jwksmith: every failure says which file, what is wrong and what to do.
+//!
+//! An error's `Display` says only its own level; the cause (an OS error) is its `source()`,
+//! which [`crate::ui::Ui::error`] prints after it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,8 +23,9 @@ pub enum Error {
         /// What to do about it (may be empty).
         fix: String,
     },
-    /// Reading or writing a file failed at the operating-system level.
-    #[error("{}: {source}", Shown(path))]
+    /// Reading or writing a file failed at the operating-system level. Displays the file; the
+    /// OS error is the source.
+    #[error("{}", Shown(path))]
     Io {
         /// The file or directory that could not be read or written.
         path: PathBuf,
@@ -47,7 +51,7 @@ impl fmt::Display for Hint<'_> {
 
 /// A path as messages print it: lossy UTF-8, every control character escaped (`\n`, `\x1b`):
 /// a file name never writes a raw byte below 0x20 (a terminal escape sequence) to the terminal.
-pub struct Shown<'a>(pub &'a Path);
+pub(crate) struct Shown<'a>(pub &'a Path);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,7 +61,7 @@ impl fmt::Display for Shown<'_> {
 
 /// Message text with its control characters escaped, line breaks kept (a TOML parser's
 /// message spans lines); the names in it (kids, paths) come from file names.
-pub struct Escaped<'a>(pub &'a str);
+pub(crate) struct Escaped<'a>(pub &'a str);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,12 +88,12 @@ fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str, keep_newlines: bool) ->
 
 impl Error {
     /// An invalid input file, with the problem and the fix.
-    pub fn input(path: impl AsRef<Path>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn input(path: impl AsRef<Path>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Input { path: path.as_ref().to_path_buf(), problem: problem.into(), fix: fix.into() }
     }
 
     /// An I/O failure on `path`.
-    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().to_path_buf(), source }
     }
 
@@ -114,6 +118,7 @@ mod tests {
         assert_eq!(Escaped("line 1\nline 2\r").to_string(), "line 1\nline 2\\r");
         assert_eq!(Shown(Path::new("keys/plain.pem")).to_string(), "keys/plain.pem");
         let io = Error::io("out/\x1b.json", std::io::Error::other("denied"));
-        assert!(!io.to_string().bytes().any(|b| b < 0x20), "{io}");
+        assert_eq!(io.to_string(), "out/\\x1b.json", "the path only: the OS error is the source");
+        assert_eq!(std::error::Error::source(&io).map(ToString::to_string).as_deref(), Some("denied"));
     }
 }

@@ -233,7 +233,7 @@ mod tests {
     use super::*;
 
     fn quiet() -> Ui {
-        Ui { verbosity: crate::ui::Verbosity::Quiet }
+        Ui::new(crate::ui::Verbosity::Quiet)
     }
 
     #[test]

@@ -1,47 +1,42 @@
-//! The jwksmith binary: parse, dispatch to the library, print the error chain, exit code.
+//! The jwksmith binary: parse, set up the printer, dispatch to the library, print the error
+//! with its causes, exit code.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use jwksmith::Result;
-use jwksmith::cli::{Cli, Command};
+use jwksmith::cli::{Cli, Command, GlobalArgs};
 use jwksmith::cmd::{self, Context};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let g = &cli.global;
+    let ctx = context(&cli.global);
+    match run(&ctx, cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ctx.ui.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The context of the global flags, printing on this process's stdout and stderr.
+fn context(g: &GlobalArgs) -> Context {
     let verbosity = match (g.quiet, g.verbose) {
         (true, _) => Verbosity::Quiet,
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let ctx = Context {
+    Context {
         keys: g.keys.clone(),
         out: g.out.clone(),
         templates: g.templates.clone(),
         now: g.now.unwrap_or_else(Timestamp::now),
         now_fixed: g.now.is_some(),
         sets: g.sets.clone(),
-        ui: Ui { verbosity },
-    };
-    match run(&ctx, cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let message = e.to_string();
-            jwksmith::ui::to_stderr(format_args!("error: {message}\n"));
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                // An I/O error's cause is already in its message.
-                let cause_text = cause.to_string();
-                if !message.contains(&cause_text) {
-                    jwksmith::ui::to_stderr(format_args!("  caused by: {cause_text}\n"));
-                }
-                source = cause.source();
-            }
-            ExitCode::from(e.exit_code())
-        }
+        ui: Ui::new(verbosity),
     }
 }
 
@@ -59,7 +54,7 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Status { json } => cmd::status::run(ctx, json),
         Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
         Command::Prune => cmd::prune::run(ctx),
-        Command::Watch => jwksmith::watch::run(ctx, &|| {}),
+        Command::Watch => jwksmith::watch::run(ctx),
         Command::Serve { addr, allow_remote } => {
             jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote })
         }

@@ -29,18 +29,18 @@ pub struct ServeOptions {
 
 /// A response, before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Headers.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// Body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// Maps a request path to a file under `root`, or `None` (404). Decodes `%xx`, refuses `..`,
 /// backslashes and NULs, serves `index.html` for `/`, and checks the real path stays in `root`.
-pub fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     let raw = url.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode_str(raw).decode_utf8().ok()?;
     let rest = decoded.strip_prefix('/')?;
@@ -70,7 +70,7 @@ fn default_content_type(path: &Path) -> &'static str {
 }
 
 /// The reply to `GET url` for the site at `root`.
-pub fn reply(root: &Path, url: &str) -> Reply {
+pub(crate) fn reply(root: &Path, url: &str) -> Reply {
     let not_found = || Reply {
         status: 404,
         headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
@@ -90,7 +90,7 @@ pub fn reply(root: &Path, url: &str) -> Reply {
 }
 
 /// Resolves `--addr`, refusing a non-loopback address unless `allow_remote`.
-pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
+pub(crate) fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
     let addr = opts
         .addr
         .to_socket_addrs()
@@ -109,7 +109,7 @@ pub fn bind_address(ctx: &Context, opts: &ServeOptions) -> Result<SocketAddr> {
 }
 
 /// The reply to `OPTIONS url`: a CORS preflight answer for a file that exists, else 404.
-pub fn preflight(root: &Path, url: &str) -> Reply {
+pub(crate) fn preflight(root: &Path, url: &str) -> Reply {
     if resolve(root, url).is_none() {
         return reply(root, url);
     }
@@ -153,6 +153,8 @@ const IDLE: Duration = Duration::from_secs(5);
 /// one thread, and answers them in order.
 struct Dispatcher {
     root: PathBuf,
+    /// Where a worker that cannot start is reported.
+    ui: crate::ui::Ui,
     workers: Arc<Mutex<HashMap<SocketAddr, Sender<tiny_http::Request>>>>,
 }
 
@@ -160,7 +162,7 @@ impl Dispatcher {
     fn dispatch(&self, request: tiny_http::Request) {
         let Some(peer) = request.remote_addr().copied() else {
             let root = self.root.clone();
-            spawn_worker(move || respond(&root, request));
+            spawn_worker(&self.ui, move || respond(&root, request));
             return;
         };
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
@@ -177,7 +179,7 @@ impl Dispatcher {
         let _ = tx.send(request);
         workers.insert(peer, tx);
         let (root, all) = (self.root.clone(), self.workers.clone());
-        spawn_worker(move || serve_connection(&root, peer, &rx, &all));
+        spawn_worker(&self.ui, move || serve_connection(&root, peer, &rx, &all));
     }
 }
 
@@ -212,9 +214,10 @@ fn serve_connection(
 
 /// Starts a worker thread; if the system has none left, the work is dropped (a request dropped
 /// unanswered gets a 500 from tiny_http) and the server goes on.
-fn spawn_worker(work: impl FnOnce() + Send + 'static) {
+fn spawn_worker(ui: &crate::ui::Ui, work: impl FnOnce() + Send + 'static) {
     if let Err(e) = std::thread::Builder::new().name("serve-connection".into()).spawn(work) {
-        eprintln!("warning: cannot start a thread for a connection: {e}");
+        // Printed even with `-q`, as it always was.
+        ui.always(&format!("warning: cannot start a thread for a connection: {e}"));
     }
 }
 
@@ -223,14 +226,14 @@ pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
     let addr = bind_address(ctx, opts)?;
     let server = tiny_http::Server::http(addr).map_err(|e| Error::Failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = server.server_addr().to_ip().unwrap_or(addr);
-    let dispatcher = Dispatcher { root: ctx.out.join("public"), workers: Arc::default() };
+    let dispatcher = Dispatcher { root: ctx.out.join("public"), ui: ctx.ui.clone(), workers: Arc::default() };
     std::thread::spawn(move || {
         for request in server.incoming_requests() {
             dispatcher.dispatch(request);
         }
     });
     ctx.ui.data(&format!("serving {} at http://{bound}/\n", ctx.out.join("public").display()));
-    crate::watch::run(ctx, &|| {})
+    crate::watch::run(ctx)
 }
 
 #[cfg(test)]

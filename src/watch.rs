@@ -3,7 +3,7 @@
 //! keys. A bad edit prints the error and the last good `out/` stays in place.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode};
@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 use crate::times::Timestamp;
 
 /// How long the debouncer waits for a burst of saves to settle.
-pub const DEBOUNCE: Duration = Duration::from_millis(75);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(75);
 
 /// True for files editors and jwksmith write on the side: swap, backup, lock and temp files.
-pub fn is_noise(path: &Path) -> bool {
+pub(crate) fn is_noise(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     name.starts_with('.')
         || name.starts_with('#')
@@ -27,21 +27,20 @@ pub fn is_noise(path: &Path) -> bool {
 }
 
 /// Builds; returns the next instant at which a key may change state (`None` after an error,
-/// or when no change is scheduled).
-fn rebuild(ctx: &Context, on_built: &dyn Fn()) -> Option<Timestamp> {
+/// or when no change is scheduled). An error is printed as main prints one, and watching goes on.
+fn rebuild(ctx: &Context) -> Option<Timestamp> {
     match build::run(ctx, false) {
-        Ok(built) => {
-            on_built();
-            built.next_change
-        }
+        Ok(built) => built.next_change,
         Err(e) => {
-            eprintln!("error: {e}\n  (still watching; the last good output is in place)");
+            ctx.ui.error(&e);
+            ctx.ui.always("  (still watching; the last good output is in place)");
             None
         }
     }
 }
 
-fn under(path: &Path, dir: &Path) -> bool {
+/// True when `path` is `dir` or inside it, as named or once both are resolved.
+fn is_inside(path: &Path, dir: &Path) -> bool {
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     canon(path).starts_with(canon(dir)) || path.starts_with(dir)
 }
@@ -107,91 +106,111 @@ fn dir_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-/// Builds, then rebuilds on changes until the process ends. `on_built` runs after each good build.
-pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
+/// The debouncer `watch` uses.
+type Debouncer = notify_debouncer_full::Debouncer<notify::RecommendedWatcher, notify_debouncer_full::RecommendedCache>;
+
+/// The watches on `keys/`, the templates and their parents, and the channel their events come on.
+struct Watches {
+    debouncer: Debouncer,
+    events: Receiver<DebounceEventResult>,
+    trees: [Tree; 2],
+}
+
+impl Watches {
+    /// Watches `keys/` and the templates (those that exist), and their parents.
+    fn start(ctx: &Context) -> Result<Self> {
+        let (tx, events) = channel::<DebounceEventResult>();
+        let mut debouncer =
+            new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
+        let trees = [Tree::new(&ctx.keys), Tree::new(&ctx.templates)];
+        for tree in trees.iter().filter(|t| t.id.is_some()) {
+            debouncer
+                .watch(&tree.path, RecursiveMode::Recursive)
+                .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", tree.path.display())))?;
+        }
+        // The parents show a directory made later, or made again after it was moved away or
+        // removed. Without them, such a directory is seen at the next change of the other one:
+        // no error.
+        let mut parents: Vec<&Path> = trees.iter().filter_map(Tree::parent).collect();
+        parents.dedup();
+        for parent in parents {
+            let _ = debouncer.watch(parent, RecursiveMode::NonRecursive);
+        }
+        Ok(Watches { debouncer, events, trees })
+    }
+
+    /// The directories watched, as the user named them: `keys and site-template`.
+    fn watched(&self) -> String {
+        let paths: Vec<String> =
+            self.trees.iter().filter(|t| t.id.is_some()).map(|t| t.path.display().to_string()).collect();
+        paths.join(" and ")
+    }
+
+    /// Follows the trees that `events` show replaced, and says whether they call for a rebuild:
+    /// a replaced tree, or a change under `keys/` or the templates that is not noise, not in
+    /// `out/` and not in a hidden directory of `keys/`. Notes (`-v`) what it saw.
+    fn call_for_rebuild(&mut self, ctx: &Context, events: &[DebouncedEvent]) -> bool {
+        let mut replaced = false;
+        for tree in &mut self.trees {
+            if tree.follow(&mut self.debouncer, events) {
+                let path = tree.path.display();
+                ctx.ui.note(&match tree.id {
+                    Some(_) => format!("watching {path} (a new directory)"),
+                    None => format!("{path} is gone; watching for it to come back"),
+                });
+                replaced = true;
+            }
+        }
+        let relevant: Vec<&PathBuf> = events
+            .iter()
+            .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
+            .flat_map(|e| e.event.paths.iter())
+            .filter(|p| !is_noise(p) && !is_inside(p, &ctx.out) && !in_hidden_dir(p, &ctx.keys))
+            // The parents report their other entries too.
+            .filter(|p| is_inside(p, &ctx.keys) || is_inside(p, &ctx.templates))
+            .collect();
+        for path in &relevant {
+            ctx.ui.note(&format!("changed {}", path.display()));
+        }
+        replaced || !relevant.is_empty()
+    }
+}
+
+/// How long to wait for events: until just after the next scheduled state change, at most an
+/// hour (and always an hour on a `--now` clock, which no schedule moves).
+fn wait(ctx: &Context, next_change: Option<Timestamp>) -> Duration {
+    match next_change.filter(|_| !ctx.now_fixed) {
+        Some(at) => Duration::from_secs((at.unix() - Timestamp::now().unix()).clamp(0, 3600) as u64 + 1),
+        None => Duration::from_secs(3600),
+    }
+}
+
+/// Builds, then rebuilds on changes, and at scheduled state changes, until the process ends.
+pub fn run(ctx: &Context) -> Result<()> {
     // An --out it may not write is refused at once (a build would refuse it every time).
     crate::outdir::check_owned(ctx)?;
     let mut ctx = ctx.clone();
-    let fixed_clock = ctx.now_fixed;
-    let refresh = |ctx: &mut Context| {
-        if !fixed_clock {
-            ctx.now = Timestamp::now();
-        }
-    };
-    let mut next_change = rebuild(&ctx, on_built);
-    let (tx, rx) = channel::<DebounceEventResult>();
-    let mut debouncer =
-        new_debouncer(DEBOUNCE, None, tx).map_err(|e| Error::Failed(format!("cannot watch files: {e}")))?;
-    let mut trees = [Tree::new(&ctx.keys), Tree::new(&ctx.templates)];
-    for tree in trees.iter().filter(|t| t.id.is_some()) {
-        debouncer
-            .watch(&tree.path, RecursiveMode::Recursive)
-            .map_err(|e| Error::Failed(format!("cannot watch {}: {e}", tree.path.display())))?;
-    }
-    // The parents show a directory made later, or made again after it was moved away or removed.
-    // Without them, such a directory is seen at the next change of the other one: no error.
-    let mut parents: Vec<&Path> = trees.iter().filter_map(Tree::parent).collect();
-    parents.dedup();
-    for parent in parents {
-        let _ = debouncer.watch(parent, RecursiveMode::NonRecursive);
-    }
-    ctx.ui.report(&format!(
-        "watching {} for changes (Ctrl-C to stop)",
-        trees.iter().filter(|t| t.id.is_some()).map(|t| t.path.display().to_string()).collect::<Vec<_>>().join(" and ")
-    ));
+    let mut next_change = rebuild(&ctx);
+    let mut watches = Watches::start(&ctx)?;
+    ctx.ui.report(&format!("watching {} for changes (Ctrl-C to stop)", watches.watched()));
     loop {
-        let wait = if fixed_clock {
-            Duration::from_secs(3600)
-        } else {
-            match next_change {
-                Some(at) => Duration::from_secs((at.unix() - Timestamp::now().unix()).clamp(0, 3600) as u64 + 1),
-                None => Duration::from_secs(3600),
-            }
-        };
-        match rx.recv_timeout(wait) {
-            Ok(Ok(events)) => {
-                let mut replaced = false;
-                for tree in &mut trees {
-                    if tree.follow(&mut debouncer, &events) {
-                        let path = tree.path.display();
-                        ctx.ui.note(&match tree.id {
-                            Some(_) => format!("watching {path} (a new directory)"),
-                            None => format!("{path} is gone; watching for it to come back"),
-                        });
-                        replaced = true;
-                    }
-                }
-                let relevant: Vec<&PathBuf> = events
-                    .iter()
-                    .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
-                    .flat_map(|e| e.event.paths.iter())
-                    .filter(|p| !is_noise(p) && !under(p, &ctx.out) && !in_hidden_dir(p, &ctx.keys))
-                    // The parents report their other entries too.
-                    .filter(|p| under(p, &ctx.keys) || under(p, &ctx.templates))
-                    .collect();
-                if relevant.is_empty() && !replaced {
-                    continue;
-                }
-                for path in &relevant {
-                    ctx.ui.note(&format!("changed {}", path.display()));
-                }
-                refresh(&mut ctx);
-                next_change = rebuild(&ctx, on_built);
-            }
+        let again = match watches.events.recv_timeout(wait(&ctx, next_change)) {
+            Ok(Ok(events)) => watches.call_for_rebuild(&ctx, &events),
             Ok(Err(errors)) => {
                 for e in errors {
-                    eprintln!("warning: file watching reported an error: {e}");
+                    // Printed even with `-q`, as it always was.
+                    ctx.ui.always(&format!("warning: file watching reported an error: {e}"));
                 }
+                false
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if !fixed_clock {
-                    refresh(&mut ctx);
-                    next_change = rebuild(&ctx, on_built);
-                }
+            Err(RecvTimeoutError::Timeout) => !ctx.now_fixed,
+            Err(RecvTimeoutError::Disconnected) => return Err(Error::Failed("the file watcher stopped".into())),
+        };
+        if again {
+            if !ctx.now_fixed {
+                ctx.now = Timestamp::now();
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(Error::Failed("the file watcher stopped".into()));
-            }
+            next_change = rebuild(&ctx);
         }
     }
 }

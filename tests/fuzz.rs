@@ -739,7 +739,7 @@ fn context(root: &Path, keys: &str, at: Timestamp) -> Context {
     ctx.templates = root.join("site-template");
     ctx.now = at;
     ctx.now_fixed = true;
-    ctx.ui = Ui { verbosity: Verbosity::Quiet };
+    ctx.ui = Ui::new(Verbosity::Quiet);
     ctx
 }
 

@@ -55,20 +55,20 @@ impl Context {
     }
 
     /// True when every set is selected (no `--set`).
-    pub fn all_sets(&self) -> bool {
+    pub(crate) fn all_sets(&self) -> bool {
         self.sets.is_empty()
     }
 }
 
 /// Normalises a `--set` value: `.` and `` are the root; no leading or trailing `/`.
-pub fn normalize_set(path: &str) -> String {
+pub(crate) fn normalize_set(path: &str) -> String {
     let trimmed = path.trim_matches('/');
     if trimmed == "." { String::new() } else { trimmed.trim_start_matches("./").to_string() }
 }
 
 /// A `--set` value as a publish path ([`normalize_set`]), refused when it is absolute or
 /// steps out of `keys/` or into a hidden directory (which no walk of `keys/` finds).
-pub fn parse_set(path: &str) -> std::result::Result<String, String> {
+pub(crate) fn parse_set(path: &str) -> std::result::Result<String, String> {
     let normalized = normalize_set(path);
     let bad = path.starts_with('/')
         || normalized.split('/').any(|part| (part.is_empty() && !normalized.is_empty()) || part.starts_with('.'));
