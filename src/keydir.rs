@@ -447,7 +447,7 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
         (Some((_, pm)), Some(path)) if pm.secret.is_some() => {
             let bytes = read(path)?;
             let material =
-                if bytes == pm.public.spki_pem().as_bytes() { pm.public_only() } else { parse_bytes(path, &bytes)? };
+                if bytes == pm.public.spki_pem_ref().as_bytes() { pm.public_only() } else { parse_bytes(path, &bytes)? };
             Some((path, material))
         }
         (_, public) => public.as_ref().map(|p| parse(p).map(|m| (p, m))).transpose()?,
@@ -542,7 +542,7 @@ pub fn default_meta(kid: &str, material: &KeyMaterial) -> Meta {
     let public = &material.public;
     Meta {
         kid: kid.to_string(),
-        id: Meta::default_id(&public.thumbprint()),
+        id: Meta::default_id(public.thumbprint_ref()),
         label: None,
         spec: None,
         key_use: Use::Sig,
@@ -561,8 +561,8 @@ fn read_cert(path: &Path, material: &KeyMaterial) -> Result<Vec<u8>> {
         Error::input(path, "not a PEM certificate", "delete it; `jwksmith rotate` writes certificates for new keys")
     })?;
     let der = block.into_contents();
-    let spki = material.public.spki_der();
-    if !der.windows(spki.len()).any(|w| w == spki.as_slice()) {
+    let spki = material.public.spki_der_ref();
+    if !der.windows(spki.len()).any(|w| w == spki) {
         return Err(Error::input(
             path,
             "the certificate is for a different key",

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::jose::{Alg, Curve, Use};
-use crate::key::{KeyMaterial, PublicKey};
+use crate::key::{KeyMaterial, PublicKey, PublicParts};
 use crate::layout::set_prefix;
 
 const MESSAGE: &[u8] = b"jwksmith self-test: sign with the private key, verify with the published JWK";
@@ -17,14 +17,14 @@ const MESSAGE: &[u8] = b"jwksmith self-test: sign with the private key, verify w
 /// with the signature scheme of their key type (RS256, or ECDSA on their curve): that proves
 /// the pair matches and the private key is usable.
 pub fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String> {
-    let Some(pkcs8) = key.pkcs8_der() else {
+    let Some(pkcs8) = key.pkcs8_der_ref() else {
         return Ok(());
     };
     let alg = if key_use == Use::Sig { alg } else { fallback_alg(&key.public) };
-    match &key.public {
-        PublicKey::Rsa { n, e } => rsa(&pkcs8, n, e, alg),
-        PublicKey::Ec { crv: Curve::P521, .. } => p521(&pkcs8, &key.public),
-        PublicKey::Ec { .. } => ecdsa(&pkcs8, &key.public, alg),
+    match key.public.parts() {
+        PublicParts::Rsa { n, e } => rsa(pkcs8, n, e, alg),
+        PublicParts::Ec { crv: Curve::P521, .. } => p521(pkcs8, &key.public),
+        PublicParts::Ec { .. } => ecdsa(pkcs8, &key.public, alg),
     }
 }
 
@@ -169,10 +169,11 @@ impl SelfTested {
             return false;
         };
         let member = |name: &str| jwk.member(name);
+        let mut members = key.public.members_ref().iter().chain(secret.members_ref());
         member("kty") == Some(key.public.kty().name())
             && member("use") == Some(key_use.name())
             && member("alg") == Some(alg.name())
-            && key.public.members().iter().chain(&secret.members()).all(|(name, value)| member(name) == Some(value))
+            && members.all(|(name, value)| member(name) == Some(value))
     }
 }
 
