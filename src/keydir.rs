@@ -357,7 +357,7 @@ fn unfinished_warning(set: &SetDir, u: &Unfinished) -> String {
     let keys = set.dir.ancestors().nth(depth).unwrap_or(&set.dir);
     // The private file when there is one: importing it writes the public file too.
     let file = u.files.iter().find(|f| f.to_string_lossy().ends_with(".key.pem")).unwrap_or(&u.files[0]);
-    if crate::keystore::is_started(keys, &set.path, &u.kid) {
+    if crate::started::is_started(keys, &set.path, &u.kid) {
         format!(
             "{}: key `{}` is unfinished (an interrupted jwksmith run): it is not published; the next `jwksmith rotate` removes it",
             Shown(file),

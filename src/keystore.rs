@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::key::{KeyMaterial, parse_pem};
 use crate::keystate::{self, STARTED_DIR, TMP_DIR, state_dir};
 use crate::meta::Meta;
+use crate::started::{is_started, record_path};
 use crate::write::{ensure_dir, remove_file, write_atomic_via};
 
 /// The files of a new key, ready to write.
@@ -66,19 +67,6 @@ struct Record {
     /// The hand-dropped file an import adopts (removed after the metadata is written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adopts: Option<String>,
-}
-
-/// Path of the record of `kid` in the set at `set` (a publish path), without touching the disk.
-fn record_path(keys: &Path, set: &str, kid: &str) -> PathBuf {
-    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{set}\0{kid}").as_bytes());
-    let name: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
-    state_dir(keys).join(STARTED_DIR).join(format!("{name}.json"))
-}
-
-/// True when a record says jwksmith started `kid` of the set at `set` and has not finished it
-/// (so the next `rotate` completes or removes it).
-pub fn is_started(keys: &Path, set: &str, kid: &str) -> bool {
-    record_path(keys, set, kid).is_file()
 }
 
 fn write_record(keys: &Path, record: &Record) -> Result<PathBuf> {

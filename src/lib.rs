@@ -39,6 +39,7 @@ pub mod serve;
 pub mod shapes;
 pub mod site;
 pub mod stamp;
+pub mod started;
 pub mod times;
 pub mod ui;
 pub mod watch;
