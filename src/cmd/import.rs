@@ -7,11 +7,11 @@ use crate::config::{KidStrategy, is_path_segment};
 use crate::error::{Error, Result};
 use crate::jose::{Alg, Use, default_alg};
 use crate::key::{KeyMaterial, parse_jwk, parse_pem};
-use crate::keydir::{SetDir, discover, load_set};
+use crate::keydir::{SetDir, discover};
 use crate::keystore::{NewKey, write_new_key};
 use crate::meta::Meta;
 use crate::model::KeySet;
-use crate::selftest::self_test;
+use crate::selftest::{SelfTested, read_set_tested, self_test};
 
 /// Flags of `import`.
 #[derive(Clone, Debug, Default)]
@@ -66,7 +66,7 @@ fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> 
     }
     let found = discover(&ctx.keys)?.into_iter().find(|d| d.path == path);
     let set_dir = found.unwrap_or(SetDir { path: path.to_string(), dir: dir.to_path_buf(), files: Vec::new() });
-    let (set, warnings) = load_set(&set_dir)?;
+    let (set, warnings) = read_set_tested(&set_dir, &SelfTested::default())?;
     for w in warnings {
         ctx.ui.warn(&w);
     }
