@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::keydir::{SetDir, check_now_after_created, discover};
 use crate::model::KeySet;
-use crate::selftest::{SelfTested, read_set_tested};
+use crate::selftest::{SelfTested, read_set_tested, read_set_usable};
 use crate::times::Timestamp;
 use crate::ui::Ui;
 use crate::write::Ownership;
@@ -110,10 +110,10 @@ pub fn load(ctx: &Context) -> Result<Loaded> {
     Ok(loaded)
 }
 
-/// Like [`load`], but keys created after `now` are accepted (they are `pending`): for `status`,
-/// which shows them.
+/// Like [`load`], but keys created after `now` are accepted (they are `pending`), and no key
+/// signs ([`read_set_usable`]): for `status`, which shows them.
 pub fn load_showing_pending(ctx: &Context) -> Result<Loaded> {
-    load_sets(ctx, |dir| read_set_tested(dir, &SelfTested::default()))
+    load_sets(ctx, read_set_usable)
 }
 
 /// Like [`load`], but a key that the set's current `out/private/` shows was self-tested with the

@@ -1,6 +1,7 @@
 //! The self-test, and reading sets with it: every key with a private part signs a message and
 //! the signature must verify against the public members that will be published ([`self_test`]),
-//! unless an earlier `build` proved that very key ([`SelfTested`]).
+//! unless an earlier `build` proved that very key ([`SelfTested`]). Read-only commands need only
+//! know that the signing library accepts each private key ([`read_set_usable`]).
 //!
 //! - `sign.rs`: the test of one key (pure computation).
 //! - `proven.rs`: the proof of earlier tests, read from `out/private/`.
@@ -25,4 +26,11 @@ pub fn read_set_tested(set: &SetDir, proven: &SelfTested) -> Result<(KeySet, Vec
         }
         self_test(material, meta.alg, meta.key_use)
     })
+}
+
+/// Reads and validates one set ([`read_set`]) without signing: each private key is checked to
+/// be one the signing library accepts, with the errors the self-test would give for one it
+/// refuses. For `status`, which prints keys and uses none.
+pub fn read_set_usable(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
+    read_set(set, &|material, meta| sign::check_usable(material, meta.alg, meta.key_use))
 }

@@ -1,6 +1,7 @@
 //! The self-test of one key: its private part signs a message, and the signature must verify
 //! against the public members that will be published. ring does both sides (aws-lc-rs for
-//! P-521, which ring lacks).
+//! P-521, which ring lacks). [`check_usable`] stops before the signature: the signing library
+//! accepts the private key, which is all a read-only command needs to know.
 
 use crate::jose::{Alg, Curve, Use};
 use crate::key::{KeyMaterial, PublicKey, PublicParts};
@@ -18,6 +19,12 @@ pub fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String
         Some(signer) => signer.sign_and_verify(),
         None => Ok(()),
     }
+}
+
+/// Checks that the signing library accepts the private part for `alg` as [`self_test`] would,
+/// without signing: the same errors for a key it refuses, none of the cost of a signature.
+pub(crate) fn check_usable(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String> {
+    signer(key, alg, key_use).map(|_| ())
 }
 
 /// A private key accepted by its signing library, with the public point or integers to verify
@@ -161,5 +168,25 @@ mod tests {
         let key = generate(&spec).unwrap();
         assert_eq!(key.material.public.rsa_bits(), Some(2048));
         self_test(&key.material, Alg::Ps256, Use::Sig).unwrap();
+    }
+
+    /// What `status` checks without signing fails exactly where the self-test fails before it
+    /// signs, with the same message.
+    #[test]
+    fn check_usable_refuses_what_the_self_test_refuses() {
+        let spec = KeySpec {
+            spec: "t".into(),
+            kty: Kty::Ec,
+            size: None,
+            crv: Some(Curve::P256),
+            key_use: Use::Sig,
+            alg: Alg::Es256,
+        };
+        let key = generate(&spec).unwrap().material;
+        assert_eq!(check_usable(&key, Alg::Es256, Use::Sig), Ok(()));
+        assert_eq!(check_usable(&key.public_only(), Alg::Es256, Use::Sig), Ok(()));
+        let refused = check_usable(&key, Alg::Es384, Use::Sig);
+        assert!(refused.as_ref().is_err_and(|e| e.contains("does not match its public key")), "{refused:?}");
+        assert_eq!(refused, self_test(&key, Alg::Es384, Use::Sig));
     }
 }
