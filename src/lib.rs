@@ -21,6 +21,7 @@ pub mod gitignore;
 pub mod headers;
 pub mod incremental;
 pub mod jose;
+pub mod json;
 pub mod key;
 pub mod keydir;
 pub mod keystate;

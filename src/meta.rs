@@ -96,7 +96,7 @@ impl Meta {
             expires: self.expires,
             revoked: self.revoked,
         };
-        crate::shapes::json_bytes(&w, pretty)
+        crate::json::json_bytes(&w, pretty)
     }
 
     /// Checks that this metadata loads again once written: its times are writable

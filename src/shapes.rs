@@ -6,6 +6,7 @@ use serde::ser::SerializeMap;
 use serde_json::Value;
 
 use crate::jose::Kty;
+pub use crate::json::json_bytes;
 use crate::key::{b64_std, b64u};
 use crate::model::Key;
 use crate::times::Timestamp;
@@ -101,12 +102,4 @@ pub fn jwt_key(key: &Key, project_id: &str, now: Timestamp) -> JwtKey {
         create_time: times.create_time(),
         update_time: times.update_time(now),
     }
-}
-
-/// Serialises to JSON bytes (indented when `pretty`), ending with a newline.
-pub fn json_bytes<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
-    let mut bytes = if pretty { serde_json::to_vec_pretty(value) } else { serde_json::to_vec(value) }
-        .expect("JSON of plain data serialises");
-    bytes.push(b'\n');
-    bytes
 }

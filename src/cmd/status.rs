@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     }
     let status = status(&loaded.sets, ctx.now);
     if json {
-        ctx.ui.data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
+        ctx.ui.data(&String::from_utf8_lossy(&crate::json::json_bytes(&status, true)));
     } else {
         ctx.ui.data(&table(&status));
         ctx.ui.data(&timeline(&loaded.sets, ctx.now));
