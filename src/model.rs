@@ -8,15 +8,6 @@ use crate::lifecycle::State;
 use crate::meta::Meta;
 use crate::times::Timestamp;
 
-/// Every key set found under `keys/`, sorted by publish path.
-#[derive(Debug, Default)]
-pub struct Project {
-    /// The sets.
-    pub sets: Vec<KeySet>,
-    /// Warnings found while reading (unfinished keys, keys of unknown age, ...).
-    pub warnings: Vec<String>,
-}
-
 /// One key set: a directory with a `keyset.toml` or key files.
 #[derive(Debug)]
 pub struct KeySet {
