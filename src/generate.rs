@@ -45,7 +45,7 @@ pub fn generate(spec: &KeySpec) -> Result<Generated, String> {
 }
 
 /// A self-signed certificate of the key, valid from `not_before` to `not_after`, as PEM.
-pub fn self_signed_cert(
+pub(crate) fn self_signed_cert(
     key: &Generated,
     kid: &str,
     not_before: Timestamp,

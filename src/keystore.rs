@@ -22,7 +22,7 @@ use crate::started::{is_started, record_path};
 use crate::write::{ensure_dir, remove_file, write_atomic_via};
 
 /// The files of a new key, ready to write.
-pub struct NewKey<'a> {
+pub(crate) struct NewKey<'a> {
     /// The key directory (`--keys`): its `.jwksmith/` holds the record and the temporary files.
     pub keys: &'a Path,
     /// The set's publish path (`""` for the root set).
@@ -110,7 +110,7 @@ fn check_target(path: &Path, kid: &str, material: &KeyMaterial, key_file: bool) 
 /// Writes the key's files; returns their paths. Metadata is written last; the record of the
 /// key is written before its first file and removed after its metadata (and after the adopted
 /// hand-dropped file is removed).
-pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     let kid = &key.meta.kid;
     check_writable(key.dir, key.meta)?;
     let private = key.material.pkcs8_pem();
@@ -164,7 +164,7 @@ pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes (or replaces) `<kid>.meta.json` atomically, its temporary file in `keys/.jwksmith/tmp/`.
-pub fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<PathBuf> {
+pub(crate) fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<PathBuf> {
     check_writable(dir, meta)?;
     let tmp = keystate::ensure(keys, TMP_DIR)?;
     let path = dir.join(format!("{}.meta.json", meta.kid));
@@ -174,7 +174,7 @@ pub fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<
 
 /// Deletes a key's files (`prune`) under a record, so that an interrupted run is finished by the
 /// next command that changes `keys/`. `files` are removed in the order given.
-pub fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Result<()> {
+pub(crate) fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Result<()> {
     let record = Record {
         op: Op::Remove,
         set: set.to_string(),
@@ -190,7 +190,7 @@ pub fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Resul
 }
 
 /// Records that `rotate` is making the first keys of the set at `set` (before its first write).
-pub fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
+pub(crate) fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
     let record =
         Record { op: Op::Bootstrap, set: set.to_string(), kid: String::new(), files: Vec::new(), adopts: None };
     write_record(keys, &record).map(|_| ())
@@ -198,12 +198,12 @@ pub fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
 
 /// True when a `rotate` that was making the first keys of the set at `set` did not finish: the
 /// next one makes the missing specs' keys current at once too.
-pub fn is_bootstrapping(keys: &Path, set: &str) -> bool {
+pub(crate) fn is_bootstrapping(keys: &Path, set: &str) -> bool {
     is_started(keys, set, "")
 }
 
 /// Removes the record of [`begin_bootstrap`], if any (after every key of the set is written).
-pub fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
+pub(crate) fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
     let path = record_path(keys, set, "");
     if path.is_file() { remove_file(&path) } else { Ok(()) }
 }
@@ -212,7 +212,7 @@ pub fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
 /// file in `keys/.jwksmith/tmp/`, and completes or removes each key a record says jwksmith
 /// started. Touches nothing else (a key file without a record is not jwksmith's). Returns a line
 /// per key it finished or removed. Runs under the lock of the commands that change `keys/`.
-pub fn recover(keys: &Path) -> Result<Vec<String>> {
+pub(crate) fn recover(keys: &Path) -> Result<Vec<String>> {
     let state = state_dir(keys);
     let mut lines = Vec::new();
     let tmp = state.join(TMP_DIR);

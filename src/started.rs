@@ -14,6 +14,6 @@ pub(crate) fn record_path(keys: &Path, set: &str, kid: &str) -> PathBuf {
 
 /// True when a record says jwksmith started `kid` of the set at `set` and has not finished it
 /// (so the next `rotate` completes or removes it).
-pub fn is_started(keys: &Path, set: &str, kid: &str) -> bool {
+pub(crate) fn is_started(keys: &Path, set: &str, kid: &str) -> bool {
     record_path(keys, set, kid).is_file()
 }

@@ -9,7 +9,7 @@ use crate::config::DEFAULT_KEYSET_TOML;
 use crate::error::{Error, Result};
 
 /// Lines `init` makes sure `.gitignore` has.
-pub const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
+pub(crate) const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
 
 const TEMPLATE_README: &str = "\
 Site templates for jwksmith.
@@ -37,7 +37,7 @@ fn create_new(ctx: &Context, path: &Path, text: &str) -> Result<()> {
 }
 
 /// The `.gitignore` text with the missing lines appended (`None` when nothing is missing).
-pub fn gitignore_with_lines(existing: &str) -> Option<String> {
+pub(crate) fn gitignore_with_lines(existing: &str) -> Option<String> {
     let have: Vec<&str> = existing.lines().map(str::trim).collect();
     let missing: Vec<&str> = GITIGNORE_LINES.iter().copied().filter(|l| !have.contains(l)).collect();
     if missing.is_empty() {

@@ -25,7 +25,7 @@ pub struct RotateOptions {
 }
 
 /// The actions decided for one set.
-pub struct Planned<'a> {
+pub(crate) struct Planned<'a> {
     /// The set.
     pub set: &'a KeySet,
     /// What to do to it.
@@ -98,7 +98,7 @@ enum Line {
 
 /// Generates the keys the actions create and writes every change, on all cores: each set is
 /// written as soon as its keys are ready, while other sets' keys are still being generated.
-pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
+pub(crate) fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
     check_writable(ctx, planned)?;
     let total = planned.iter().map(|p| creates(p).count()).sum();
     let bar = progress_bar(ctx, total);
@@ -192,7 +192,7 @@ fn progress_bar(ctx: &Context, len: usize) -> indicatif::ProgressBar {
 }
 
 /// The kid a new key of `spec` gets in `set` (after `taken` kids already used in this run).
-pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
+pub(crate) fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
     match set.config.kid {
         KidStrategy::Thumbprint => key.material.public.thumbprint(),
         KidStrategy::SpkiSha256 => key.material.public.spki_sha256(),
@@ -284,7 +284,7 @@ fn apply_set(
 
 /// Writes a generated key of `spec` as `kid`, created now and current from `activates`; returns
 /// its metadata.
-pub fn write_created(
+pub(crate) fn write_created(
     ctx: &Context,
     set: &KeySet,
     spec: &str,

@@ -13,7 +13,7 @@ use super::secret::{SecretKey, SecretParts, check_rsa_private};
 use crate::jose::Curve;
 
 /// Parses unencrypted PKCS#8 DER (RSA or EC).
-pub fn parse_pkcs8(der: &[u8]) -> Result<KeyMaterial, String> {
+pub(crate) fn parse_pkcs8(der: &[u8]) -> Result<KeyMaterial, String> {
     let info = pkcs8::PrivateKeyInfoRef::from_der(der).map_err(|e| der_problem("PKCS#8 private key", e))?;
     let oid = info.algorithm.oid;
     let inner = info.private_key.as_bytes();

@@ -15,7 +15,7 @@ pub fn b64u(bytes: &[u8]) -> String {
 }
 
 /// Standard base64 (with padding), as `x5c` needs.
-pub fn b64_std(bytes: &[u8]) -> String {
+pub(crate) fn b64_std(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 

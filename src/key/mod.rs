@@ -19,8 +19,9 @@ mod pem;
 mod public;
 mod secret;
 
-pub use asn1::parse_pkcs8;
-pub use encode::{b64_std, b64u, pem_lf};
+pub(crate) use asn1::parse_pkcs8;
+pub(crate) use encode::b64_std;
+pub use encode::{b64u, pem_lf};
 pub use jwk::{JwkHints, parse_jwk};
 pub use pem::parse_pem;
 pub use public::PublicKey;
@@ -33,12 +34,12 @@ use encode::{pkcs8_wrap, uint};
 use oid::{OID_EC, OID_RSA};
 
 /// Smallest RSA modulus accepted, in bits.
-pub const RSA_MIN_BITS: usize = 2048;
+pub(crate) const RSA_MIN_BITS: usize = 2048;
 /// Largest RSA modulus accepted, in bits (the limit of the verifiers we test against).
-pub const RSA_MAX_BITS: usize = 8192;
+pub(crate) const RSA_MAX_BITS: usize = 8192;
 
 /// A JWK member name and its base64url value, in publication order.
-pub type Members = Vec<(&'static str, String)>;
+pub(crate) type Members = Vec<(&'static str, String)>;
 
 /// A parsed key: always a public part, a secret part when the file held one. Its PKCS#8
 /// encoding is computed on first use and kept.
@@ -115,7 +116,7 @@ impl KeyMaterial {
     }
 
     /// This key with its secret part dropped (the public part's encodings are kept).
-    pub fn public_only(&self) -> KeyMaterial {
+    pub(crate) fn public_only(&self) -> KeyMaterial {
         KeyMaterial::new(self.public.clone(), None)
     }
 }

@@ -77,7 +77,7 @@ impl PublicKey {
     }
 
     /// Modulus size in bits, for RSA keys.
-    pub fn rsa_bits(&self) -> Option<usize> {
+    pub(crate) fn rsa_bits(&self) -> Option<usize> {
         match &self.parts {
             PublicParts::Rsa { n, .. } => Some(bit_len(n)),
             PublicParts::Ec { .. } => None,
@@ -93,7 +93,7 @@ impl PublicKey {
     }
 
     /// Builds an RSA key from big-endian integers, checking size and exponent.
-    pub fn rsa(n: &[u8], e: &[u8]) -> Result<Self, String> {
+    pub(crate) fn rsa(n: &[u8], e: &[u8]) -> Result<Self, String> {
         let (n, e) = (strip_zeros(n), strip_zeros(e));
         let bits = bit_len(&n);
         if bits < RSA_MIN_BITS {
@@ -120,7 +120,7 @@ impl PublicKey {
     }
 
     /// Builds an EC key from an uncompressed SEC1 point (`04 || x || y`), checking it is on the curve.
-    pub fn ec_point(crv: Curve, point: &[u8]) -> Result<Self, String> {
+    pub(crate) fn ec_point(crv: Curve, point: &[u8]) -> Result<Self, String> {
         let len = crv.coordinate_len();
         match point.first() {
             Some(4) if point.len() == 1 + 2 * len => {}
@@ -137,7 +137,7 @@ impl PublicKey {
     }
 
     /// Builds an EC key from coordinates (left-padded to the curve's length).
-    pub fn ec(crv: Curve, x: &[u8], y: &[u8]) -> Result<Self, String> {
+    pub(crate) fn ec(crv: Curve, x: &[u8], y: &[u8]) -> Result<Self, String> {
         let len = crv.coordinate_len();
         let bad = || format!("EC coordinate is longer than {len} bytes for {}", crv.name());
         let mut point = vec![4u8];
@@ -147,7 +147,7 @@ impl PublicKey {
     }
 
     /// The uncompressed SEC1 point of an EC key.
-    pub fn ec_point_bytes(&self) -> Option<Vec<u8>> {
+    pub(crate) fn ec_point_bytes(&self) -> Option<Vec<u8>> {
         match &self.parts {
             PublicParts::Ec { x, y, .. } => Some([&[4u8][..], x, y].concat()),
             PublicParts::Rsa { .. } => None,

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// The most jwksmith reads of one input file (a key, metadata, keyset.toml or template is a
 /// few kilobytes): 1 MiB.
-pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+const MAX_INPUT_BYTES: u64 = 1 << 20;
 
 /// What a file that is not a regular file is, for messages (`None` for a regular file).
 pub(super) fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
@@ -62,7 +62,7 @@ pub(super) fn symlink_loop(path: &Path) -> Error {
 /// device is an error at once, never a hang: its type is checked before it is opened, it is
 /// opened non-blocking, and checked again on the open file (it may have been swapped in
 /// between); it is read with a limit, so a file that grows is never read whole.
-pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };

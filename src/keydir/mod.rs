@@ -20,12 +20,13 @@ mod kid;
 mod set;
 mod walk;
 
-pub use input::{MAX_INPUT_BYTES, read_input};
-pub use set::{check_now_after_created, config_of, read_set};
-pub use walk::{DirStamps, discover, discover_stamped};
+pub(crate) use input::read_input;
+pub(crate) use set::{check_now_after_created, config_of, read_set};
+pub use walk::discover;
+pub(crate) use walk::discover_stamped;
 
 /// Name of a set's policy file.
-pub const KEYSET_FILE: &str = "keyset.toml";
+pub(crate) const KEYSET_FILE: &str = "keyset.toml";
 
 /// A directory under `keys/` that is a set, with the files that matter in it.
 #[derive(Debug, Clone)]
@@ -40,4 +41,4 @@ pub struct SetDir {
 
 /// A check run on every key once it is read and its metadata validated; an error is reported
 /// against the key's private file (its key file when it has none).
-pub type KeyCheck<'a> = dyn Fn(&KeyMaterial, &Meta) -> Result<(), String> + Sync + 'a;
+pub(crate) type KeyCheck<'a> = dyn Fn(&KeyMaterial, &Meta) -> Result<(), String> + Sync + 'a;

@@ -22,14 +22,14 @@ fn read_config(file: Option<&Path>) -> Result<KeysetConfig> {
 }
 
 /// A set's policy alone, without its keys: the parsed `keyset.toml` and the file it came from.
-pub fn config_of(set: &SetDir) -> Result<(KeysetConfig, Option<PathBuf>)> {
+pub(crate) fn config_of(set: &SetDir) -> Result<(KeysetConfig, Option<PathBuf>)> {
     let file = set.files.iter().find(|p| p.file_name().is_some_and(|n| n == KEYSET_FILE)).cloned();
     Ok((read_config(file.as_deref())?, file))
 }
 
 /// Reads and validates one set: config, keys, metadata, pairs, and `check` on every key (the
 /// self-test, see [`crate::selftest`]). Returns the set and the warnings found.
-pub fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Vec<String>)> {
+pub(crate) fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Vec<String>)> {
     let files = sort_files(set);
     let config = read_config(files.config_file.as_deref())?;
     let mut warnings = Vec::new();
@@ -93,7 +93,7 @@ fn unfinished_warning(set: &SetDir, u: &Unfinished) -> String {
 /// `--now`): at such an instant the key does not exist yet, a build would publish a set without
 /// it and a rotation would make a second current key. The error names the newest such key's
 /// metadata, its `created` time and `now`. (`status` shows such keys as `pending` instead.)
-pub fn check_now_after_created<'a>(sets: impl IntoIterator<Item = &'a KeySet>, now: Timestamp) -> Result<()> {
+pub(crate) fn check_now_after_created<'a>(sets: impl IntoIterator<Item = &'a KeySet>, now: Timestamp) -> Result<()> {
     let newest = sets
         .into_iter()
         .flat_map(|set| set.keys.iter().map(move |key| (set, key)))

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::stamp::Stamp;
 
 /// Directories with their stamps (`None`: could not be taken).
-pub type DirStamps = Vec<(PathBuf, Option<Stamp>)>;
+pub(crate) type DirStamps = Vec<(PathBuf, Option<Stamp>)>;
 
 /// Finds every set under `root`, sorted by publish path. Symlinks may point only inside `root`.
 pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
@@ -23,7 +23,7 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
 
 /// [`discover`], also returning every directory it read with its stamp, taken before the
 /// directory was read (`None` when it could not be taken).
-pub fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> {
+pub(crate) fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> {
     check_root(root)?;
     let mut walk = Walk {
         root,

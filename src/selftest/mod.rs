@@ -10,7 +10,7 @@ mod proven;
 mod sign;
 
 pub use proven::SelfTested;
-pub use sign::self_test;
+pub(crate) use sign::self_test;
 
 use crate::error::Result;
 use crate::keydir::{SetDir, read_set};
@@ -31,6 +31,6 @@ pub fn read_set_tested(set: &SetDir, proven: &SelfTested) -> Result<(KeySet, Vec
 /// Reads and validates one set ([`read_set`]) without signing: each private key is checked to
 /// be one the signing library accepts, with the errors the self-test would give for one it
 /// refuses. For `status`, which prints keys and uses none.
-pub fn read_set_usable(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
+pub(crate) fn read_set_usable(set: &SetDir) -> Result<(KeySet, Vec<String>)> {
     read_set(set, &|material, meta| sign::check_usable(material, meta.alg, meta.key_use))
 }

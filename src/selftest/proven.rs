@@ -74,7 +74,7 @@ impl PrivateJwk {
 
 impl SelfTested {
     /// Reads the private JWK Set of the set at `set_path` (a publish path) under `out`.
-    pub fn read(out: &Path, set_path: &str) -> SelfTested {
+    pub(crate) fn read(out: &Path, set_path: &str) -> SelfTested {
         let path = out.join("private").join(format!("{}jwks.json", set_prefix(set_path)));
         let Ok(bytes) = std::fs::read(path) else {
             return SelfTested::default();
@@ -87,7 +87,7 @@ impl SelfTested {
     }
 
     /// True when the private JWK of `kid` holds exactly this key's material, `use` and `alg`.
-    pub fn covers(&self, kid: &str, key: &KeyMaterial, alg: Alg, key_use: Use) -> bool {
+    pub(crate) fn covers(&self, kid: &str, key: &KeyMaterial, alg: Alg, key_use: Use) -> bool {
         let (Some(jwk), Some(secret)) = (self.by_kid.get(kid), &key.secret) else {
             return false;
         };

@@ -14,7 +14,7 @@ const MISMATCH: &str =
 /// Signs with the private part and verifies with the public part. Encryption keys are tested
 /// with the signature scheme of their key type (RS256, or ECDSA on their curve): that proves
 /// the pair matches and the private key is usable.
-pub fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String> {
+pub(crate) fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String> {
     match signer(key, alg, key_use)? {
         Some(signer) => signer.sign_and_verify(),
         None => Ok(()),
