@@ -234,48 +234,52 @@ pub(crate) fn recover(keys: &Path) -> Result<Vec<String>> {
             continue; // for `rotate` (see [`is_bootstrapping`])
         }
         if let Some(record) = record {
-            let dir = if record.set.is_empty() { keys.to_path_buf() } else { keys.join(&record.set) };
-            let shown = if record.set.is_empty() { "." } else { record.set.as_str() };
-            let kid = &record.kid;
-            let finished = dir.join(format!("{kid}.meta.json")).is_file();
-            match record.op {
-                Op::Create if finished => {
-                    // Interrupted after the metadata: the key is whole; the import it came from
-                    // still has to let go of the hand-dropped file it adopted.
-                    if let Some(adopted) = record.adopts.as_ref().map(|a| dir.join(a)).filter(|a| a.exists()) {
-                        remove_file(&adopted)?;
-                        lines.push(format!("set {shown}: finished the interrupted import of {kid}"));
-                    }
-                }
-                Op::Create => {
-                    let present: Vec<PathBuf> =
-                        record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
-                    for file in &present {
-                        remove_file(file)?;
-                    }
-                    if !present.is_empty() {
-                        lines.push(format!(
-                            "set {shown}: removed unfinished key {kid} (an interrupted run had written {} of its files)",
-                            present.len()
-                        ));
-                    }
-                }
-                Op::Bootstrap => {}
-                Op::Remove => {
-                    let present: Vec<PathBuf> =
-                        record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
-                    for file in &present {
-                        remove_file(file)?;
-                    }
-                    if !present.is_empty() {
-                        lines.push(format!("set {shown}: finished the interrupted prune of {kid}"));
-                    }
-                }
-            }
+            lines.extend(finish_record(keys, &record)?);
         }
         remove_file(&record_file)?;
     }
     Ok(lines)
+}
+
+/// Completes or undoes what a sound record says an interrupted command was doing; returns what
+/// to tell the user.
+fn finish_record(keys: &Path, record: &Record) -> Result<Option<String>> {
+    let dir = if record.set.is_empty() { keys.to_path_buf() } else { keys.join(&record.set) };
+    let shown = if record.set.is_empty() { "." } else { record.set.as_str() };
+    let kid = &record.kid;
+    let remove_present = || -> Result<usize> {
+        let present: Vec<PathBuf> =
+            record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
+        for file in &present {
+            remove_file(file)?;
+        }
+        Ok(present.len())
+    };
+    let line = match record.op {
+        Op::Create if dir.join(format!("{kid}.meta.json")).is_file() => {
+            // Interrupted after the metadata: the key is whole; the import it came from
+            // still has to let go of the hand-dropped file it adopted.
+            match record.adopts.as_ref().map(|a| dir.join(a)).filter(|a| a.exists()) {
+                Some(adopted) => {
+                    remove_file(&adopted)?;
+                    Some(format!("set {shown}: finished the interrupted import of {kid}"))
+                }
+                None => None,
+            }
+        }
+        Op::Create => match remove_present()? {
+            0 => None,
+            n => Some(format!(
+                "set {shown}: removed unfinished key {kid} (an interrupted run had written {n} of its files)"
+            )),
+        },
+        Op::Bootstrap => None,
+        Op::Remove => match remove_present()? {
+            0 => None,
+            _ => Some(format!("set {shown}: finished the interrupted prune of {kid}")),
+        },
+    };
+    Ok(line)
 }
 
 /// A record that names a set inside `keys/` and plain file names in it (anything else is
