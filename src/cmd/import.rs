@@ -60,7 +60,8 @@ fn target(ctx: &Context) -> Result<(String, PathBuf)> {
     }
 }
 
-fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> {
+/// The set the key goes to, read and validated (`None` when its directory does not exist yet).
+fn read_target_set(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> {
     if !dir.is_dir() {
         return Ok(None);
     }
@@ -79,7 +80,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let (material, hints) = read_key(&opts.file)?;
-    let set = load_target(ctx, &path, &dir)?;
+    let set = read_target_set(ctx, &path, &dir)?;
     crate::keydir::check_now_after_created(&set, ctx.now)?;
     let adopted = is_hand_dropped_in(&opts.file, &dir);
     let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
