@@ -260,4 +260,17 @@ mod tests {
         assert!(PublicKey::rsa(&n[..128], &[1, 0, 1]).unwrap_err().contains("too small"));
         assert!(PublicKey::rsa(&n, &[1, 0, 1]).is_ok());
     }
+
+    /// Each encoding is derived once and then lent out: the same bytes every time, also in a
+    /// clone made after it was derived.
+    #[test]
+    fn encodings_are_derived_once() {
+        let (x, y) = ("MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM");
+        let key = PublicKey::ec(Curve::P256, &d(x), &d(y)).unwrap();
+        assert!(std::ptr::eq(key.spki_der_ref(), key.spki_der_ref()));
+        assert!(std::ptr::eq(key.members_ref(), key.members_ref()));
+        assert!(std::ptr::eq(key.thumbprint_ref(), key.thumbprint_ref()));
+        assert_eq!(key.clone().spki_pem_ref(), key.spki_pem_ref());
+        assert_eq!(key.spki_sha256(), b64u(ring::digest::digest(&ring::digest::SHA256, &key.spki_der()).as_ref()));
+    }
 }
