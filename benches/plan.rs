@@ -7,8 +7,9 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jwksmith::cmd::Context;
 use jwksmith::cmd::rotate::{RotateOptions, run as rotate};
-use jwksmith::keydir::{discover, load_set};
+use jwksmith::keydir::discover;
 use jwksmith::plan::{PlanOptions, plan_set};
+use jwksmith::selftest::{SelfTested, read_set_tested};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
@@ -21,7 +22,7 @@ fn plan_one_set(c: &mut Criterion) {
     let ctx = Context { now, now_fixed: true, ui: Ui::new(Verbosity::Quiet), ..Context::new(&keys, "out") };
     rotate(&ctx, &RotateOptions::default()).expect("rotate makes the first keys");
     let dirs = discover(&keys).expect("discover");
-    let (set, _warnings) = load_set(&dirs[0]).expect("load");
+    let (set, _warnings) = read_set_tested(&dirs[0], &SelfTested::default()).expect("load");
     assert_eq!(set.keys.len(), 4);
 
     let mut group = c.benchmark_group("plan");

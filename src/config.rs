@@ -113,7 +113,7 @@ impl KeySpec {
     }
 
     /// The four default specs: rsa-sig, rsa-enc, ec256-sig, ec256-enc.
-    pub fn defaults() -> Vec<KeySpec> {
+    pub(crate) fn defaults() -> Vec<KeySpec> {
         vec![
             KeySpec::rsa("rsa-sig", Use::Sig, Alg::Rs256),
             KeySpec::rsa("rsa-enc", Use::Enc, Alg::RsaOaep256),
@@ -189,12 +189,12 @@ impl KeysetConfig {
     }
 
     /// The spec with this name.
-    pub fn spec(&self, name: &str) -> Option<&KeySpec> {
+    pub(crate) fn spec(&self, name: &str) -> Option<&KeySpec> {
         self.keys.iter().find(|k| k.spec == name)
     }
 
     /// Position of a spec in the file (for ordering current keys); unknown specs sort last.
-    pub fn spec_rank(&self, name: Option<&str>) -> usize {
+    pub(crate) fn spec_rank(&self, name: Option<&str>) -> usize {
         name.and_then(|n| self.keys.iter().position(|k| k.spec == n)).unwrap_or(usize::MAX)
     }
 
@@ -235,7 +235,7 @@ impl KeysetConfig {
 
 impl Rotation {
     /// Rejects timings that cannot keep clients working.
-    pub fn validate(&self, path: &Path) -> Result<()> {
+    pub(crate) fn validate(&self, path: &Path) -> Result<()> {
         let r = self;
         if r.rotate_every.secs() <= 0 || r.publish_ahead.secs() <= 0 || r.cache_max_age.secs() <= 0 {
             return Err(bad_field(
@@ -274,7 +274,7 @@ fn bad_field(path: &Path, field: &str, problem: &str) -> Error {
 }
 
 /// True for names that are safe as one path segment and a file-name stem.
-pub fn is_path_segment(s: &str) -> bool {
+pub(crate) fn is_path_segment(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('.')
         && s.len() <= 128

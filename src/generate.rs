@@ -45,7 +45,7 @@ pub fn generate(spec: &KeySpec) -> Result<Generated, String> {
 }
 
 /// A self-signed certificate of the key, valid from `not_before` to `not_after`, as PEM.
-pub fn self_signed_cert(
+pub(crate) fn self_signed_cert(
     key: &Generated,
     kid: &str,
     not_before: Timestamp,
@@ -60,43 +60,4 @@ pub fn self_signed_cert(
     params.not_after = at(not_after)?;
     let cert = params.self_signed(&key.pair).map_err(|e| format!("certificate generation failed: {e}"))?;
     Ok(cert.pem().replace("\r\n", "\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::jose::{Alg, Use};
-    use crate::selftest::self_test;
-
-    #[test]
-    fn generated_ec_keys_pass_the_self_test() {
-        for crv in Curve::ALL {
-            let spec = KeySpec {
-                spec: "t".into(),
-                kty: Kty::Ec,
-                size: None,
-                crv: Some(crv),
-                key_use: Use::Sig,
-                alg: crv.signing_alg(),
-            };
-            let key = generate(&spec).unwrap();
-            assert_eq!(key.material.public.curve(), Some(crv));
-            self_test(&key.material, spec.alg, Use::Sig).unwrap();
-        }
-    }
-
-    #[test]
-    fn generated_rsa_key_is_2048_bits() {
-        let spec = KeySpec {
-            spec: "t".into(),
-            kty: Kty::Rsa,
-            size: Some(2048),
-            crv: None,
-            key_use: Use::Sig,
-            alg: Alg::Ps256,
-        };
-        let key = generate(&spec).unwrap();
-        assert_eq!(key.material.public.rsa_bits(), Some(2048));
-        self_test(&key.material, Alg::Ps256, Use::Sig).unwrap();
-    }
 }

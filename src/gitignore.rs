@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use crate::model::KeySet;
 
 /// The hand-dropped `<name>.pem` files of a set that hold a private key.
-pub fn dropped_private_keys(set: &KeySet) -> Vec<PathBuf> {
+pub(crate) fn dropped_private_keys(set: &KeySet) -> Vec<PathBuf> {
     let pem = |f: &&PathBuf| f.extension().is_some_and(|e| e == "pem");
     set.keys
         .iter()
@@ -24,7 +24,7 @@ pub fn dropped_private_keys(set: &KeySet) -> Vec<PathBuf> {
 /// The files among `files` that git would not ignore, asked of git in one call (run in the
 /// directory of the first file). Empty when git is missing, the files are not in a work tree,
 /// or git fails in any way.
-pub fn not_ignored(files: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn not_ignored(files: &[PathBuf]) -> Vec<PathBuf> {
     let Some(first) = files.first() else { return Vec::new() };
     let Ok(absolute) = files.iter().map(std::path::absolute).collect::<Result<Vec<PathBuf>, _>>() else {
         return Vec::new();
@@ -67,7 +67,7 @@ pub fn not_ignored(files: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// The warning for a hand-dropped private key that git does not ignore.
-pub fn warning(file: &Path) -> String {
+pub(crate) fn warning(file: &Path) -> String {
     let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let stem = name.strip_suffix(".pem").unwrap_or(&name);
     format!(
@@ -78,6 +78,6 @@ pub fn warning(file: &Path) -> String {
 }
 
 /// The warnings for the hand-dropped private keys among `files` that git would commit.
-pub fn warnings(files: &[PathBuf]) -> Vec<String> {
+pub(crate) fn warnings(files: &[PathBuf]) -> Vec<String> {
     not_ignored(files).iter().map(|f| warning(f)).collect()
 }

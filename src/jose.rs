@@ -54,7 +54,7 @@ impl Curve {
     }
 
     /// Length in bytes of a coordinate or private scalar.
-    pub fn coordinate_len(self) -> usize {
+    pub(crate) fn coordinate_len(self) -> usize {
         match self {
             Curve::P256 => 32,
             Curve::P384 => 48,
@@ -72,7 +72,7 @@ impl Curve {
     }
 
     /// The curve with this OID, if supported.
-    pub fn from_oid(oid: &der::asn1::ObjectIdentifier) -> Option<Curve> {
+    pub(crate) fn from_oid(oid: &der::asn1::ObjectIdentifier) -> Option<Curve> {
         Curve::ALL.into_iter().find(|c| &c.oid() == oid)
     }
 
@@ -86,7 +86,7 @@ impl Curve {
     }
 
     /// Short tag used in default spec names: `ec256`, `ec384`, `ec521`.
-    pub fn short(self) -> &'static str {
+    pub(crate) fn short(self) -> &'static str {
         match self {
             Curve::P256 => "ec256",
             Curve::P384 => "ec384",
@@ -209,7 +209,7 @@ impl Alg {
     }
 
     /// The use this algorithm implies.
-    pub fn key_use(self) -> Use {
+    pub(crate) fn key_use(self) -> Use {
         match self {
             Alg::RsaOaep | Alg::RsaOaep256 | Alg::EcdhEs => Use::Enc,
             _ => Use::Sig,
@@ -227,7 +227,7 @@ impl Alg {
     }
 
     /// Checks that a key of this type and curve may carry this algorithm with this use.
-    pub fn check_fits(self, kty: Kty, curve: Option<Curve>, key_use: Use) -> Result<(), String> {
+    pub(crate) fn check_fits(self, kty: Kty, curve: Option<Curve>, key_use: Use) -> Result<(), String> {
         if self.kty() != kty {
             // "an RSA", "an EC": both key types take "an".
             return Err(format!("alg {} needs an {} key, not {}", self.name(), self.kty().name(), kty.name()));

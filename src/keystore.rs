@@ -18,10 +18,11 @@ use crate::error::{Error, Result};
 use crate::key::{KeyMaterial, parse_pem};
 use crate::keystate::{self, STARTED_DIR, TMP_DIR, state_dir};
 use crate::meta::Meta;
+use crate::started::{is_started, record_path};
 use crate::write::{ensure_dir, remove_file, write_atomic_via};
 
 /// The files of a new key, ready to write.
-pub struct NewKey<'a> {
+pub(crate) struct NewKey<'a> {
     /// The key directory (`--keys`): its `.jwksmith/` holds the record and the temporary files.
     pub keys: &'a Path,
     /// The set's publish path (`""` for the root set).
@@ -68,19 +69,6 @@ struct Record {
     adopts: Option<String>,
 }
 
-/// Path of the record of `kid` in the set at `set` (a publish path), without touching the disk.
-fn record_path(keys: &Path, set: &str, kid: &str) -> PathBuf {
-    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{set}\0{kid}").as_bytes());
-    let name: String = digest.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect();
-    state_dir(keys).join(STARTED_DIR).join(format!("{name}.json"))
-}
-
-/// True when a record says jwksmith started `kid` of the set at `set` and has not finished it
-/// (so the next `rotate` completes or removes it).
-pub fn is_started(keys: &Path, set: &str, kid: &str) -> bool {
-    record_path(keys, set, kid).is_file()
-}
-
 fn write_record(keys: &Path, record: &Record) -> Result<PathBuf> {
     keystate::ensure(keys, STARTED_DIR)?;
     let tmp = keystate::ensure(keys, TMP_DIR)?;
@@ -122,7 +110,7 @@ fn check_target(path: &Path, kid: &str, material: &KeyMaterial, key_file: bool) 
 /// Writes the key's files; returns their paths. Metadata is written last; the record of the
 /// key is written before its first file and removed after its metadata (and after the adopted
 /// hand-dropped file is removed).
-pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     let kid = &key.meta.kid;
     check_writable(key.dir, key.meta)?;
     let private = key.material.pkcs8_pem();
@@ -176,7 +164,7 @@ pub fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes (or replaces) `<kid>.meta.json` atomically, its temporary file in `keys/.jwksmith/tmp/`.
-pub fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<PathBuf> {
+pub(crate) fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<PathBuf> {
     check_writable(dir, meta)?;
     let tmp = keystate::ensure(keys, TMP_DIR)?;
     let path = dir.join(format!("{}.meta.json", meta.kid));
@@ -186,7 +174,7 @@ pub fn write_meta(keys: &Path, dir: &Path, meta: &Meta, pretty: bool) -> Result<
 
 /// Deletes a key's files (`prune`) under a record, so that an interrupted run is finished by the
 /// next command that changes `keys/`. `files` are removed in the order given.
-pub fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Result<()> {
+pub(crate) fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Result<()> {
     let record = Record {
         op: Op::Remove,
         set: set.to_string(),
@@ -202,7 +190,7 @@ pub fn remove_key(keys: &Path, set: &str, kid: &str, files: &[PathBuf]) -> Resul
 }
 
 /// Records that `rotate` is making the first keys of the set at `set` (before its first write).
-pub fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
+pub(crate) fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
     let record =
         Record { op: Op::Bootstrap, set: set.to_string(), kid: String::new(), files: Vec::new(), adopts: None };
     write_record(keys, &record).map(|_| ())
@@ -210,12 +198,12 @@ pub fn begin_bootstrap(keys: &Path, set: &str) -> Result<()> {
 
 /// True when a `rotate` that was making the first keys of the set at `set` did not finish: the
 /// next one makes the missing specs' keys current at once too.
-pub fn is_bootstrapping(keys: &Path, set: &str) -> bool {
+pub(crate) fn is_bootstrapping(keys: &Path, set: &str) -> bool {
     is_started(keys, set, "")
 }
 
 /// Removes the record of [`begin_bootstrap`], if any (after every key of the set is written).
-pub fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
+pub(crate) fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
     let path = record_path(keys, set, "");
     if path.is_file() { remove_file(&path) } else { Ok(()) }
 }
@@ -224,7 +212,7 @@ pub fn end_bootstrap(keys: &Path, set: &str) -> Result<()> {
 /// file in `keys/.jwksmith/tmp/`, and completes or removes each key a record says jwksmith
 /// started. Touches nothing else (a key file without a record is not jwksmith's). Returns a line
 /// per key it finished or removed. Runs under the lock of the commands that change `keys/`.
-pub fn recover(keys: &Path) -> Result<Vec<String>> {
+pub(crate) fn recover(keys: &Path) -> Result<Vec<String>> {
     let state = state_dir(keys);
     let mut lines = Vec::new();
     let tmp = state.join(TMP_DIR);
@@ -246,48 +234,52 @@ pub fn recover(keys: &Path) -> Result<Vec<String>> {
             continue; // for `rotate` (see [`is_bootstrapping`])
         }
         if let Some(record) = record {
-            let dir = if record.set.is_empty() { keys.to_path_buf() } else { keys.join(&record.set) };
-            let shown = if record.set.is_empty() { "." } else { record.set.as_str() };
-            let kid = &record.kid;
-            let finished = dir.join(format!("{kid}.meta.json")).is_file();
-            match record.op {
-                Op::Create if finished => {
-                    // Interrupted after the metadata: the key is whole; the import it came from
-                    // still has to let go of the hand-dropped file it adopted.
-                    if let Some(adopted) = record.adopts.as_ref().map(|a| dir.join(a)).filter(|a| a.exists()) {
-                        remove_file(&adopted)?;
-                        lines.push(format!("set {shown}: finished the interrupted import of {kid}"));
-                    }
-                }
-                Op::Create => {
-                    let present: Vec<PathBuf> =
-                        record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
-                    for file in &present {
-                        remove_file(file)?;
-                    }
-                    if !present.is_empty() {
-                        lines.push(format!(
-                            "set {shown}: removed unfinished key {kid} (an interrupted run had written {} of its files)",
-                            present.len()
-                        ));
-                    }
-                }
-                Op::Bootstrap => {}
-                Op::Remove => {
-                    let present: Vec<PathBuf> =
-                        record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
-                    for file in &present {
-                        remove_file(file)?;
-                    }
-                    if !present.is_empty() {
-                        lines.push(format!("set {shown}: finished the interrupted prune of {kid}"));
-                    }
-                }
-            }
+            lines.extend(finish_record(keys, &record)?);
         }
         remove_file(&record_file)?;
     }
     Ok(lines)
+}
+
+/// Completes or undoes what a sound record says an interrupted command was doing; returns what
+/// to tell the user.
+fn finish_record(keys: &Path, record: &Record) -> Result<Option<String>> {
+    let dir = if record.set.is_empty() { keys.to_path_buf() } else { keys.join(&record.set) };
+    let shown = if record.set.is_empty() { "." } else { record.set.as_str() };
+    let kid = &record.kid;
+    let remove_present = || -> Result<usize> {
+        let present: Vec<PathBuf> =
+            record.files.iter().map(|f| dir.join(f)).filter(|f| f.symlink_metadata().is_ok()).collect();
+        for file in &present {
+            remove_file(file)?;
+        }
+        Ok(present.len())
+    };
+    let line = match record.op {
+        Op::Create if dir.join(format!("{kid}.meta.json")).is_file() => {
+            // Interrupted after the metadata: the key is whole; the import it came from
+            // still has to let go of the hand-dropped file it adopted.
+            match record.adopts.as_ref().map(|a| dir.join(a)).filter(|a| a.exists()) {
+                Some(adopted) => {
+                    remove_file(&adopted)?;
+                    Some(format!("set {shown}: finished the interrupted import of {kid}"))
+                }
+                None => None,
+            }
+        }
+        Op::Create => match remove_present()? {
+            0 => None,
+            n => Some(format!(
+                "set {shown}: removed unfinished key {kid} (an interrupted run had written {n} of its files)"
+            )),
+        },
+        Op::Bootstrap => None,
+        Op::Remove => match remove_present()? {
+            0 => None,
+            _ => Some(format!("set {shown}: finished the interrupted prune of {kid}")),
+        },
+    };
+    Ok(line)
 }
 
 /// A record that names a set inside `keys/` and plain file names in it (anything else is

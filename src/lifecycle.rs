@@ -9,7 +9,7 @@ use crate::times::Timestamp;
 /// A key's state at an instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub(crate) enum State {
     /// Published ahead: in `jwks.json`, not yet signing.
     Next,
     /// The signing key.
@@ -38,17 +38,17 @@ impl State {
     }
 
     /// True when the key is in `jwks.json` (and `active` in `jwt-keys.json`).
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(self, State::Next | State::Current | State::Previous)
     }
 
     /// True when the key appears in `jwt-keys.json` at all.
-    pub fn is_listed(self) -> bool {
+    pub(crate) fn is_listed(self) -> bool {
         self != State::Pending
     }
 
     /// Order in `jwks.json`: current, next, previous.
-    pub fn publish_rank(self) -> u8 {
+    pub(crate) fn publish_rank(self) -> u8 {
         match self {
             State::Current => 0,
             State::Next => 1,
@@ -81,7 +81,7 @@ pub struct Times {
 
 impl Times {
     /// The state at `now`.
-    pub fn state_at(&self, now: Timestamp) -> State {
+    pub(crate) fn state_at(&self, now: Timestamp) -> State {
         let reached = |t: Option<Timestamp>| t.is_some_and(|t| t <= now);
         if reached(self.revoked) {
             State::Revoked
@@ -99,13 +99,13 @@ impl Times {
     }
 
     /// `createTime` of `jwt-keys.json`: the creation time, or the Unix epoch when unknown.
-    pub fn create_time(&self) -> Timestamp {
+    pub(crate) fn create_time(&self) -> Timestamp {
         self.created.unwrap_or(Timestamp::EPOCH)
     }
 
     /// `updateTime`: the latest state change at or before `now`, never before `createTime`. A
     /// time that changes nothing (a key's `retires` after it was revoked) is not a change.
-    pub fn update_time(&self, now: Timestamp) -> Timestamp {
+    pub(crate) fn update_time(&self, now: Timestamp) -> Timestamp {
         let changes = self.all().into_iter().flatten().filter(|t| *t <= now && self.changes_at(*t));
         changes.fold(self.create_time(), Timestamp::max)
     }
@@ -117,7 +117,7 @@ impl Times {
     }
 
     /// The first instant after `now` at which the state changes, and the state it becomes.
-    pub fn next_change(&self, now: Timestamp) -> Option<(Timestamp, State)> {
+    pub(crate) fn next_change(&self, now: Timestamp) -> Option<(Timestamp, State)> {
         let here = self.state_at(now);
         let mut candidates: Vec<Timestamp> = self.all().into_iter().flatten().filter(|t| *t > now).collect();
         candidates.sort();
@@ -148,7 +148,7 @@ impl Times {
     }
 
     /// Every time that is set: the only instants at which the state can change.
-    pub fn all(&self) -> [Option<Timestamp>; 5] {
+    pub(crate) fn all(&self) -> [Option<Timestamp>; 5] {
         [self.created, self.activates, self.retires, self.expires, self.revoked]
     }
 }

@@ -16,14 +16,14 @@ use crate::times::Timestamp;
 const RSA_2048_SUNSET: i64 = 1_924_992_000;
 
 /// Every warning for one set.
-pub fn lint_set(set: &KeySet, jwks: &Value, now: Timestamp) -> Vec<String> {
+pub(crate) fn lint_set(set: &KeySet, jwks: &Value, now: Timestamp) -> Vec<String> {
     let mut out = lint_jwks(set.display_path(), jwks);
     out.extend(lint_timings(set, now));
     out
 }
 
 /// Client pitfalls in a published JWK Set.
-pub fn lint_jwks(name: &str, jwks: &Value) -> Vec<String> {
+pub(crate) fn lint_jwks(name: &str, jwks: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let keys: Vec<&Value> = jwks["keys"].as_array().map(|k| k.iter().collect()).unwrap_or_default();
     let mut seen = BTreeSet::new();
@@ -90,7 +90,7 @@ fn lint_x5c(key: &Value, warn: &mut dyn FnMut(String)) {
 
 /// The warning of a rotation that is overdue: the spec's current key is older than
 /// `rotate_every`. `build`, `status` and `check` print it.
-pub fn overdue_warning(name: &str, c: &Coming, rotate_every: crate::times::Span) -> String {
+pub(crate) fn overdue_warning(name: &str, c: &Coming, rotate_every: crate::times::Span) -> String {
     format!(
         "set {name}: spec `{}`: rotation overdue: its current key {} is older than rotate_every ({rotate_every}) since {}; run `jwksmith rotate --if-due` now",
         c.spec, c.kid, c.overdue_at
@@ -98,7 +98,7 @@ pub fn overdue_warning(name: &str, c: &Coming, rotate_every: crate::times::Span)
 }
 
 /// The overdue-rotation warnings of a set at `now` (for `build` and `status`).
-pub fn overdue_warnings(set: &KeySet, now: Timestamp) -> Vec<String> {
+pub(crate) fn overdue_warnings(set: &KeySet, now: Timestamp) -> Vec<String> {
     let every = set.config.rotation.rotate_every;
     coming(set, now)
         .iter()

@@ -77,7 +77,7 @@ impl Meta {
     }
 
     /// The id of a key that has no metadata: UUIDv5 (URL namespace) of `jwksmith:key:<thumbprint>`.
-    pub fn default_id(thumbprint: &str) -> String {
+    pub(crate) fn default_id(thumbprint: &str) -> String {
         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("jwksmith:key:{thumbprint}").as_bytes()).to_string()
     }
 
@@ -96,13 +96,13 @@ impl Meta {
             expires: self.expires,
             revoked: self.revoked,
         };
-        crate::shapes::json_bytes(&w, pretty)
+        crate::json::json_bytes(&w, pretty)
     }
 
     /// Checks that this metadata loads again once written: its times are writable
     /// ([`Timestamp::is_writable`]) and in order, its id a canonical UUID. Writers call it
     /// before they write anything, so jwksmith never writes a meta.json that it would reject.
-    pub fn check_writable(&self) -> Result<(), String> {
+    pub(crate) fn check_writable(&self) -> Result<(), String> {
         let times = self.times();
         let names = ["created", "activates", "retires", "expires", "revoked"];
         if let Some((name, t)) =
@@ -115,7 +115,7 @@ impl Meta {
     }
 
     /// Sets the lifecycle times.
-    pub fn set_times(&mut self, t: Times) {
+    pub(crate) fn set_times(&mut self, t: Times) {
         self.created = t.created;
         self.activates = t.activates;
         self.retires = t.retires;
@@ -126,7 +126,7 @@ impl Meta {
 
 /// Checks that `id` is a UUID in canonical form (lowercase, hyphenated), as every writer of
 /// jwksmith writes it.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     let uuid = uuid::Uuid::parse_str(id).map_err(|_| format!("id `{id}` is not a UUID"))?;
     let canonical = uuid.hyphenated().to_string();
     if canonical != id {

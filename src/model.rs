@@ -8,15 +8,6 @@ use crate::lifecycle::State;
 use crate::meta::Meta;
 use crate::times::Timestamp;
 
-/// Every key set found under `keys/`, sorted by publish path.
-#[derive(Debug, Default)]
-pub struct Project {
-    /// The sets.
-    pub sets: Vec<KeySet>,
-    /// Warnings found while reading (unfinished keys, keys of unknown age, ...).
-    pub warnings: Vec<String>,
-}
-
 /// One key set: a directory with a `keyset.toml` or key files.
 #[derive(Debug)]
 pub struct KeySet {
@@ -62,12 +53,12 @@ pub struct Unfinished {
 
 impl KeySet {
     /// The publish path as users write it: `.` for the root set.
-    pub fn display_path(&self) -> &str {
+    pub(crate) fn display_path(&self) -> &str {
         if self.path.is_empty() { "." } else { &self.path }
     }
 
     /// The Ampersand project id: from keyset.toml, or UUIDv5 of `jwksmith:project:<path>`.
-    pub fn project_id(&self) -> String {
+    pub(crate) fn project_id(&self) -> String {
         match &self.config.project_id {
             Some(id) => id.clone(),
             None => {
@@ -78,29 +69,29 @@ impl KeySet {
     }
 
     /// The key with this kid.
-    pub fn key(&self, kid: &str) -> Option<&Key> {
+    pub(crate) fn key(&self, kid: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.meta.kid == kid)
     }
 
     /// Keys of a spec.
-    pub fn keys_of_spec<'a>(&'a self, spec: &'a str) -> impl Iterator<Item = &'a Key> + 'a {
+    pub(crate) fn keys_of_spec<'a>(&'a self, spec: &'a str) -> impl Iterator<Item = &'a Key> + 'a {
         self.keys.iter().filter(move |k| k.meta.spec.as_deref() == Some(spec))
     }
 }
 
 impl Key {
     /// State at `now`.
-    pub fn state(&self, now: Timestamp) -> State {
+    pub(crate) fn state(&self, now: Timestamp) -> State {
         self.meta.times().state_at(now)
     }
 
     /// The kid.
-    pub fn kid(&self) -> &str {
+    pub(crate) fn kid(&self) -> &str {
         &self.meta.kid
     }
 
     /// True when the private part is present.
-    pub fn has_private(&self) -> bool {
+    pub(crate) fn has_private(&self) -> bool {
         self.material.secret.is_some()
     }
 }

@@ -99,7 +99,7 @@ fn decide_spec(set: &KeySet, spec: &KeySpec, now: Timestamp, mode: Mode, set_is_
 }
 
 /// When each spec of a set next needs `rotate --if-due` (for `check` and `status`), if known.
-pub fn due_at(set: &KeySet, spec: &KeySpec, now: Timestamp) -> Option<Timestamp> {
+pub(crate) fn due_at(set: &KeySet, spec: &KeySpec, now: Timestamp) -> Option<Timestamp> {
     let r = set.config.rotation;
     let of_spec = || set.keys_of_spec(&spec.spec);
     if newest(of_spec().filter(|k| k.state(now) == State::Next)).is_some() {
@@ -113,7 +113,7 @@ pub fn due_at(set: &KeySet, spec: &KeySpec, now: Timestamp) -> Option<Timestamp>
 
 /// The coming rotation of a spec whose current key has no next key waiting.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Coming {
+pub(crate) struct Coming {
     /// The spec.
     pub spec: String,
     /// Its current key.
@@ -127,14 +127,14 @@ pub struct Coming {
 
 impl Coming {
     /// True when the current key is older than `rotate_every` at `now`.
-    pub fn is_overdue(&self, now: Timestamp) -> bool {
+    pub(crate) fn is_overdue(&self, now: Timestamp) -> bool {
         now > self.overdue_at
     }
 }
 
 /// The coming rotation of every spec of a set that has a current key and no next key, in spec
 /// order. Constant while no key of the set changes state.
-pub fn coming(set: &KeySet, now: Timestamp) -> Vec<Coming> {
+pub(crate) fn coming(set: &KeySet, now: Timestamp) -> Vec<Coming> {
     let r = set.config.rotation;
     set.config
         .keys
@@ -155,7 +155,7 @@ pub fn coming(set: &KeySet, now: Timestamp) -> Vec<Coming> {
 
 /// The first time (by field name, with its value) that `action` would write and that cannot be
 /// written ([`Timestamp::is_writable`]): a rotation near the year 9999 schedules times past it.
-pub fn unwritable_time(action: &Action, now: Timestamp) -> Option<(&'static str, Timestamp)> {
+pub(crate) fn unwritable_time(action: &Action, now: Timestamp) -> Option<(&'static str, Timestamp)> {
     let fields = match action {
         Action::Create { activates, .. } => [
             ("created", Some(now)),

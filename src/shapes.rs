@@ -6,6 +6,7 @@ use serde::ser::SerializeMap;
 use serde_json::Value;
 
 use crate::jose::Kty;
+pub(crate) use crate::json::json_bytes;
 use crate::key::{b64_std, b64u};
 use crate::model::Key;
 use crate::times::Timestamp;
@@ -26,14 +27,14 @@ impl Serialize for Jwk {
 
 /// `{"keys": [...]}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct JwkSet {
+pub(crate) struct JwkSet {
     /// The keys, in publication order.
     pub keys: Vec<Jwk>,
 }
 
 /// The public JWK of a key: `kty, kid, use, alg`, then `n, e` or `crv, x, y`, then
 /// `x5c, x5t#S256` when `with_x5c` and the key has a certificate.
-pub fn public_jwk(key: &Key, with_x5c: bool) -> Jwk {
+pub(crate) fn public_jwk(key: &Key, with_x5c: bool) -> Jwk {
     let m = &key.meta;
     let mut members: Vec<(&'static str, Value)> = vec![
         ("kty", key.material.public.kty().name().into()),
@@ -64,7 +65,7 @@ pub fn private_jwk(key: &Key, with_x5c: bool) -> Option<Jwk> {
 /// One entry of `jwt-keys.json`, exactly the eight members of the API.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct JwtKey {
+pub(crate) struct JwtKey {
     /// The key's UUID (`meta.id`).
     pub id: String,
     /// The set's project id.
@@ -84,12 +85,12 @@ pub struct JwtKey {
 }
 
 /// True for keys that `jwt-keys.json` lists: RSA signing keys.
-pub fn is_jwt_key(key: &Key) -> bool {
+pub(crate) fn is_jwt_key(key: &Key) -> bool {
     key.material.public.kty() == Kty::Rsa && key.meta.key_use == crate::jose::Use::Sig
 }
 
 /// The `jwt-keys.json` entry of a key at `now`.
-pub fn jwt_key(key: &Key, project_id: &str, now: Timestamp) -> JwtKey {
+pub(crate) fn jwt_key(key: &Key, project_id: &str, now: Timestamp) -> JwtKey {
     let times = key.meta.times();
     JwtKey {
         id: key.meta.id.clone(),
@@ -101,12 +102,4 @@ pub fn jwt_key(key: &Key, project_id: &str, now: Timestamp) -> JwtKey {
         create_time: times.create_time(),
         update_time: times.update_time(now),
     }
-}
-
-/// Serialises to JSON bytes (indented when `pretty`), ending with a newline.
-pub fn json_bytes<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
-    let mut bytes = if pretty { serde_json::to_vec_pretty(value) } else { serde_json::to_vec(value) }
-        .expect("JSON of plain data serialises");
-    bytes.push(b'\n');
-    bytes
 }

@@ -13,18 +13,18 @@ pub struct Timestamp(i64);
 
 impl Timestamp {
     /// The Unix epoch, `1970-01-01T00:00:00Z`: the creation time of keys whose age is unknown.
-    pub const EPOCH: Timestamp = Timestamp(0);
+    pub(crate) const EPOCH: Timestamp = Timestamp(0);
 
     /// The first instant jwksmith reads and writes: `0001-01-01T00:00:00Z`.
-    pub const MIN: Timestamp = Timestamp(-62_135_596_800);
+    pub(crate) const MIN: Timestamp = Timestamp(-62_135_596_800);
 
     /// The last instant jwksmith reads and writes: `9999-12-31T23:59:59Z` (a later one has no
     /// `YYYY-MM-DDTHH:MM:SSZ` form).
-    pub const MAX: Timestamp = Timestamp(253_402_300_799);
+    pub(crate) const MAX: Timestamp = Timestamp(253_402_300_799);
 
     /// True when this instant can be written as `YYYY-MM-DDTHH:MM:SSZ` and read again: it lies
     /// between [`Timestamp::MIN`] and [`Timestamp::MAX`].
-    pub fn is_writable(self) -> bool {
+    pub(crate) fn is_writable(self) -> bool {
         (Timestamp::MIN..=Timestamp::MAX).contains(&self)
     }
 
@@ -34,7 +34,7 @@ impl Timestamp {
     }
 
     /// Seconds since the Unix epoch.
-    pub fn unix(self) -> i64 {
+    pub(crate) fn unix(self) -> i64 {
         self.0
     }
 
@@ -56,12 +56,12 @@ impl Timestamp {
     }
 
     /// This instant plus a span (saturating).
-    pub fn plus(self, span: Span) -> Self {
+    pub(crate) fn plus(self, span: Span) -> Self {
         Timestamp(self.0.saturating_add(span.0))
     }
 
     /// This instant minus a span (saturating).
-    pub fn minus(self, span: Span) -> Self {
+    pub(crate) fn minus(self, span: Span) -> Self {
         Timestamp(self.0.saturating_sub(span.0))
     }
 }
@@ -99,15 +99,15 @@ pub struct Span(i64);
 
 impl Span {
     /// The longest span accepted in keyset.toml: 100 years.
-    pub const MAX: Span = Span(100 * 366 * 86_400);
+    pub(crate) const MAX: Span = Span(100 * 366 * 86_400);
 
     /// A span of `secs` seconds.
-    pub fn from_secs(secs: i64) -> Self {
+    pub(crate) fn from_secs(secs: i64) -> Self {
         Span(secs)
     }
 
     /// Length in seconds.
-    pub fn secs(self) -> i64 {
+    pub(crate) fn secs(self) -> i64 {
         self.0
     }
 

@@ -3,7 +3,7 @@
 //! Targets: `fuzz_pem` (PEM keys), `fuzz_jwk` (JWKs), `fuzz_meta` (`<kid>.meta.json`) and
 //! `fuzz_keyset` (`keyset.toml`), each driven by proptest's `TestRunner`.
 //! Property of every target: arbitrary input never panics and always yields `Ok` or `Err`; read
-//! from a file through the real reader (`keydir::load_set` on a temporary `keys/`, and
+//! from a file through the real reader (`selftest::read_set_tested` on a temporary `keys/`, and
 //! `cmd::import::run` for PEM and JWK files), an error names the file. Inputs are arbitrary bytes
 //! and structure-aware ones: mutations (bit flips, byte changes, insertions, deletions,
 //! duplications, truncations) of valid inputs made at test time, with dictionaries of tokens
@@ -33,9 +33,10 @@ use jwksmith::cmd::{Context, build, check};
 use jwksmith::config::{DEFAULT_KEYSET_TOML, KeySpec, KeysetConfig};
 use jwksmith::jose::{Alg, Curve, Kty, Use};
 use jwksmith::key::{KeyMaterial, b64u, parse_jwk, parse_pem, pem_lf};
-use jwksmith::keydir::{discover, load_set};
+use jwksmith::keydir::discover;
 use jwksmith::model::KeySet;
 use jwksmith::rotation::{Mode, decide};
+use jwksmith::selftest::{SelfTested, read_set_tested};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 use proptest::collection::vec;
@@ -731,7 +732,7 @@ fn write(path: &Path, bytes: &[u8]) {
 
 /// Discovers and loads every set under `keys`, as `build` does.
 fn load_all(keys: &Path) -> jwksmith::Result<Vec<KeySet>> {
-    discover(keys)?.iter().map(|dir| load_set(dir).map(|(set, _warnings)| set)).collect()
+    discover(keys)?.iter().map(|dir| read_set_tested(dir, &SelfTested::default()).map(|(set, _warnings)| set)).collect()
 }
 
 fn context(root: &Path, keys: &str, at: Timestamp) -> Context {
@@ -1046,7 +1047,7 @@ fn json_value() -> BoxedStrategy<Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Target 1: PEM (key::parse_pem; keydir::load_set on keys/<name>.pem; cmd::import::run)
+// Target 1: PEM (key::parse_pem; selftest::read_set_tested on keys/<name>.pem; cmd::import::run)
 // ---------------------------------------------------------------------------------------------
 
 const PEM_TAGS: &[&str] = &[
@@ -1131,12 +1132,12 @@ fn check_pem(case: &PemCase) -> Result<(), TestCaseError> {
     if !matches!(case.layout, Layout::HandDropped) {
         write(&keys.join(format!("{KID}.meta.json")), &valid_meta(KID, case.alg));
     }
-    let loaded = guarded("keydir::load_set", || load_all(&keys))?;
-    error_kind("load_set", &loaded);
+    let loaded = guarded("selftest::read_set_tested", || load_all(&keys))?;
+    error_kind("read_set_tested", &loaded);
     if loaded.is_ok() {
-        reached("load_set ok");
+        reached("read_set_tested ok");
     }
-    expect_named("keydir::load_set", &loaded, parsed.is_err(), &file, root)?;
+    expect_named("selftest::read_set_tested", &loaded, parsed.is_err(), &file, root)?;
 
     let source = root.join("in").join(format!("{KID}.pem"));
     write(&source, bytes);
@@ -1304,7 +1305,7 @@ fn check_imported(root: &Path, private: bool) -> Result<(), TestCaseError> {
             .unwrap_or_default();
         return Err(fail(format!("import wrote {listing:?} for a key with private part: {private}")));
     }
-    let loaded = guarded("keydir::load_set of the imported key", || load_all(&dir))?;
+    let loaded = guarded("selftest::read_set_tested of the imported key", || load_all(&dir))?;
     match loaded {
         Ok(_) => Ok(()),
         Err(e) => Err(fail(format!("the key that import wrote does not load: {e}"))),
@@ -1317,7 +1318,7 @@ fn fuzz_jwk() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Target 3: meta.json (meta::parse; keydir::load_set on keys/<kid>.meta.json + a valid key)
+// Target 3: meta.json (meta::parse; selftest::read_set_tested on keys/<kid>.meta.json + a valid key)
 // ---------------------------------------------------------------------------------------------
 
 /// The valid key files beside the fuzzed metadata.
@@ -1542,14 +1543,16 @@ fn check_meta(case: &MetaCase) -> Result<(), TestCaseError> {
     }
     let file = keys.join(format!("{KID}.meta.json"));
     write(&file, bytes);
-    let loaded = guarded("keydir::load_set", || load_all(&keys))?;
-    error_kind("load_set", &loaded);
+    let loaded = guarded("selftest::read_set_tested", || load_all(&keys))?;
+    error_kind("read_set_tested", &loaded);
     match &loaded {
         // The key files are valid: every load error is about the metadata and names it.
-        Err(_) => expect_named("keydir::load_set", &loaded, true, &file, root),
-        Ok(_) if parsed.is_err() => Err(fail("keydir::load_set accepted metadata that meta::parse rejects".into())),
+        Err(_) => expect_named("selftest::read_set_tested", &loaded, true, &file, root),
+        Ok(_) if parsed.is_err() => {
+            Err(fail("selftest::read_set_tested accepted metadata that meta::parse rejects".into()))
+        }
         Ok(sets) => {
-            reached("load_set ok");
+            reached("read_set_tested ok");
             downstream(root, sets, Timestamp::from_unix(case.now))
         }
     }
@@ -1561,7 +1564,7 @@ fn fuzz_meta() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Target 4: keyset.toml (KeysetConfig::parse; keydir::load_set on keys/keyset.toml)
+// Target 4: keyset.toml (KeysetConfig::parse; selftest::read_set_tested on keys/keyset.toml)
 // ---------------------------------------------------------------------------------------------
 
 /// Tokens of TOML and of keyset.toml's vocabulary.
@@ -2011,14 +2014,14 @@ fn check_keyset(case: &KeysetCase) -> Result<(), TestCaseError> {
     let meta = valid_meta(KID, "ES256");
     let meta = String::from_utf8(meta).expect("JSON").replace("\"spec\":null", "\"spec\":\"ec256-sig\"");
     write(&keys.join(format!("{KID}.meta.json")), meta.as_bytes());
-    let loaded = guarded("keydir::load_set", || load_all(&keys))?;
-    error_kind("load_set", &loaded);
-    expect_named("keydir::load_set", &loaded, !parsed, &file, root)?;
+    let loaded = guarded("selftest::read_set_tested", || load_all(&keys))?;
+    error_kind("read_set_tested", &loaded);
+    expect_named("selftest::read_set_tested", &loaded, !parsed, &file, root)?;
     if parsed && let Err(e) = &loaded {
-        return Err(fail(format!("KeysetConfig::parse accepts the file but load_set fails: {e}")));
+        return Err(fail(format!("KeysetConfig::parse accepts the file but read_set_tested fails: {e}")));
     }
     if let Ok(sets) = &loaded {
-        reached("load_set ok");
+        reached("read_set_tested ok");
         downstream(root, sets, Timestamp::from_unix(case.now))?;
     }
     Ok(())

@@ -16,11 +16,11 @@ use crate::incremental::{
     Cache, Loaded as LoadedSet, Record, Reuse, SetRecord, encode_site, out_dir_stamps, outputs_of, template_stamps,
     trusted_dirs,
 };
-use crate::keydir::{SetDir, discover_stamped, load_set_with};
+use crate::keydir::{SetDir, discover_stamped};
 use crate::layout::OutputFile;
 use crate::model::KeySet;
 use crate::plan::{MirrorClaim, PlanOptions, check_collisions, check_mirrors, owner, plan_set};
-use crate::selftest::SelfTested;
+use crate::selftest::{SelfTested, read_set_tested};
 use crate::site::{SITE_FILES, Site, SiteSet, site_set};
 use crate::stamp::{Root, Stamp, now_nanos};
 use crate::times::Timestamp;
@@ -263,7 +263,7 @@ struct Fresh {
 fn load_fresh(ctx: &Context, keys: &Root, dir: &SetDir, options: PlanOptions, out_exists: bool) -> Result<Fresh> {
     let inputs = dir.files.iter().map(|f| (f.clone(), keys.stamp(f))).collect();
     let tested = if out_exists { SelfTested::read(&ctx.out, &dir.path) } else { SelfTested::default() };
-    let (set, mut warnings) = load_set_with(dir, &tested)?;
+    let (set, mut warnings) = read_set_tested(dir, &tested)?;
     warnings.extend(missing_spec_warnings(&set));
     let files = plan_set(&set, ctx.now, options);
     let site = site_set(&set, ctx.now);

@@ -4,7 +4,7 @@
 //! would commit; `--strict` fails on any warning.
 
 use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
-use crate::cmd::{Context, Loaded, load};
+use crate::cmd::{Context, Loaded, load_reusing_self_tests};
 use crate::error::{Error, Result};
 use crate::layout::set_prefix;
 use crate::lifecycle::State;
@@ -49,7 +49,7 @@ fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Option<(Timestamp, String
 
 /// Runs the check; `strict` turns warnings into failure.
 pub fn run(ctx: &Context, strict: bool) -> Result<()> {
-    let loaded = load(ctx)?;
+    let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_unignored_keys(ctx, &loaded.sets);
     let files = plan(ctx, &loaded, false)?;

@@ -6,12 +6,12 @@ use crate::cmd::Context;
 use crate::config::{KidStrategy, is_path_segment};
 use crate::error::{Error, Result};
 use crate::jose::{Alg, Use, default_alg};
-use crate::key::{KeyMaterial, parse_jwk, parse_pem};
-use crate::keydir::{SetDir, discover, load_set};
+use crate::key::{JwkHints, KeyMaterial, parse_jwk, parse_pem};
+use crate::keydir::{SetDir, discover};
 use crate::keystore::{NewKey, write_new_key};
 use crate::meta::Meta;
 use crate::model::KeySet;
-use crate::selftest::self_test;
+use crate::selftest::{SelfTested, read_set_tested, self_test};
 
 /// Flags of `import`.
 #[derive(Clone, Debug, Default)]
@@ -28,7 +28,7 @@ pub struct ImportOptions {
     pub label: Option<String>,
 }
 
-fn read_key(file: &Path) -> Result<(KeyMaterial, crate::key::JwkHints)> {
+fn read_key(file: &Path) -> Result<(KeyMaterial, JwkHints)> {
     let bytes = crate::keydir::read_input(file).map_err(|e| match e {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             Error::input(file, "file not found", "give the path of a PEM or JWK file to import")
@@ -60,13 +60,14 @@ fn target(ctx: &Context) -> Result<(String, PathBuf)> {
     }
 }
 
-fn load_target(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> {
+/// The set the key goes to, read and validated (`None` when its directory does not exist yet).
+fn read_target_set(ctx: &Context, path: &str, dir: &Path) -> Result<Option<KeySet>> {
     if !dir.is_dir() {
         return Ok(None);
     }
     let found = discover(&ctx.keys)?.into_iter().find(|d| d.path == path);
     let set_dir = found.unwrap_or(SetDir { path: path.to_string(), dir: dir.to_path_buf(), files: Vec::new() });
-    let (set, warnings) = load_set(&set_dir)?;
+    let (set, warnings) = read_set_tested(&set_dir, &SelfTested::default())?;
     for w in warnings {
         ctx.ui.warn(&w);
     }
@@ -79,10 +80,49 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let (material, hints) = read_key(&opts.file)?;
-    let set = load_target(ctx, &path, &dir)?;
+    let set = read_target_set(ctx, &path, &dir)?;
     crate::keydir::check_now_after_created(&set, ctx.now)?;
     let adopted = is_hand_dropped_in(&opts.file, &dir);
     let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
+    let kid = choose_kid(opts, adopted, strategy, &material)?;
+    check_kid_is_free(set.as_ref(), &kid, adopted)?;
+    let (key_use, alg) = use_and_alg(ctx, opts, &material, &hints)?;
+    self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
+    let meta = Meta {
+        kid: kid.clone(),
+        id: Meta::default_id(material.public.thumbprint_ref()),
+        label: Some(opts.label.clone().unwrap_or_else(|| kid.clone())),
+        spec: None,
+        key_use,
+        alg,
+        created: Some(ctx.now),
+        activates: Some(ctx.now),
+        retires: None,
+        expires: None,
+        revoked: None,
+    };
+    let written = write_new_key(&NewKey {
+        keys: &ctx.keys,
+        set: &path,
+        dir: &dir,
+        material: &material,
+        cert_pem: None,
+        meta: &meta,
+        pretty: set.as_ref().is_some_and(|s| s.config.pretty),
+        adopts: adopted.then_some(opts.file.as_path()),
+    })?;
+    let shown = if path.is_empty() { "." } else { path.as_str() };
+    let described = material.public.describe();
+    ctx.ui.report(&format!("imported {kid} ({described} {alg}, {}) into set {shown}", key_use.name()));
+    for file in written {
+        ctx.ui.note(&format!("wrote {}", file.display()));
+    }
+    Ok(())
+}
+
+/// The kid of the imported key: `--kid`, the name of an adopted hand-dropped file, or what the
+/// set's kid strategy derives; refused when it cannot name the key's files.
+fn choose_kid(opts: &ImportOptions, adopted: bool, strategy: KidStrategy, material: &KeyMaterial) -> Result<String> {
     let kid = match (&opts.kid, adopted) {
         (Some(kid), _) => kid.clone(),
         (None, true) => file_stem(&opts.file),
@@ -95,17 +135,22 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     // A hand-dropped `<name>.pem` keeps kid `<name>` whatever its characters: it already names a
     // file there. Any other kid must be a plain file name.
     let usable = if adopted && opts.kid.is_none() { is_file_name(&kid) } else { is_path_segment(&kid) };
-    if !usable {
-        let problem = format!(
-            "kid `{kid}` cannot name the key's files: a kid here has letters, digits, `-`, `_` and `.`, and does not start with `.`"
-        );
-        return Err(match &opts.kid {
-            Some(_) => Error::Usage(format!("--kid {kid}: {problem}")),
-            None => Error::input(&opts.file, problem, "give the key a name with --kid NAME"),
-        });
+    if usable {
+        return Ok(kid);
     }
-    if let Some(set) = &set
-        && let Some(existing) = set.key(&kid)
+    let problem = format!(
+        "kid `{kid}` cannot name the key's files: a kid here has letters, digits, `-`, `_` and `.`, and does not start with `.`"
+    );
+    Err(match &opts.kid {
+        Some(_) => Error::Usage(format!("--kid {kid}: {problem}")),
+        None => Error::input(&opts.file, problem, "give the key a name with --kid NAME"),
+    })
+}
+
+/// Refuses a kid the set already has, unless the import adopts that very hand-dropped key.
+fn check_kid_is_free(set: Option<&KeySet>, kid: &str, adopted: bool) -> Result<()> {
+    if let Some(set) = set
+        && let Some(existing) = set.key(kid)
         && !(adopted && existing.hand_dropped)
     {
         return Err(Error::input(
@@ -114,10 +159,16 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             "choose another name with --kid",
         ));
     }
+    Ok(())
+}
+
+/// The `use` and `alg` of the imported key, warning where a JWK said otherwise.
+fn use_and_alg(ctx: &Context, opts: &ImportOptions, material: &KeyMaterial, hints: &JwkHints) -> Result<(Use, Alg)> {
     // SPEC: without --use/--alg the hand-dropped defaults apply, whatever the JWK says.
     // An `--alg` alone says the use (RSA-OAEP is for encryption).
+    let (kty, curve) = (material.public.kty(), material.public.curve());
     let key_use = opts.key_use.or(opts.alg.map(Alg::key_use)).unwrap_or(Use::Sig);
-    let alg = opts.alg.unwrap_or_else(|| default_alg(material.public.kty(), material.public.curve(), key_use));
+    let alg = opts.alg.unwrap_or_else(|| default_alg(kty, curve, key_use));
     let own = [("use", hints.key_use.as_deref(), key_use.name()), ("alg", hints.alg.as_deref(), alg.name())];
     for (member, theirs, ours) in own {
         if let Some(theirs) = theirs.filter(|t| *t != ours) {
@@ -127,50 +178,15 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
             ));
         }
     }
-    alg.check_fits(material.public.kty(), material.public.curve(), key_use).map_err(|p| {
-        let default = default_alg(material.public.kty(), material.public.curve(), key_use);
+    alg.check_fits(kty, curve, key_use).map_err(|p| {
         Error::Usage(format!(
-            "{p} (the key in {} is {}); leave --alg out for {default}, or give one for this key",
+            "{p} (the key in {} is {}); leave --alg out for {}, or give one for this key",
             crate::error::Shown(&opts.file),
-            material.public.describe()
+            material.public.describe(),
+            default_alg(kty, curve, key_use)
         ))
     })?;
-    self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
-    let meta = Meta {
-        kid: kid.clone(),
-        id: Meta::default_id(&material.public.thumbprint()),
-        label: Some(opts.label.clone().unwrap_or_else(|| kid.clone())),
-        spec: None,
-        key_use,
-        alg,
-        created: Some(ctx.now),
-        activates: Some(ctx.now),
-        retires: None,
-        expires: None,
-        revoked: None,
-    };
-    let pretty = set.as_ref().is_some_and(|s| s.config.pretty);
-    let written = write_new_key(&NewKey {
-        keys: &ctx.keys,
-        set: &path,
-        dir: &dir,
-        material: &material,
-        cert_pem: None,
-        meta: &meta,
-        pretty,
-        adopts: adopted.then_some(opts.file.as_path()),
-    })?;
-    let shown = if path.is_empty() { "." } else { path.as_str() };
-    ctx.ui.report(&format!(
-        "imported {kid} ({} {}, {}) into set {shown}",
-        material.public.describe(),
-        alg,
-        key_use.name()
-    ));
-    for file in written {
-        ctx.ui.note(&format!("wrote {}", file.display()));
-    }
-    Ok(())
+    Ok((key_use, alg))
 }
 
 /// True when `name` can stand as one file name in a set's directory (not hidden: the walk of

@@ -9,7 +9,7 @@ use crate::config::DEFAULT_KEYSET_TOML;
 use crate::error::{Error, Result};
 
 /// Lines `init` makes sure `.gitignore` has.
-pub const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
+pub(crate) const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
 
 const TEMPLATE_README: &str = "\
 Site templates for jwksmith.
@@ -19,7 +19,8 @@ A file here with the name of an embedded template replaces it: index.html, index
 Templates use minijinja (Jinja2 syntax). Delete a file to get the embedded default back.
 ";
 
-fn under(dir: &Path, path: &Path) -> PathBuf {
+/// `path` as given when absolute, else taken relative to `dir` (the directory `init` sets up).
+fn resolve_in(dir: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() { path.to_path_buf() } else { dir.join(path) }
 }
 
@@ -37,7 +38,7 @@ fn create_new(ctx: &Context, path: &Path, text: &str) -> Result<()> {
 }
 
 /// The `.gitignore` text with the missing lines appended (`None` when nothing is missing).
-pub fn gitignore_with_lines(existing: &str) -> Option<String> {
+pub(crate) fn gitignore_with_lines(existing: &str) -> Option<String> {
     let have: Vec<&str> = existing.lines().map(str::trim).collect();
     let missing: Vec<&str> = GITIGNORE_LINES.iter().copied().filter(|l| !have.contains(l)).collect();
     if missing.is_empty() {
@@ -56,8 +57,8 @@ pub fn gitignore_with_lines(existing: &str) -> Option<String> {
 
 /// Runs `init` in `dir`.
 pub fn run(ctx: &Context, dir: &Path) -> Result<()> {
-    create_new(ctx, &under(dir, &ctx.keys).join("keyset.toml"), DEFAULT_KEYSET_TOML)?;
-    create_new(ctx, &under(dir, &ctx.templates).join("README"), TEMPLATE_README)?;
+    create_new(ctx, &resolve_in(dir, &ctx.keys).join("keyset.toml"), DEFAULT_KEYSET_TOML)?;
+    create_new(ctx, &resolve_in(dir, &ctx.templates).join("README"), TEMPLATE_README)?;
     let ignore = dir.join(".gitignore");
     let existing = match fs::read_to_string(&ignore) {
         Ok(text) => text,

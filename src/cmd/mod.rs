@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::keydir::{SetDir, check_now_after_created, discover, load_set, load_set_with};
+use crate::keydir::{SetDir, check_now_after_created, discover};
 use crate::model::KeySet;
-use crate::selftest::SelfTested;
+use crate::selftest::{SelfTested, read_set_tested, read_set_usable};
 use crate::times::Timestamp;
 use crate::ui::Ui;
 use crate::write::Ownership;
@@ -105,21 +105,21 @@ pub struct Loaded {
 /// A `now` before the creation of a key of a selected set is an error
 /// ([`check_now_after_created`]).
 pub fn load(ctx: &Context) -> Result<Loaded> {
-    let loaded = load_sets(ctx, load_set)?;
+    let loaded = load_sets(ctx, |dir| read_set_tested(dir, &SelfTested::default()))?;
     check_now_after_created(&loaded.sets, ctx.now)?;
     Ok(loaded)
 }
 
-/// Like [`load`], but keys created after `now` are accepted (they are `pending`): for `status`,
-/// which shows them.
+/// Like [`load`], but keys created after `now` are accepted (they are `pending`), and no key
+/// signs ([`read_set_usable`]): for `status`, which shows them.
 pub fn load_showing_pending(ctx: &Context) -> Result<Loaded> {
-    load_sets(ctx, load_set)
+    load_sets(ctx, read_set_usable)
 }
 
 /// Like [`load`], but a key that the set's current `out/private/` shows was self-tested with the
 /// same material, `use` and `alg` is not signed with again ([`SelfTested`]): `build`'s fast path.
 pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
-    let loaded = load_sets(ctx, |dir| load_set_with(dir, &SelfTested::read(&ctx.out, &dir.path)))?;
+    let loaded = load_sets(ctx, |dir| read_set_tested(dir, &SelfTested::read(&ctx.out, &dir.path)))?;
     check_now_after_created(&loaded.sets, ctx.now)?;
     Ok(loaded)
 }

@@ -34,45 +34,12 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
     let (_lock, ctx) = crate::cmd::change_keys(ctx)?;
     let ctx = &ctx;
     let loaded = load(ctx)?;
-    let holders: Vec<&KeySet> = loaded.sets.iter().filter(|s| s.key(kid).is_some()).collect();
-    let set = match holders.as_slice() {
-        [] => {
-            return Err(Error::Failed(format!(
-                "no key `{kid}` in {}; `jwksmith status` lists the kids",
-                if ctx.all_sets() { "any set".to_string() } else { "the selected sets".to_string() }
-            )));
-        }
-        [one] => *one,
-        many => {
-            let paths: Vec<&str> = many.iter().map(|s| s.display_path()).collect();
-            return Err(Error::Usage(format!(
-                "kid `{kid}` exists in several sets ({}); name one with --set",
-                paths.join(", ")
-            )));
-        }
-    };
+    let set = holder(ctx, &loaded.sets, kid)?;
     let key = set.key(kid).expect("holder has the key");
     let name = set.display_path();
     let spec = key.meta.spec.as_deref().filter(|s| set.config.spec(s).is_some());
     if let Some(at) = key.meta.revoked.filter(|t| *t <= ctx.now) {
-        // A revoke interrupted after the revocation left its spec without a current key: finish it.
-        let orphaned = spec.filter(|s| !set.keys_of_spec(s).any(|k| k.state(ctx.now) == State::Current));
-        match orphaned {
-            Some(spec) => {
-                let successor = match waiting_next(set, spec, ctx.now) {
-                    Some(next) => next.clone(),
-                    None => create_next(ctx, set, spec)?,
-                };
-                promote(ctx, set, &successor)?;
-                ctx.ui.report(&format!(
-                    "set {name}: {kid} was already revoked at {at}; {} is now current in its place",
-                    successor.kid
-                ));
-                warn_signs_at_once(ctx, set);
-            }
-            None => ctx.ui.report(&format!("set {name}: {kid} was already revoked at {at}")),
-        }
-        return Ok(());
+        return finish_revoked(ctx, set, kid, spec, at);
     }
     if key.hand_dropped && key.files.iter().all(|f| !f.to_string_lossy().ends_with(".meta.json")) {
         return Err(Error::input(
@@ -83,13 +50,7 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
     }
     let replaced = spec.filter(|_| key.state(ctx.now) == State::Current);
     // 1. The successor, as a next key: the revoked key is still the spec's only current key.
-    let successor = match replaced {
-        Some(spec) => Some(match waiting_next(set, spec, ctx.now) {
-            Some(next) => next.clone(),
-            None => create_next(ctx, set, spec)?,
-        }),
-        None => None,
-    };
+    let successor = replaced.map(|spec| successor_of(ctx, set, spec)).transpose()?;
     // 2. The revocation: now the spec has no current key.
     let mut revoked = key.meta.clone();
     revoked.set_times(Times { revoked: Some(ctx.now), ..key.meta.times() });
@@ -102,6 +63,50 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
     }
     ctx.ui.report("next: `jwksmith build` removes it from jwks.json");
     Ok(())
+}
+
+/// The one selected set that holds `kid`.
+fn holder<'a>(ctx: &Context, sets: &'a [KeySet], kid: &str) -> Result<&'a KeySet> {
+    let holders: Vec<&KeySet> = sets.iter().filter(|s| s.key(kid).is_some()).collect();
+    match holders.as_slice() {
+        [] => Err(Error::Failed(format!(
+            "no key `{kid}` in {}; `jwksmith status` lists the kids",
+            if ctx.all_sets() { "any set".to_string() } else { "the selected sets".to_string() }
+        ))),
+        [one] => Ok(*one),
+        many => {
+            let paths: Vec<&str> = many.iter().map(|s| s.display_path()).collect();
+            Err(Error::Usage(format!("kid `{kid}` exists in several sets ({}); name one with --set", paths.join(", "))))
+        }
+    }
+}
+
+/// A key revoked already, at `at`: a revoke interrupted after the revocation left its spec
+/// without a current key, so its successor is made current now; otherwise nothing to do.
+fn finish_revoked(ctx: &Context, set: &KeySet, kid: &str, spec: Option<&str>, at: Timestamp) -> Result<()> {
+    let name = set.display_path();
+    let orphaned = spec.filter(|s| !set.keys_of_spec(s).any(|k| k.state(ctx.now) == State::Current));
+    let Some(spec) = orphaned else {
+        ctx.ui.report(&format!("set {name}: {kid} was already revoked at {at}"));
+        return Ok(());
+    };
+    let successor = successor_of(ctx, set, spec)?;
+    promote(ctx, set, &successor)?;
+    ctx.ui.report(&format!(
+        "set {name}: {kid} was already revoked at {at}; {} is now current in its place",
+        successor.kid
+    ));
+    warn_signs_at_once(ctx, set);
+    Ok(())
+}
+
+/// The key that takes over from a revoked current key of `spec`: the waiting next key, or a
+/// new one.
+fn successor_of(ctx: &Context, set: &KeySet, spec: &str) -> Result<Meta> {
+    match waiting_next(set, spec, ctx.now) {
+        Some(next) => Ok(next.clone()),
+        None => create_next(ctx, set, spec),
+    }
 }
 
 /// Generates and writes a new key of `spec` that is next (not yet current) at now.

@@ -8,6 +8,7 @@ use crate::config::{KeySpec, KidStrategy};
 use crate::error::{Error, Result};
 use crate::generate::{Generated, generate, self_signed_cert};
 use crate::keystore::{self, NewKey, write_meta, write_new_key};
+use crate::lifecycle::Times;
 use crate::meta::Meta;
 use crate::model::KeySet;
 use crate::rotation::{Action, Mode, decide, unwritable_time};
@@ -25,7 +26,7 @@ pub struct RotateOptions {
 }
 
 /// The actions decided for one set.
-pub struct Planned<'a> {
+pub(crate) struct Planned<'a> {
     /// The set.
     pub set: &'a KeySet,
     /// What to do to it.
@@ -98,7 +99,7 @@ enum Line {
 
 /// Generates the keys the actions create and writes every change, on all cores: each set is
 /// written as soon as its keys are ready, while other sets' keys are still being generated.
-pub fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
+pub(crate) fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Result<()> {
     check_writable(ctx, planned)?;
     let total = planned.iter().map(|p| creates(p).count()).sum();
     let bar = progress_bar(ctx, total);
@@ -192,7 +193,7 @@ fn progress_bar(ctx: &Context, len: usize) -> indicatif::ProgressBar {
 }
 
 /// The kid a new key of `spec` gets in `set` (after `taken` kids already used in this run).
-pub fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
+pub(crate) fn new_kid(set: &KeySet, spec: &str, key: &Generated, taken: &[String]) -> String {
     match set.config.kid {
         KidStrategy::Thumbprint => key.material.public.thumbprint(),
         KidStrategy::SpkiSha256 => key.material.public.spki_sha256(),
@@ -219,8 +220,6 @@ fn apply_set(
 ) -> Result<Vec<Line>> {
     let set = p.set;
     let mut lines = Vec::new();
-    let r = set.config.rotation;
-    let name = set.display_path();
     let mut taken = Vec::new();
     // The first keys of an empty set: recorded, so that a crash between two of them still
     // leaves every spec a current key after the next `rotate`.
@@ -236,19 +235,7 @@ fn apply_set(
                 let Some((spec, activates, key)) = fresh.next() else { continue };
                 let kid = new_kid(set, spec, &key, &taken);
                 write_created(ctx, set, spec, activates, &key, &kid)?;
-                if activates <= ctx.now {
-                    lines.push(Line::Report(format!("set {name}: created {kid} (current now)")));
-                } else {
-                    lines.push(Line::Report(format!(
-                        "set {name}: created {kid} (published now, signs from {activates})"
-                    )));
-                }
-                if immediate && !set.keys.is_empty() {
-                    lines.push(Line::Warn(format!(
-                        "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
-                        r.cache_max_age
-                    )));
-                }
+                lines.extend(created_lines(ctx, set, &kid, activates, immediate));
                 taken.push(kid);
             }
             Action::Retime { kid, times } => {
@@ -256,35 +243,59 @@ fn apply_set(
                 let mut meta = key.meta.clone();
                 meta.set_times(*times);
                 write_meta(&ctx.keys, &set.dir, &meta, set.config.pretty)?;
-                let before = key.meta.times();
-                if times.retires != before.retires
-                    && let Some(at) = times.retires
-                {
-                    lines.push(Line::Report(format!(
-                        "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
-                        times.expires.unwrap_or(at)
-                    )));
-                }
-                if times.activates != before.activates
-                    && let Some(at) = times.activates
-                {
-                    lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
-                    if immediate {
-                        lines.push(Line::Warn(format!(
-                            "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
-                            r.publish_ahead, r.cache_max_age
-                        )));
-                    }
-                }
+                lines.extend(retimed_lines(set, kid, &key.meta.times(), times, immediate));
             }
         }
     }
     Ok(lines)
 }
 
+/// What `rotate` says about a key it created.
+fn created_lines(ctx: &Context, set: &KeySet, kid: &str, activates: Timestamp, immediate: bool) -> Vec<Line> {
+    let name = set.display_path();
+    let mut lines = vec![if activates <= ctx.now {
+        Line::Report(format!("set {name}: created {kid} (current now)"))
+    } else {
+        Line::Report(format!("set {name}: created {kid} (published now, signs from {activates})"))
+    }];
+    if immediate && !set.keys.is_empty() {
+        lines.push(Line::Warn(format!(
+            "set {name}: {kid} signs at once; clients holding a cached jwks.json (up to {}) may not know it yet",
+            set.config.rotation.cache_max_age
+        )));
+    }
+    lines
+}
+
+/// What `rotate` says about a key whose times it changed from `before` to `times`.
+fn retimed_lines(set: &KeySet, kid: &str, before: &Times, times: &Times, immediate: bool) -> Vec<Line> {
+    let (name, r) = (set.display_path(), set.config.rotation);
+    let mut lines = Vec::new();
+    if times.retires != before.retires
+        && let Some(at) = times.retires
+    {
+        lines.push(Line::Report(format!(
+            "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
+            times.expires.unwrap_or(at)
+        )));
+    }
+    if times.activates != before.activates
+        && let Some(at) = times.activates
+    {
+        lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
+        if immediate {
+            lines.push(Line::Warn(format!(
+                "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
+                r.publish_ahead, r.cache_max_age
+            )));
+        }
+    }
+    lines
+}
+
 /// Writes a generated key of `spec` as `kid`, created now and current from `activates`; returns
 /// its metadata.
-pub fn write_created(
+pub(crate) fn write_created(
     ctx: &Context,
     set: &KeySet,
     spec: &str,

@@ -10,7 +10,7 @@ use crate::times::Timestamp;
 
 /// One key row of `status --json`.
 #[derive(Serialize)]
-pub struct KeyRow {
+pub(crate) struct KeyRow {
     kid: String,
     spec: Option<String>,
     #[serde(rename = "use")]
@@ -27,7 +27,7 @@ pub struct KeyRow {
 
 /// The next state change of a set.
 #[derive(Serialize)]
-pub struct NextEvent {
+pub(crate) struct NextEvent {
     at: Timestamp,
     kid: String,
     becomes: &'static str,
@@ -35,7 +35,7 @@ pub struct NextEvent {
 
 /// A spec whose rotation is due within `publish_ahead`, or overdue.
 #[derive(Serialize)]
-pub struct Due {
+pub(crate) struct Due {
     spec: String,
     /// When its current key reaches `rotate_every − publish_ahead` (`rotate --if-due` acts).
     at: Timestamp,
@@ -45,7 +45,7 @@ pub struct Due {
 
 /// One set of `status --json`.
 #[derive(Serialize)]
-pub struct SetRow {
+pub(crate) struct SetRow {
     path: String,
     keys: Vec<KeyRow>,
     next_event: Option<NextEvent>,
@@ -54,12 +54,12 @@ pub struct SetRow {
 
 /// The document `status --json` prints.
 #[derive(Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     sets: Vec<SetRow>,
 }
 
 /// Builds the status of the loaded sets at `now`.
-pub fn status(sets: &[KeySet], now: Timestamp) -> Status {
+pub(crate) fn status(sets: &[KeySet], now: Timestamp) -> Status {
     Status { sets: sets.iter().map(|s| set_row(s, now)).collect() }
 }
 
@@ -117,7 +117,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     }
     let status = status(&loaded.sets, ctx.now);
     if json {
-        ctx.ui.data(&String::from_utf8_lossy(&crate::shapes::json_bytes(&status, true)));
+        ctx.ui.data(&String::from_utf8_lossy(&crate::json::json_bytes(&status, true)));
     } else {
         ctx.ui.data(&table(&status));
         ctx.ui.data(&timeline(&loaded.sets, ctx.now));

@@ -3,7 +3,8 @@
 
 use crate::common::{NOW, Project};
 use jwksmith::config::KeysetConfig;
-use jwksmith::keydir::{discover, load_set};
+use jwksmith::keydir::discover;
+use jwksmith::selftest::{SelfTested, read_set_tested};
 use jwksmith::shapes::private_jwk;
 
 fn assert_redacted(debug: &str, secrets: &[String], what: &str) {
@@ -18,7 +19,7 @@ fn debug_output_never_contains_private_key_material() {
     let p = Project::with_keyset("[[key]]\nspec = \"rs\"\nkty = \"RSA\"\n[[key]]\nspec = \"es\"\nkty = \"EC\"\n");
     p.ok(&["rotate", "--now", NOW]);
     let dirs = discover(&p.at("keys")).unwrap();
-    let (set, _) = load_set(&dirs[0]).unwrap();
+    let (set, _) = read_set_tested(&dirs[0], &SelfTested::default()).unwrap();
     assert_eq!(set.keys.len(), 2);
     let mut secrets = Vec::new();
     for key in &set.keys {

@@ -1,0 +1,88 @@
+//! Reading one input file (a key, metadata, keyset.toml, a template, `import`'s FILE): regular
+//! files only, of at most 1 MiB, never a hang on a FIFO or device.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The most jwksmith reads of one input file (a key, metadata, keyset.toml or template is a
+/// few kilobytes): 1 MiB.
+const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// What a file that is not a regular file is, for messages (`None` for a regular file).
+pub(super) fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_file() {
+        None
+    } else if file_type.is_dir() {
+        Some("a directory")
+    } else if file_type.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if file_type.is_socket() {
+        Some("a socket")
+    } else if file_type.is_char_device() {
+        Some("a character device")
+    } else if file_type.is_block_device() {
+        Some("a block device")
+    } else if file_type.is_symlink() {
+        Some("a symlink")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+pub(super) fn not_regular(path: &Path, kind: &str) -> Error {
+    Error::input(
+        path,
+        format!("is {kind}, not a regular file: jwksmith reads only regular files"),
+        "replace it with a regular file, or remove it",
+    )
+}
+
+fn too_large(path: &Path, len: u64) -> Error {
+    Error::input(
+        path,
+        format!("is {len} bytes, more than the {MAX_INPUT_BYTES} bytes (1 MiB) jwksmith reads of an input file"),
+        "keys, metadata, keyset.toml and templates are a few kilobytes: replace it with the file you meant",
+    )
+}
+
+/// True for the error of a path that runs through a symlink loop (ELOOP).
+pub(super) fn is_symlink_loop(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+pub(super) fn symlink_loop(path: &Path) -> Error {
+    Error::input(path, "is a symlink loop: following it leads back to itself", "remove the link or point it at a file")
+}
+
+/// Reads an input file (under `keys/`, the templates directory, or given to `import`): only a
+/// regular file (a symlink to one included), of at most [`MAX_INPUT_BYTES`]. A FIFO, socket or
+/// device is an error at once, never a hang: its type is checked before it is opened, it is
+/// opened non-blocking, and checked again on the open file (it may have been swapped in
+/// between); it is read with a limit, so a file that grows is never read whole.
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
+    let before = fs::metadata(path).map_err(io)?;
+    if let Some(kind) = special_kind(before.file_type()) {
+        return Err(not_regular(path, kind));
+    }
+    let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
+    let file = fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(path).map_err(io)?;
+    let opened = file.metadata().map_err(io)?;
+    if let Some(kind) = special_kind(opened.file_type()) {
+        return Err(not_regular(path, kind));
+    }
+    if opened.len() > MAX_INPUT_BYTES {
+        return Err(too_large(path, opened.len()));
+    }
+    let mut bytes = Vec::with_capacity(opened.len() as usize);
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    Ok(bytes)
+}
