@@ -5,7 +5,6 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::write::{STAGING_DIR, TEMP_PREFIX, check_out_dir};
 
@@ -21,12 +20,13 @@ pub fn is_own_entry(name: &str) -> bool {
     ["public", "private", LOCK_FILE, STAGING_DIR].contains(&name) || name.starts_with(TEMP_PREFIX)
 }
 
-/// Fails, naming `--out`, unless it is a directory jwksmith owns (or missing). Reads only.
-pub fn check_owned(ctx: &Context) -> Result<()> {
-    let out = &ctx.out;
+/// Fails, naming `out`, unless it is a directory jwksmith owns (or missing): not the key
+/// directory `keys` or the templates directory `templates`, nor inside or around either. Reads
+/// only.
+pub fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     check_out_dir(out)?;
     let resolved = resolve(out).map_err(|e| Error::io(out, e))?;
-    for (dir, what) in [(&ctx.keys, "key directory"), (&ctx.templates, "templates directory")] {
+    for (dir, what) in [(keys, "key directory"), (templates, "templates directory")] {
         let Ok(other) = resolve(dir) else { continue };
         let relation = if resolved == other {
             format!("is the {what} itself")

@@ -110,7 +110,7 @@ fn dir_id(path: &Path) -> Option<(u64, u64)> {
 /// Builds, then rebuilds on changes until the process ends. `on_built` runs after each good build.
 pub fn run(ctx: &Context, on_built: &dyn Fn()) -> Result<()> {
     // An --out it may not write is refused at once (a build would refuse it every time).
-    crate::outdir::check_owned(ctx)?;
+    crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
     let mut ctx = ctx.clone();
     let fixed_clock = ctx.now_fixed;
     let refresh = |ctx: &mut Context| {

@@ -114,9 +114,9 @@ fn warn_overdue(ctx: &Context, sets: &[KeySet]) {
 
 /// Loads, plans and writes. Nothing is written unless every set loads and plans.
 pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
-    crate::outdir::check_owned(ctx)?;
+    crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
     // Held until written: a second build waits, then finds out/ as this one left it.
-    let _lock = crate::lock::Lock::out(&ctx.out, &ctx.ui)?;
+    let _lock = crate::lock::Lock::out(&ctx.out, crate::lock::timeout()?, &ctx.ui)?;
     let (report, sets, keys, next_change) = if let Some(why) = read_only(&ctx.out) {
         run_read_only(ctx, pretty, &why)?
     } else if ctx.all_sets() {
