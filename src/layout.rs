@@ -1,5 +1,5 @@
-//! Where outputs go: one planned file under `out/` ([`OutputFile`]) and the layout of paths
-//! there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
+//! Where outputs go: one planned file under `out/` ([`OutputFile`]), one file as a build left
+//! it ([`Output`]), and the layout of paths there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
 //! reads back what a build left under `out/private/`.
 
 /// One file under `out/`.
@@ -21,4 +21,14 @@ pub fn set_prefix(path: &str) -> String {
 /// The directories above a `/`-separated relative path, nearest first.
 pub fn parents(path: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(path.rsplit_once('/').map(|(dir, _)| dir), |dir| dir.rsplit_once('/').map(|(up, _)| up))
+}
+
+/// A file under `out/` as a build left it: its path and the stamp it had then (what the record
+/// of incremental builds keeps, and what a plan keeps without writing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Output {
+    /// Path relative to `out/`.
+    pub(crate) path: String,
+    /// Its stamp once in place.
+    pub(crate) stamp: crate::stamp::Stamp,
 }
