@@ -14,12 +14,12 @@ pub struct OutputFile {
 }
 
 /// Where a set's files go under `public/` or `private/`: `""` or `tenants/acme/`.
-pub fn set_prefix(path: &str) -> String {
+pub(crate) fn set_prefix(path: &str) -> String {
     if path.is_empty() { String::new() } else { format!("{path}/") }
 }
 
 /// The directories above a `/`-separated relative path, nearest first.
-pub fn parents(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn parents(path: &str) -> impl Iterator<Item = &str> {
     std::iter::successors(path.rsplit_once('/').map(|(dir, _)| dir), |dir| dir.rsplit_once('/').map(|(up, _)| up))
 }
 

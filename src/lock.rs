@@ -21,10 +21,10 @@ use crate::ui::Ui;
 
 /// Environment variable that sets how long a command waits for a lock (a duration such as
 /// `60s`, `500ms` or `5m`; `0s` tries once).
-pub const TIMEOUT_VAR: &str = "JWKSMITH_LOCK_TIMEOUT";
+pub(crate) const TIMEOUT_VAR: &str = "JWKSMITH_LOCK_TIMEOUT";
 
 /// How long a command waits for a lock when [`TIMEOUT_VAR`] is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A held lock, released when dropped. A lock that needs none (a directory where nothing can
 /// be written, or a key directory that does not exist yet) holds no file.
@@ -42,7 +42,7 @@ impl Lock {
     /// The lock of the commands that change `keys/` (`keys/.jwksmith/lock`). None is taken when
     /// `keys/` does not exist (the command then reports it, or makes it), or cannot be written.
     /// Waits up to `timeout` for another holder, telling `ui` once.
-    pub fn keys(keys: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
+    pub(crate) fn keys(keys: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
         if !keys.is_dir() {
             return Ok(Lock::none());
         }
@@ -69,7 +69,7 @@ impl Lock {
     /// None is taken when `out/` cannot be written: a build that has something to write then
     /// fails on its first write, and one that has nothing to write needs no lock. Waits up to
     /// `timeout` for another holder, telling `ui` once.
-    pub fn out(out: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
+    pub(crate) fn out(out: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
         let made = match make_dirs(out) {
             Ok(made) => made,
             Err(e) if not_writable(&e) => return Ok(Lock::none()),
@@ -111,7 +111,7 @@ impl Drop for Lock {
 }
 
 /// The wait [`TIMEOUT_VAR`] asks for, or [`DEFAULT_TIMEOUT`].
-pub fn timeout() -> Result<Duration> {
+pub(crate) fn timeout() -> Result<Duration> {
     let Some(value) = std::env::var_os(TIMEOUT_VAR) else { return Ok(DEFAULT_TIMEOUT) };
     let text = value.to_string_lossy();
     humantime::parse_duration(text.trim()).map_err(|_| {

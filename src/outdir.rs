@@ -9,21 +9,21 @@ use crate::error::{Error, Result};
 use crate::write::{STAGING_DIR, TEMP_PREFIX, check_out_dir};
 
 /// The lock file of `build`, among jwksmith's own files in `out/` (see [`crate::lock`]).
-pub const LOCK_FILE: &str = ".jwksmith-lock";
+pub(crate) const LOCK_FILE: &str = ".jwksmith-lock";
 
 /// What a refused `--out` is told to do.
 const FIX: &str = "pass another --out, such as out";
 
 /// True for the names jwksmith may find at the top of `out/`: its outputs, its lock, its
 /// staging directory and its temporary files.
-pub fn is_own_entry(name: &str) -> bool {
+pub(crate) fn is_own_entry(name: &str) -> bool {
     ["public", "private", LOCK_FILE, STAGING_DIR].contains(&name) || name.starts_with(TEMP_PREFIX)
 }
 
 /// Fails, naming `out`, unless it is a directory jwksmith owns (or missing): not the key
 /// directory `keys` or the templates directory `templates`, nor inside or around either. Reads
 /// only.
-pub fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
+pub(crate) fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     check_out_dir(out)?;
     let resolved = resolve(out).map_err(|e| Error::io(out, e))?;
     for (dir, what) in [(keys, "key directory"), (templates, "templates directory")] {

@@ -200,21 +200,10 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
         Some(l) => l.record.reuse(&l.survey, dirs, ctx.now, &templates),
         None => Reuse::nothing(dirs),
     };
-    let keys_root = Root::open(&ctx.keys);
-    let made = reuse.sets.into_par_iter().map(|c| SetState::make(ctx, &keys_root, c, out_exists)).collect();
-    let states: Vec<SetState> = match made {
-        Ok(states) => states,
-        Err(Problem::Undecodable) => return run(ctx, pretty, false),
-        Err(Problem::Failed(e)) => return Err(e),
+    let Some(states) = make_states(ctx, reuse.sets, out_exists)? else {
+        return run(ctx, pretty, false);
     };
-    // A reused set's record holds only for instants at or after its keys' creation.
-    let loaded = states.iter().filter_map(|s| match s {
-        SetState::Loaded(fresh) => Some(&fresh.set),
-        SetState::Reused { .. } => None,
-    });
-    crate::keydir::check_now_after_created(loaded, ctx.now)?;
-    states.iter().for_each(|s| s.warn(ctx));
-    warnings::warn_unignored(ctx, &states.iter().flat_map(SetState::dropped_private).collect::<Vec<_>>());
+    warn(ctx, &states)?;
     let site = match reuse.site {
         Some(outputs) => SiteChoice::Keep(outputs),
         None => SiteChoice::Render(Box::new(crate::site::load(&ctx.templates)?)),
@@ -225,36 +214,86 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     let records: Vec<SetRecord> =
         states.into_iter().zip(&plan.sets).map(|(s, p)| s.into_record(p, &report.outputs, seen_at, ctx)).collect();
     let site_outputs = report.outputs[plan.site_start()..].to_vec();
+    // Nothing read again, written or removed, and out/ as recorded: the record stays as it is.
+    let unchanged = keys_as_recorded
+        && out_as_recorded
+        && !read_again
+        && matches!(site, SiteChoice::Keep(_))
+        && report.written.is_empty()
+        && report.removed.is_empty();
     let summary = Summary {
         sets: records.len(),
         keys: records.iter().map(|r| r.keys).sum(),
         next_change: records.iter().filter_map(SetRecord::next_change).min(),
         report,
     };
-    // Nothing read again, written or removed, and out/ as recorded: the record stays as it is.
-    let unchanged = keys_as_recorded
-        && out_as_recorded
-        && !read_again
-        && matches!(site, SiteChoice::Keep(_))
-        && summary.report.written.is_empty()
-        && summary.report.removed.is_empty();
     if let Some(cache) = cache.as_ref().filter(|_| !unchanged) {
-        let last = last.as_ref();
-        let out_dirs = match last {
-            Some(l) if out_as_recorded => {
-                let touched = summary.report.written.iter().chain(&summary.report.removed);
-                l.record.out_dirs_after(&ctx.out, touched.map(String::as_str))
-            }
-            _ => {
-                let paths = records.iter().flat_map(|r| &r.outputs).chain(&site_outputs).map(|o| o.path.as_str());
-                out_dir_stamps(&ctx.out, paths)
-            }
-        };
-        if let Some(new) = Record::new(cache.dirs(), pretty, templates, key_dirs, out_dirs, records, site_outputs) {
-            cache.write(&new, last.map(|l| &l.previous));
-        }
+        let new = NewRecord { pretty, templates, key_dirs, records, site: site_outputs };
+        write_record(ctx, cache, last.as_ref(), out_as_recorded, new, &summary.report);
     }
     Ok(summary)
+}
+
+/// Makes every set ready on all cores: reused ones with their site rows decoded, the others
+/// loaded. `None` when a reused set's row does not decode (the record is then no record).
+fn make_states(ctx: &Context, choices: Vec<Choice>, out_exists: bool) -> Result<Option<Vec<SetState>>> {
+    let keys_root = Root::open(&ctx.keys);
+    let made = choices.into_par_iter().map(|c| SetState::make(ctx, &keys_root, c, out_exists)).collect();
+    match made {
+        Ok(states) => Ok(Some(states)),
+        Err(Problem::Undecodable) => Ok(None),
+        Err(Problem::Failed(e)) => Err(e),
+    }
+}
+
+/// Checks `now` against the loaded sets' keys, then prints every set's warnings in set order,
+/// then those about hand-dropped private keys.
+fn warn(ctx: &Context, states: &[SetState]) -> Result<()> {
+    // A reused set's record holds only for instants at or after its keys' creation.
+    let loaded = states.iter().filter_map(|s| match s {
+        SetState::Loaded(fresh) => Some(&fresh.set),
+        SetState::Reused { .. } => None,
+    });
+    crate::keydir::check_now_after_created(loaded, ctx.now)?;
+    states.iter().for_each(|s| s.warn(ctx));
+    warnings::warn_unignored(ctx, &states.iter().flat_map(SetState::dropped_private).collect::<Vec<_>>());
+    Ok(())
+}
+
+/// What the next record holds besides the directories' stamps.
+struct NewRecord {
+    pretty: bool,
+    templates: Option<Vec<Option<Stamp>>>,
+    key_dirs: Option<Vec<(PathBuf, Stamp)>>,
+    records: Vec<SetRecord>,
+    site: Vec<Output>,
+}
+
+/// Stores the record of this build, unless it is the `last` one. When `out/`'s directories
+/// were as the last record has them (`out_as_recorded`), only those above the files `report`
+/// wrote or removed are stamped again.
+fn write_record(
+    ctx: &Context,
+    cache: &Cache,
+    last: Option<&Last>,
+    out_as_recorded: bool,
+    new: NewRecord,
+    report: &WriteReport,
+) {
+    let out_dirs = match last {
+        Some(l) if out_as_recorded => {
+            let touched = report.written.iter().chain(&report.removed);
+            l.record.out_dirs_after(&ctx.out, touched.map(String::as_str))
+        }
+        _ => {
+            let paths = new.records.iter().flat_map(|r| &r.outputs).chain(&new.site).map(|o| o.path.as_str());
+            out_dir_stamps(&ctx.out, paths)
+        }
+    };
+    let NewRecord { pretty, templates, key_dirs, records, site } = new;
+    if let Some(record) = Record::new(cache.dirs(), pretty, templates, key_dirs, out_dirs, records, site) {
+        cache.write(&record, last.map(|l| &l.previous));
+    }
 }
 
 /// Plans the sets and the site, and writes the plan; `existing` is what is under `out/`
