@@ -1,5 +1,6 @@
-//! Where outputs go: one planned file under `out/` ([`OutputFile`]), one file as a build left
-//! it ([`Output`]), and the layout of paths there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
+//! Where outputs go: one file to write under `out/` ([`OutputFile`]), one file as a build left
+//! it ([`Output`]), an entry of a plan ([`Planned`]: one or the other), and the layout of paths
+//! there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
 //! reads back what a build left under `out/private/`.
 
 /// One file under `out/`.
@@ -31,4 +32,31 @@ pub(crate) struct Output {
     pub(crate) path: String,
     /// Its stamp once in place.
     pub(crate) stamp: crate::stamp::Stamp,
+}
+
+/// One file of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Planned {
+    /// Written unless the disk already holds these bytes.
+    Write(OutputFile),
+    /// Left as the last build wrote it.
+    Keep(Output),
+}
+
+impl Planned {
+    /// Its path relative to `out/`.
+    pub(crate) fn path(&self) -> &str {
+        match self {
+            Planned::Write(file) => &file.path,
+            Planned::Keep(output) => &output.path,
+        }
+    }
+}
+
+/// The files of `plan` to write (with their bytes), in plan order.
+pub(crate) fn written(plan: &[Planned]) -> impl Iterator<Item = &OutputFile> {
+    plan.iter().filter_map(|f| match f {
+        Planned::Write(file) => Some(file),
+        Planned::Keep(_) => None,
+    })
 }

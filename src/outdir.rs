@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::write::{STAGING_DIR, TEMP_PREFIX, check_out_dir};
 
-/// The lock file of `build`, among jwksmith's own files in `out/` (see [`crate::lock`]).
+/// The lock file of `build`, among jwksmith's own files in `out/` (see `lock`).
 pub(crate) const LOCK_FILE: &str = ".jwksmith-lock";
 
 /// What a refused `--out` is told to do.

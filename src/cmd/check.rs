@@ -39,7 +39,7 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
         let before = Timestamp::from_unix(at.unix() - 1);
         // A plan or comparison that fails here only means the answer is not this instant.
         let same = plan(&inputs, before)
-            .and_then(|plan| diff_public(&ctx.out, &plan, selection.ownership()))
+            .and_then(|plan| diff_public(&ctx.out, &plan.files, selection.ownership()))
             .is_ok_and(|diffs| diffs.is_empty());
         if same {
             return Some(changes[i].clone());
@@ -55,7 +55,7 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
     warn_unignored_keys(ctx, &loaded.sets);
     let selection = Selection::read(ctx, loaded)?;
     let plan = plan(&selection.inputs(false), ctx.now)?;
-    let diffs = diff_public(&ctx.out, &plan, selection.ownership())?;
+    let diffs = diff_public(&ctx.out, &plan.files, selection.ownership())?;
     for set in &selection.loaded.sets {
         let path = format!("public/{}jwks.json", set_prefix(&set.path));
         let planned = plan.written().find(|f| f.path == path).map(|f| serde_json::from_slice(&f.bytes));

@@ -21,6 +21,7 @@ pub(crate) use set::current_of_spec;
 pub use set::{PlanOptions, plan_set};
 
 use crate::error::Result;
+pub(crate) use crate::layout::Planned;
 use crate::layout::{Output, OutputFile};
 use crate::model::KeySet;
 use crate::site::{SITE_FILES, Site, SiteSet, site_set};
@@ -73,25 +74,6 @@ pub(crate) struct Inputs<'a> {
     pub(crate) options: PlanOptions,
 }
 
-/// One file of the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Planned {
-    /// Written unless the disk already holds these bytes.
-    Write(OutputFile),
-    /// Left as the last build wrote it.
-    Keep(Output),
-}
-
-impl Planned {
-    /// Its path relative to `out/`.
-    pub(crate) fn path(&self) -> &str {
-        match self {
-            Planned::Write(file) => &file.path,
-            Planned::Keep(output) => &output.path,
-        }
-    }
-}
-
 /// The files of a run: every set's in set order, then the site's.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -119,10 +101,7 @@ impl Plan {
 
     /// The files to write (with their bytes), in plan order.
     pub(crate) fn written(&self) -> impl Iterator<Item = &OutputFile> {
-        self.files.iter().filter_map(|f| match f {
-            Planned::Write(file) => Some(file),
-            Planned::Keep(_) => None,
-        })
+        crate::layout::written(&self.files)
     }
 }
 

@@ -13,8 +13,7 @@ use super::atomic::{ensure_dir, ensure_dir_created, write_atomic_via};
 use super::walk::{Entries, check_out_dir, existing_entries};
 use super::{STAGING_DIR, TEMP_PREFIX};
 use crate::error::{Error, Result};
-use crate::layout::{Output, OutputFile, parents};
-use crate::plan::Planned;
+use crate::layout::{Output, OutputFile, Planned, parents};
 use crate::stamp::Stamp;
 
 /// What a write did.
@@ -77,13 +76,7 @@ pub(crate) fn apply(
 ) -> Result<WriteReport> {
     check_out_dir(out)?;
     ensure_dir(out, 0o755)?;
-    let files: Vec<&OutputFile> = plan
-        .iter()
-        .filter_map(|p| match p {
-            Planned::Write(file) => Some(file),
-            Planned::Keep(_) => None,
-        })
-        .collect();
+    let files: Vec<&OutputFile> = crate::layout::written(plan).collect();
     let mut dirs: BTreeSet<(&str, bool)> = BTreeSet::from([("public", false)]);
     for file in &files {
         dirs.extend(parents(&file.path).map(|dir| (dir, file.private)));

@@ -10,8 +10,7 @@ use rayon::prelude::*;
 
 use super::{Ownership, STAGING_DIR, TEMP_PREFIX};
 use crate::error::{Error, Result};
-use crate::layout::{OutputFile, parents};
-use crate::plan::Plan;
+use crate::layout::{OutputFile, Planned, parents, written};
 
 /// How a path differs between the plan and the disk.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,11 +111,11 @@ fn walk_dir(out: &Path, rel: &str, skip: &HashSet<&str>) -> Result<Entries> {
 }
 
 /// Compares the plan's files under `public/` with the disk.
-pub(crate) fn diff_public(out: &Path, plan: &Plan, owner: &dyn Ownership) -> Result<Vec<Difference>> {
+pub(crate) fn diff_public(out: &Path, plan: &[Planned], owner: &dyn Ownership) -> Result<Vec<Difference>> {
     check_out_dir(out)?;
     check_out_dir(&out.join("public"))?;
     let mut diffs = Vec::new();
-    let public: Vec<&OutputFile> = plan.written().filter(|f| f.path.starts_with("public/")).collect();
+    let public: Vec<&OutputFile> = written(plan).filter(|f| f.path.starts_with("public/")).collect();
     for file in &public {
         match fs::read(out.join(&file.path)) {
             Ok(bytes) if bytes == file.bytes => {}
@@ -145,10 +144,10 @@ fn mode_fits(have: u32, want: u32) -> bool {
 /// file to write that is not there with its bytes and mode (write bits aside), each directory
 /// above one without its mode, and each file a build would remove (stale outputs it owns, its
 /// own temporary files; nothing else in `out/`, its lock included, is ever removed).
-pub(crate) fn read_only_changes(out: &Path, plan: &Plan, owner: &dyn Ownership) -> Result<Vec<String>> {
+pub(crate) fn read_only_changes(out: &Path, plan: &[Planned], owner: &dyn Ownership) -> Result<Vec<String>> {
     let mut changes: Vec<String> = Vec::new();
     let mut dirs: BTreeMap<&str, bool> = BTreeMap::new();
-    for file in plan.written() {
+    for file in written(plan) {
         dirs.extend(parents(&file.path).map(|d| (d, file.private)));
         let path = out.join(&file.path);
         let want = if file.private { 0o600 } else { 0o644 };
@@ -164,7 +163,7 @@ pub(crate) fn read_only_changes(out: &Path, plan: &Plan, owner: &dyn Ownership) 
             changes.push(format!("{dir}/"));
         }
     }
-    let planned: HashSet<&str> = plan.files.iter().map(|f| f.path()).collect();
+    let planned: HashSet<&str> = plan.iter().map(Planned::path).collect();
     let staging = format!("{STAGING_DIR}/");
     for rel in &walk_out(out)?.files {
         let output = rel.starts_with("public/") || rel.starts_with("private/");

@@ -16,7 +16,7 @@ pub(super) fn run(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<S
     warn_unignored_keys(ctx, &loaded.sets);
     let selection = Selection::read(ctx, loaded)?;
     let plan = plan(&selection.inputs(pretty), ctx.now)?;
-    let changes = read_only_changes(&ctx.out, &plan, selection.ownership())?;
+    let changes = read_only_changes(&ctx.out, &plan.files, selection.ownership())?;
     if !changes.is_empty() {
         let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
         let more = if changes.len() > shown.len() { ", …" } else { "" };
