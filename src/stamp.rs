@@ -24,7 +24,7 @@ pub(crate) type Nanos = i128;
 pub(crate) const RACY_MARGIN: Nanos = 100_000_000;
 
 /// The identity and change stamp of a file, as `stat` reports it (links followed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     dev: u64,
     ino: u64,

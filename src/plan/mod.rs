@@ -185,3 +185,71 @@ fn site_files_of(source: &SiteSource, parts: &[Part]) -> Result<Vec<Planned>> {
         SiteSource::Untouched => Ok(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::KeysetConfig;
+    use crate::stamp::Stamp;
+
+    const OPTIONS: PlanOptions = PlanOptions { force_pretty: false };
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix(1_767_225_600)
+    }
+
+    fn set(path: &str, api_mirrors: bool) -> KeySet {
+        let config = KeysetConfig { api_mirrors, ..KeysetConfig::default() };
+        let dir = format!("keys/{path}").into();
+        KeySet { path: path.into(), dir, config, config_file: None, keys: Vec::new(), unfinished: Vec::new() }
+    }
+
+    fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource<'a>, untouched: &'a [String]) -> Inputs<'a> {
+        Inputs { sets, site, untouched, options: OPTIONS }
+    }
+
+    #[test]
+    fn a_kept_set_plans_as_if_it_were_loaded() {
+        let (a, b) = (set("a", false), set("b", false));
+        let row = site_set(&b, now());
+        let outputs: Vec<Output> = plan_set(&b, now(), OPTIONS)
+            .into_iter()
+            .map(|f| Output { path: f.path, stamp: Stamp::default() })
+            .collect();
+        let site = Site::new(Vec::new()).unwrap();
+        let render = || SiteSource::Render { site: &site, index_size: None };
+        let kept = SetSource::Kept(KeptSet { path: "b", outputs: &outputs, mirror: None, site: &row });
+        let incremental = plan(&inputs(vec![SetSource::Loaded(&a), kept], render(), &[]), now()).unwrap();
+        let full = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], render(), &[]), now()).unwrap();
+        let (a_files, b_files) = (incremental.sets[0].files.clone(), incremental.sets[1].files.clone());
+        assert!(incremental.files[a_files].iter().all(|f| matches!(f, Planned::Write(_))));
+        assert!(incremental.files[b_files].iter().all(|f| matches!(f, Planned::Keep(_))));
+        assert!(incremental.sets[0].site.is_some() && incremental.sets[1].site.is_none(), "rows of loaded sets only");
+        let paths = |plan: &Plan| plan.files.iter().map(|f| f.path().to_string()).collect::<Vec<_>>();
+        assert_eq!(paths(&incremental), paths(&full));
+        let site_files = |plan: &Plan| plan.files[plan.site_start()..].to_vec();
+        assert_eq!(site_files(&incremental), site_files(&full), "the same site from a kept row");
+        assert_eq!(site_files(&full).iter().map(Planned::path).collect::<Vec<_>>(), SITE_FILES);
+    }
+
+    #[test]
+    fn a_selected_set_must_not_collide_with_the_files_it_leaves_alone() {
+        let x = set("x", false);
+        let untouched = vec!["public/x".to_string()];
+        let err = plan(&inputs(vec![SetSource::Loaded(&x)], SiteSource::Untouched, &untouched), now()).unwrap_err();
+        assert!(err.to_string().contains("a set this build does not select"), "{err}");
+        let alone = plan(&inputs(vec![SetSource::Loaded(&x)], SiteSource::Untouched, &[]), now()).unwrap();
+        assert_eq!(alone.site_start(), alone.files.len(), "no site files");
+    }
+
+    #[test]
+    fn an_unselected_sets_mirror_claim_still_counts() {
+        let (a, b) = (set("a", true), set("b", true));
+        let claim = MirrorClaim::of(&b).unwrap();
+        let sets = vec![SetSource::Unselected(Some(&claim)), SetSource::Loaded(&a)];
+        let err = plan(&inputs(sets, SiteSource::Untouched, &[]), now()).unwrap_err();
+        assert!(err.to_string().contains("service_id `example`"), "{err}");
+        let sets = vec![SetSource::Unselected(None), SetSource::Loaded(&a)];
+        assert!(plan(&inputs(sets, SiteSource::Untouched, &[]), now()).is_ok());
+    }
+}
