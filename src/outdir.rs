@@ -25,6 +25,13 @@ pub(crate) fn is_own_entry(name: &str) -> bool {
 /// only.
 pub(crate) fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     check_out_dir(out)?;
+    check_apart(out, keys, templates)?;
+    if out.is_dir() { check_entries(out) } else { Ok(()) }
+}
+
+/// Fails unless `out` is neither the key directory nor the templates directory, nor inside
+/// or around either.
+fn check_apart(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     let resolved = resolve(out).map_err(|e| Error::io(out, e))?;
     for (dir, what) in [(keys, "key directory"), (templates, "templates directory")] {
         let Ok(other) = resolve(dir) else { continue };
@@ -45,9 +52,11 @@ pub(crate) fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<(
             FIX,
         ));
     }
-    if !out.is_dir() {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Fails unless the directory `out` holds only jwksmith's own entries, and no `.git`.
+fn check_entries(out: &Path) -> Result<()> {
     let mut strays = Vec::new();
     for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
         let entry = entry.map_err(|e| Error::io(out, e))?;
