@@ -1,5 +1,5 @@
 //! Where outputs go: one file to write under `out/` ([`OutputFile`]), one file as a build left
-//! it ([`Output`]), an entry of a plan ([`Planned`]: one or the other), and the layout of paths
+//! it (`Output`), an entry of a plan (`Planned`: one or the other), and the layout of paths
 //! there. A leaf of the crate: the planner makes these, the writer applies them, the self-test
 //! reads back what a build left under `out/private/`.
 

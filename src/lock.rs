@@ -1,11 +1,11 @@
 //! Exclusive locks between jwksmith processes, so that overlapping runs (two cron jobs, two CI
 //! jobs, a `watch` and a hand-run `build`) act one after the other.
 //!
-//! The commands that change `keys/` hold [`Lock::keys`] (`keys/.jwksmith/lock`) for their whole
-//! run, and `build` holds [`Lock::out`] (`out/.jwksmith-lock`). A lock is `flock(2)` on an open
+//! The commands that change `keys/` hold `Lock::keys` (`keys/.jwksmith/lock`) for their whole
+//! run, and `build` holds `Lock::out` (`out/.jwksmith-lock`). A lock is `flock(2)` on an open
 //! file (std's [`File::lock`]): the kernel releases it when the process ends, however it ends,
 //! so a killed run never leaves a stale lock. A second process waits for it (up to 60 s, or
-//! [`TIMEOUT_VAR`], read by [`timeout`]), then fails naming the lock file. Each command loads what it acts on only
+//! `TIMEOUT_VAR`, read by `timeout`), then fails naming the lock file. Each command loads what it acts on only
 //! once it holds the lock, so it acts on what the first one left.
 
 use std::fs::{self, File, OpenOptions, TryLockError};

@@ -2,10 +2,10 @@
 //! incremental build can tell an untouched file from a changed one without reading it.
 //!
 //! File systems keep change times at a clock tick (a few milliseconds), so a file changed twice
-//! within one tick can keep its stamp. Like git's index, a stamp taken within [`RACY_MARGIN`] of
+//! within one tick can keep its stamp. Like git's index, a stamp taken within `RACY_MARGIN` of
 //! the file's own change time is *racy*: it proves nothing, and the contents must be checked.
 //!
-//! On Linux a [`Root`] reads stamps with `statx` relative to a directory opened once; elsewhere
+//! On Linux a `Root` reads stamps with `statx` relative to a directory opened once; elsewhere
 //! (and with the `portable` feature, which CI uses to test this path on Linux) by whole path
 //! through std. Both give the same stamps.
 

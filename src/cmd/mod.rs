@@ -81,7 +81,7 @@ pub fn parse_set(path: &str) -> std::result::Result<String, String> {
 }
 
 /// The start of every command that changes `keys/`: takes the lock of `keys/` for the whole
-/// run ([`crate::lock::Lock::keys`]; an overlapping command waits, then acts on what this one
+/// run (`lock::Lock::keys`; an overlapping command waits, then acts on what this one
 /// leaves), then finishes what an interrupted command left there ([`crate::keystore::recover`]:
 /// leftover temporary files, keys jwksmith started), before anything reads the sets. Returns the
 /// lock and the context to run under.

@@ -4,7 +4,7 @@
 //! The record lives in the user's cache directory (`$JWKSMITH_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/jwksmith`, else `~/.cache/jwksmith`; `JWKSMITH_CACHE_DIR=off` turns it
 //! off), one file per `keys`/`out`/templates triple, never under `out/`: outputs stay
-//! deterministic. It holds no key material: file and directory stamps ([`Stamp`]), what each
+//! deterministic. It holds no key material: file and directory stamps (`Stamp`), what each
 //! set shows on the site, and its warnings.
 //!
 //! A set is reused, not reloaded, only when all of these hold; otherwise it is built as if the
@@ -15,13 +15,13 @@
 //! `keys/` and `out/` are not read again while their stamps show no file added, removed or
 //! renamed. A missing, unreadable or foreign record is no record.
 //!
-//! The record file is checksummed ([`Cache::read`]): a record that is damaged, truncated, made
+//! The record file is checksummed (`Cache::read`): a record that is damaged, truncated, made
 //! longer, or made for other directories or another jwksmith is ignored before it is decoded,
 //! and a build without a record is a full build. A record can make a build faster, never
 //! different.
 //!
 //! A build first reads the stamps of everything the record names, on all cores, each by a
-//! short lookup from `keys/` or `out/` opened once ([`Record::survey`]). When all match, it is
+//! short lookup from `keys/` or `out/` opened once (`Record::survey`). When all match, it is
 //! done: nothing else is read, planned or written. The record file holds the record, then the
 //! sets' site rows, which only a build that renders the site again reads.
 //!
@@ -29,8 +29,8 @@
 //! file system's clock tick (milliseconds) after the build wrote it, by another program while
 //! the build ran. `jwksmith check` compares bytes and always catches it.
 //!
-//! The rooms: [`record`] (the format, and one set's record), [`reuse`] (the survey and what it
-//! lets a build skip), [`cache`] (the record file).
+//! The rooms: `record` (the format, and one set's record), `reuse` (the survey and what it
+//! lets a build skip), `cache` (the record file).
 
 mod cache;
 mod record;

@@ -1,11 +1,11 @@
 //! The planner: the sets (loaded this run, or kept as the last build left them) and `now` in,
 //! every file of `out/` the run is responsible for out, each to be written or kept. Pure: no
-//! disk, no clock. `build` writes the plan ([`crate::write::apply`]), `check` compares it with
+//! disk, no clock. `build` writes the plan (`crate::write::apply`), `check` compares it with
 //! the disk (and plans again at other instants), `build --set` plans the selected sets with
 //! every other file of `out/` left as it is, and `watch` runs `build` again.
 //!
 //! The record of incremental builds only decides which sets are read again
-//! ([`SetSource::Kept`]); the plan is the same either way.
+//! (`SetSource::Kept`); the plan is the same either way.
 
 mod checks;
 mod set;

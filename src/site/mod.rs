@@ -1,5 +1,5 @@
 //! The site files rendered with minijinja: embedded default templates, overridden file by file
-//! from the templates directory (`site-template/`, read by [`read`], the only I/O here).
+//! from the templates directory (`site-template/`, read by `read`, the only I/O here).
 //! Rendering is pure.
 
 mod rows;

@@ -1,5 +1,5 @@
-//! The disk side of `out/` and of key files: writing one file atomically ([`atomic`]),
-//! applying a plan ([`apply`]), reading `out/` back and comparing it with a plan ([`walk`]).
+//! The disk side of `out/` and of key files: writing one file atomically (`atomic`),
+//! applying a plan (`apply`), reading `out/` back and comparing it with a plan (`walk`).
 
 mod apply;
 mod atomic;

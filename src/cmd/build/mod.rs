@@ -1,10 +1,10 @@
 //! `jwksmith build`: write `out/public/` and `out/private/` from `keys/` and the templates.
 //!
-//! Every build loads, plans with the one planner ([`crate::plan::plan`]) and writes the plan
-//! ([`crate::write::apply`]). A build of every set is incremental ([`all`]): the record of the
+//! Every build loads, plans with the one planner (`crate::plan::plan`) and writes the plan
+//! (`crate::write::apply`). A build of every set is incremental (`all`): the record of the
 //! last build decides which sets are read again, and nothing is written when nothing changed.
 //! A `--set` build plans the selected sets with every other file of `out/` left as it is
-//! ([`Selection`]); a build into a read-only `out/` only compares ([`read_only`]). The output
+//! (`Selection`); a build into a read-only `out/` only compares (`read_only`). The output
 //! is the same bytes whichever way.
 
 mod all;
