@@ -13,7 +13,7 @@ use super::atomic::{ensure_dir, ensure_dir_created, write_atomic_via};
 use super::walk::{Entries, check_out_dir, existing_entries};
 use super::{STAGING_DIR, TEMP_PREFIX};
 use crate::error::{Error, Result};
-use crate::layout::{Output, OutputFile, Planned, parents};
+use crate::layout::{OutputFile, Planned, parents};
 use crate::stamp::Stamp;
 
 /// What a write did.
@@ -25,8 +25,9 @@ pub(crate) struct WriteReport {
     pub(crate) unchanged: usize,
     /// Files removed because the plan no longer produces them.
     pub(crate) removed: Vec<String>,
-    /// Each planned file as it is now in place, in plan order.
-    pub(crate) outputs: Vec<Output>,
+    /// The stamp of each planned file as it is now in place, in plan order (a kept file's as
+    /// recorded).
+    pub(crate) stamps: Vec<Stamp>,
 }
 
 /// Which existing files under `out/` a run is responsible for (may rewrite or remove).
@@ -156,7 +157,7 @@ fn report_of(plan: &[Planned], written: Vec<(bool, Stamp)>) -> WriteReport {
                 output.stamp
             }
         };
-        report.outputs.push(Output { path: planned.path().to_string(), stamp });
+        report.stamps.push(stamp);
     }
     report
 }

@@ -156,17 +156,30 @@ impl SetState {
     }
 
     /// The set's record after the build: a reused one as it was, a loaded one with its files
-    /// (`planned` in the plan) as they are now in place (`outputs`, in plan order).
-    fn into_record(self, planned: &PlannedSet, outputs: &[Output], seen_at: Nanos, ctx: &Context) -> SetRecord {
+    /// (`planned` in `plan`) as they are now in place (`stamps`, in plan order).
+    fn into_record(
+        self,
+        planned: &PlannedSet,
+        plan: &Plan,
+        stamps: &[Stamp],
+        seen_at: Nanos,
+        ctx: &Context,
+    ) -> SetRecord {
         match self {
             SetState::Reused { record, .. } => *record,
             SetState::Loaded(fresh) => {
                 let site = planned.site.as_ref().map(encode_site).unwrap_or_default();
                 let read = SetRead { set: &fresh.set, inputs: fresh.inputs, site, warnings: fresh.warnings };
-                SetRecord::new(read, seen_at, ctx.now, outputs[planned.files.clone()].to_vec())
+                SetRecord::new(read, seen_at, ctx.now, outputs(plan, stamps, planned.files.clone()))
             }
         }
     }
+}
+
+/// The files `range` of `plan` as they are now in place, given the `stamps` of every file.
+fn outputs(plan: &Plan, stamps: &[Stamp], range: std::ops::Range<usize>) -> Vec<Output> {
+    let files = plan.files[range.clone()].iter();
+    files.zip(&stamps[range]).map(|(f, stamp)| Output { path: f.path().to_string(), stamp: *stamp }).collect()
 }
 
 /// Where the site files come from in this build.
@@ -211,9 +224,12 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     let Found { key_dirs, keys_as_recorded, existing, out_as_recorded } = found;
     let (plan, report) = plan_and_write(ctx, pretty, &states, &site, index_size, existing, out_as_recorded)?;
     let read_again = states.iter().any(|s| matches!(s, SetState::Loaded(_)));
-    let records: Vec<SetRecord> =
-        states.into_iter().zip(&plan.sets).map(|(s, p)| s.into_record(p, &report.outputs, seen_at, ctx)).collect();
-    let site_outputs = report.outputs[plan.site_start()..].to_vec();
+    let records: Vec<SetRecord> = states
+        .into_iter()
+        .zip(&plan.sets)
+        .map(|(s, p)| s.into_record(p, &plan, &report.stamps, seen_at, ctx))
+        .collect();
+    let site_outputs = outputs(&plan, &report.stamps, plan.site_start()..plan.files.len());
     // Nothing read again, written or removed, and out/ as recorded: the record stays as it is.
     let unchanged = keys_as_recorded
         && out_as_recorded
