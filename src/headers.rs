@@ -3,7 +3,7 @@
 
 /// One rule: a path pattern and its headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// URL path, possibly ending in `*`.
     pub pattern: String,
     /// Header name and value pairs.
@@ -11,7 +11,7 @@ pub struct Rule {
 }
 
 /// Parses `_headers`: a path line, then indented `Name: value` lines; `#` starts a comment.
-pub fn parse(text: &str) -> Vec<Rule> {
+pub(crate) fn parse(text: &str) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
@@ -39,7 +39,7 @@ fn matches(pattern: &str, path: &str) -> bool {
 }
 
 /// Every header that applies to `path`, in file order.
-pub fn for_path(rules: &[Rule], path: &str) -> Vec<(String, String)> {
+pub(crate) fn for_path(rules: &[Rule], path: &str) -> Vec<(String, String)> {
     rules.iter().filter(|r| matches(&r.pattern, path)).flat_map(|r| r.headers.iter().cloned()).collect()
 }
 

@@ -11,29 +11,29 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Name of the state directory inside `keys/`.
-pub const STATE_DIR: &str = ".jwksmith";
+pub(crate) const STATE_DIR: &str = ".jwksmith";
 
 /// The lock file of the commands that change `keys/` (inside [`STATE_DIR`]).
-pub const LOCK_FILE: &str = "lock";
+pub(crate) const LOCK_FILE: &str = "lock";
 
 /// Directory of temporary files of key writes (inside [`STATE_DIR`]).
-pub const TMP_DIR: &str = "tmp";
+pub(crate) const TMP_DIR: &str = "tmp";
 
 /// Directory of the records of keys started and not yet finished (inside [`STATE_DIR`]).
-pub const STARTED_DIR: &str = "started";
+pub(crate) const STARTED_DIR: &str = "started";
 
 /// What `.gitignore` in the state directory says: ignore everything here, itself included.
 const GITIGNORE: &str = "# jwksmith's locks, temporary files and records: never commit them.\n*\n";
 
 /// `keys/.jwksmith/`, without touching the disk.
-pub fn state_dir(keys: &Path) -> PathBuf {
+pub(crate) fn state_dir(keys: &Path) -> PathBuf {
     keys.join(STATE_DIR)
 }
 
 /// `keys/.jwksmith/` made (0700) when missing, without its `.gitignore`: for the lock file,
 /// which must exist before the lock is held. Only the lock's holder writes the `.gitignore`
 /// ([`ensure`]), since its temporary file is a leftover to the recovery of another holder.
-pub fn make(keys: &Path) -> Result<PathBuf> {
+pub(crate) fn make(keys: &Path) -> Result<PathBuf> {
     let state = state_dir(keys);
     make_private_dir(&state)?;
     Ok(state)
@@ -41,7 +41,7 @@ pub fn make(keys: &Path) -> Result<PathBuf> {
 
 /// `keys/.jwksmith/<name>` made (0700, with its `.gitignore`) when missing; returns its path.
 /// `name` may be empty for the state directory itself. Called under the lock of `keys/`.
-pub fn ensure(keys: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn ensure(keys: &Path, name: &str) -> Result<PathBuf> {
     let state = make(keys)?;
     let ignore = state.join(".gitignore");
     if !ignore.exists() {

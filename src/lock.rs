@@ -1,11 +1,11 @@
 //! Exclusive locks between jwksmith processes, so that overlapping runs (two cron jobs, two CI
 //! jobs, a `watch` and a hand-run `build`) act one after the other.
 //!
-//! The commands that change `keys/` hold [`Lock::keys`] (`keys/.jwksmith/lock`) for their whole
-//! run, and `build` holds [`Lock::out`] (`out/.jwksmith-lock`). A lock is `flock(2)` on an open
+//! The commands that change `keys/` hold `Lock::keys` (`keys/.jwksmith/lock`) for their whole
+//! run, and `build` holds `Lock::out` (`out/.jwksmith-lock`). A lock is `flock(2)` on an open
 //! file (std's [`File::lock`]): the kernel releases it when the process ends, however it ends,
 //! so a killed run never leaves a stale lock. A second process waits for it (up to 60 s, or
-//! [`TIMEOUT_VAR`]), then fails naming the lock file. Each command loads what it acts on only
+//! `TIMEOUT_VAR`, read by `timeout`), then fails naming the lock file. Each command loads what it acts on only
 //! once it holds the lock, so it acts on what the first one left.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -14,19 +14,17 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::keystate;
 use crate::outdir;
-use crate::times::Timestamp;
 use crate::ui::Ui;
 
 /// Environment variable that sets how long a command waits for a lock (a duration such as
 /// `60s`, `500ms` or `5m`; `0s` tries once).
-pub const TIMEOUT_VAR: &str = "JWKSMITH_LOCK_TIMEOUT";
+pub(crate) const TIMEOUT_VAR: &str = "JWKSMITH_LOCK_TIMEOUT";
 
 /// How long a command waits for a lock when [`TIMEOUT_VAR`] is not set.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A held lock, released when dropped. A lock that needs none (a directory where nothing can
 /// be written, or a key directory that does not exist yet) holds no file.
@@ -43,8 +41,8 @@ pub struct Lock {
 impl Lock {
     /// The lock of the commands that change `keys/` (`keys/.jwksmith/lock`). None is taken when
     /// `keys/` does not exist (the command then reports it, or makes it), or cannot be written.
-    pub fn keys(keys: &Path, ui: &Ui) -> Result<Lock> {
-        let timeout = timeout()?;
+    /// Waits up to `timeout` for another holder, telling `ui` once.
+    pub(crate) fn keys(keys: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
         if !keys.is_dir() {
             return Ok(Lock::none());
         }
@@ -69,9 +67,9 @@ impl Lock {
 
     /// The lock of `build` on `out/` (`out/.jwksmith-lock`), making `out/` when it is missing.
     /// None is taken when `out/` cannot be written: a build that has something to write then
-    /// fails on its first write, and one that has nothing to write needs no lock.
-    pub fn out(out: &Path, ui: &Ui) -> Result<Lock> {
-        let timeout = timeout()?;
+    /// fails on its first write, and one that has nothing to write needs no lock. Waits up to
+    /// `timeout` for another holder, telling `ui` once.
+    pub(crate) fn out(out: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
         let made = match make_dirs(out) {
             Ok(made) => made,
             Err(e) if not_writable(&e) => return Ok(Lock::none()),
@@ -112,20 +110,8 @@ impl Drop for Lock {
     }
 }
 
-/// Takes the lock of `keys/` for a command that changes it, and returns the context to run
-/// under: the clock (unless `--now` fixed it) is read again, since the wait may have been long
-/// and the keys the first run made carry its own, later, time.
-pub fn lock_keys(ctx: &Context) -> Result<(Lock, Context)> {
-    let lock = Lock::keys(&ctx.keys, &ctx.ui)?;
-    let mut ctx = ctx.clone();
-    if !ctx.now_fixed {
-        ctx.now = Timestamp::now();
-    }
-    Ok((lock, ctx))
-}
-
 /// The wait [`TIMEOUT_VAR`] asks for, or [`DEFAULT_TIMEOUT`].
-fn timeout() -> Result<Duration> {
+pub(crate) fn timeout() -> Result<Duration> {
     let Some(value) = std::env::var_os(TIMEOUT_VAR) else { return Ok(DEFAULT_TIMEOUT) };
     let text = value.to_string_lossy();
     humantime::parse_duration(text.trim()).map_err(|_| {
@@ -240,7 +226,7 @@ mod tests {
     fn a_second_lock_waits_for_the_first() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let first = Lock::out(&out, &quiet()).unwrap();
+        let first = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).unwrap();
         assert!(first.is_held());
         let lock_file = out.join(outdir::LOCK_FILE);
         // Another open file description of the same file: flock excludes it even in-process.
@@ -256,9 +242,9 @@ mod tests {
     fn a_lock_on_a_made_out_dir_removes_it_when_nothing_else_was_written() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("a/b/out");
-        drop(Lock::out(&out, &quiet()).unwrap());
+        drop(Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).unwrap());
         assert!(!dir.path().join("a").exists(), "made directories removed again");
-        let lock = Lock::out(&out, &quiet()).unwrap();
+        let lock = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).unwrap();
         fs::write(out.join("kept"), "x").unwrap();
         drop(lock);
         assert!(out.join(outdir::LOCK_FILE).is_file(), "out/ with outputs keeps its lock file");
@@ -268,7 +254,7 @@ mod tests {
     fn a_waiter_whose_lock_file_was_removed_starts_again() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let first = Lock::out(&out, &quiet()).unwrap();
+        let first = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).unwrap();
         let lock_file = out.join(outdir::LOCK_FILE);
         let waiter = std::thread::spawn({
             let lock_file = lock_file.clone();
@@ -285,12 +271,12 @@ mod tests {
     #[test]
     fn no_lock_is_needed_where_nothing_can_be_written() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!Lock::keys(&dir.path().join("missing"), &quiet()).unwrap().is_held());
+        assert!(!Lock::keys(&dir.path().join("missing"), DEFAULT_TIMEOUT, &quiet()).unwrap().is_held());
         assert!(!dir.path().join("missing").exists());
 
         // A read-only out/ (root ignores mode bits: chattr +i makes it immutable).
         let out = dir.path().join("out");
-        let first = Lock::out(&out, &quiet()).unwrap();
+        let first = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).unwrap();
         fs::write(out.join("kept"), "x").unwrap();
         drop(first);
         let chattr = |flag: &str, path: &Path| {
@@ -302,12 +288,12 @@ mod tests {
             return;
         }
         // With its lock file: locked through a read-only descriptor. Without: no lock.
-        let with_file = Lock::out(&out, &quiet()).map(|l| l.is_held());
+        let with_file = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).map(|l| l.is_held());
         chattr("-i", &out);
         fs::remove_file(out.join(outdir::LOCK_FILE)).unwrap();
         chattr("+i", &out);
-        let without_file = Lock::out(&out, &quiet()).map(|l| l.is_held());
-        let keys = Lock::keys(&out, &quiet()).map(|l| l.is_held());
+        let without_file = Lock::out(&out, DEFAULT_TIMEOUT, &quiet()).map(|l| l.is_held());
+        let keys = Lock::keys(&out, DEFAULT_TIMEOUT, &quiet()).map(|l| l.is_held());
         chattr("-i", &out);
         assert!(with_file.unwrap(), "locked through a read-only descriptor");
         assert!(!without_file.unwrap(), "no lock where none can be made");

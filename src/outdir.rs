@@ -5,28 +5,35 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::write::{STAGING_DIR, TEMP_PREFIX, check_out_dir};
 
-/// The lock file of `build`, among jwksmith's own files in `out/` (see [`crate::lock`]).
-pub const LOCK_FILE: &str = ".jwksmith-lock";
+/// The lock file of `build`, among jwksmith's own files in `out/` (see `lock`).
+pub(crate) const LOCK_FILE: &str = ".jwksmith-lock";
 
 /// What a refused `--out` is told to do.
 const FIX: &str = "pass another --out, such as out";
 
 /// True for the names jwksmith may find at the top of `out/`: its outputs, its lock, its
 /// staging directory and its temporary files.
-pub fn is_own_entry(name: &str) -> bool {
+pub(crate) fn is_own_entry(name: &str) -> bool {
     ["public", "private", LOCK_FILE, STAGING_DIR].contains(&name) || name.starts_with(TEMP_PREFIX)
 }
 
-/// Fails, naming `--out`, unless it is a directory jwksmith owns (or missing). Reads only.
-pub fn check_owned(ctx: &Context) -> Result<()> {
-    let out = &ctx.out;
+/// Fails, naming `out`, unless it is a directory jwksmith owns (or missing): not the key
+/// directory `keys` or the templates directory `templates`, nor inside or around either. Reads
+/// only.
+pub(crate) fn check_owned(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     check_out_dir(out)?;
+    check_apart(out, keys, templates)?;
+    if out.is_dir() { check_entries(out) } else { Ok(()) }
+}
+
+/// Fails unless `out` is neither the key directory nor the templates directory, nor inside
+/// or around either.
+fn check_apart(out: &Path, keys: &Path, templates: &Path) -> Result<()> {
     let resolved = resolve(out).map_err(|e| Error::io(out, e))?;
-    for (dir, what) in [(&ctx.keys, "key directory"), (&ctx.templates, "templates directory")] {
+    for (dir, what) in [(keys, "key directory"), (templates, "templates directory")] {
         let Ok(other) = resolve(dir) else { continue };
         let relation = if resolved == other {
             format!("is the {what} itself")
@@ -45,9 +52,11 @@ pub fn check_owned(ctx: &Context) -> Result<()> {
             FIX,
         ));
     }
-    if !out.is_dir() {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// Fails unless the directory `out` holds only jwksmith's own entries, and no `.git`.
+fn check_entries(out: &Path) -> Result<()> {
     let mut strays = Vec::new();
     for entry in std::fs::read_dir(out).map_err(|e| Error::io(out, e))? {
         let entry = entry.map_err(|e| Error::io(out, e))?;

@@ -2,10 +2,10 @@
 //! incremental build can tell an untouched file from a changed one without reading it.
 //!
 //! File systems keep change times at a clock tick (a few milliseconds), so a file changed twice
-//! within one tick can keep its stamp. Like git's index, a stamp taken within [`RACY_MARGIN`] of
+//! within one tick can keep its stamp. Like git's index, a stamp taken within `RACY_MARGIN` of
 //! the file's own change time is *racy*: it proves nothing, and the contents must be checked.
 //!
-//! On Linux a [`Root`] reads stamps with `statx` relative to a directory opened once; elsewhere
+//! On Linux a `Root` reads stamps with `statx` relative to a directory opened once; elsewhere
 //! (and with the `portable` feature, which CI uses to test this path on Linux) by whole path
 //! through std. Both give the same stamps.
 
@@ -17,14 +17,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 /// Nanoseconds since the Unix epoch.
-pub type Nanos = i128;
+pub(crate) type Nanos = i128;
 
 /// How close to its change time a stamp must have been taken to be racy. Far above the coarsest
 /// tick of a local file system's clock (10 ms).
-pub const RACY_MARGIN: Nanos = 100_000_000;
+pub(crate) const RACY_MARGIN: Nanos = 100_000_000;
 
 /// The identity and change stamp of a file, as `stat` reports it (links followed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     dev: u64,
     ino: u64,
@@ -36,7 +36,7 @@ pub struct Stamp {
 
 impl Stamp {
     /// The stamp of already-read metadata.
-    pub fn of(meta: &Metadata) -> Stamp {
+    pub(crate) fn of(meta: &Metadata) -> Stamp {
         let nanos = |secs: i64, nsec: i64| Nanos::from(secs) * 1_000_000_000 + Nanos::from(nsec);
         Stamp {
             dev: meta.dev(),
@@ -49,19 +49,19 @@ impl Stamp {
     }
 
     /// The stamp of the file at `path`, or `None` when it cannot be read.
-    pub fn read(path: &Path) -> Option<Stamp> {
+    pub(crate) fn read(path: &Path) -> Option<Stamp> {
         std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
     }
 
     /// The file's size in bytes.
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
     /// True when this stamp, taken at `seen_at`, does not prove the file unchanged since: it was
     /// changed within [`RACY_MARGIN`] before (or, by its times, after), or its file system keeps
     /// no times.
-    pub fn is_racy(&self, seen_at: Nanos) -> bool {
+    pub(crate) fn is_racy(&self, seen_at: Nanos) -> bool {
         self.ctime <= 0 || self.mtime <= 0 || self.ctime.max(self.mtime) > seen_at - RACY_MARGIN
     }
 }
@@ -70,20 +70,20 @@ impl Stamp {
 /// each path is looked up from it, a few path components each instead of the whole path.
 /// Thousands of stamps are read per build, and the lookup is most of what a `statx` costs.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     dir: PathBuf,
     at: Option<at::Dir>,
 }
 
 impl Root {
     /// Opens `dir` (when it cannot be opened, stamps are read by their whole path).
-    pub fn open(dir: &Path) -> Root {
+    pub(crate) fn open(dir: &Path) -> Root {
         Root { dir: dir.to_path_buf(), at: at::Dir::open(dir) }
     }
 
     /// The stamp of `path`: the root's path joined with more (read from the root), or any other
     /// path (read as it is).
-    pub fn stamp(&self, path: &Path) -> Option<Stamp> {
+    pub(crate) fn stamp(&self, path: &Path) -> Option<Stamp> {
         match path.strip_prefix(&self.dir) {
             Ok(rel) if self.at.is_some() => self.stamp_under(rel),
             _ => Stamp::read(path),
@@ -91,7 +91,7 @@ impl Root {
     }
 
     /// The stamp of `rel`, relative to the root (`""`: the root itself).
-    pub fn stamp_under(&self, rel: impl AsRef<Path>) -> Option<Stamp> {
+    pub(crate) fn stamp_under(&self, rel: impl AsRef<Path>) -> Option<Stamp> {
         let rel = rel.as_ref();
         match &self.at {
             Some(dir) => dir.stamp(rel),
@@ -163,12 +163,12 @@ mod at {
 }
 
 /// The clock, in nanoseconds since the Unix epoch.
-pub fn now_nanos() -> Nanos {
+pub(crate) fn now_nanos() -> Nanos {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as Nanos).unwrap_or(0)
 }
 
 /// A short digest of file contents: the first 16 bytes of their SHA-256.
-pub fn digest(bytes: &[u8]) -> [u8; 16] {
+pub(crate) fn digest(bytes: &[u8]) -> [u8; 16] {
     let full = ring::digest::digest(&ring::digest::SHA256, bytes);
     let mut short = [0; 16];
     short.copy_from_slice(&full.as_ref()[..16]);

@@ -188,7 +188,7 @@ fn wait(ctx: &Context, next_change: Option<Timestamp>) -> Duration {
 /// Builds, then rebuilds on changes, and at scheduled state changes, until the process ends.
 pub fn run(ctx: &Context) -> Result<()> {
     // An --out it may not write is refused at once (a build would refuse it every time).
-    crate::outdir::check_owned(ctx)?;
+    crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
     let mut ctx = ctx.clone();
     let mut next_change = rebuild(&ctx);
     let mut watches = Watches::start(&ctx)?;

@@ -3,12 +3,13 @@
 //! due soon or overdue, client pitfalls ([`crate::lint`]) and hand-dropped private keys that git
 //! would commit; `--strict` fails on any warning.
 
-use crate::cmd::build::{ownership, plan, warn_missing_specs, warn_unignored_keys};
-use crate::cmd::{Context, Loaded, load_reusing_self_tests};
+use crate::cmd::build::{Selection, plural, warn_missing_specs, warn_unignored_keys};
+use crate::cmd::{Context, load_reusing_self_tests};
 use crate::error::{Error, Result};
 use crate::layout::set_prefix;
 use crate::lifecycle::State;
 use crate::lint::lint_set;
+use crate::plan::plan;
 use crate::times::Timestamp;
 use crate::write::diff_public;
 
@@ -18,8 +19,8 @@ const LOOK_BEHIND: usize = 8;
 /// When `out/public/` is exactly what a build before one of the latest scheduled state changes
 /// (a key's `activates`, `retires` or `expires` since the last key was created) wrote, the
 /// first change since: when, which key, and what it became.
-fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Option<(Timestamp, String, State)> {
-    let keys = || loaded.sets.iter().flat_map(|s| &s.keys);
+fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, String, State)> {
+    let keys = || selection.loaded.sets.iter().flat_map(|s| &s.keys);
     let newest_created = keys().filter_map(|k| k.meta.created).max();
     let mut changes: Vec<(Timestamp, String, State)> = keys()
         .flat_map(|k| {
@@ -33,12 +34,12 @@ fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Option<(Timestamp, String
         .collect();
     changes.sort();
     changes.dedup();
-    let owner = ownership(ctx, loaded);
+    let inputs = selection.inputs(false);
     for (i, (at, _, _)) in changes.iter().enumerate().rev().take(LOOK_BEHIND) {
-        let before = Context { now: Timestamp::from_unix(at.unix() - 1), ..ctx.clone() };
+        let before = Timestamp::from_unix(at.unix() - 1);
         // A plan or comparison that fails here only means the answer is not this instant.
-        let same = plan(&before, loaded, false)
-            .and_then(|files| diff_public(&ctx.out, &files, owner.as_ref()))
+        let same = plan(&inputs, before)
+            .and_then(|plan| diff_public(&ctx.out, &plan.files, selection.ownership()))
             .is_ok_and(|diffs| diffs.is_empty());
         if same {
             return Some(changes[i].clone());
@@ -52,11 +53,12 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_unignored_keys(ctx, &loaded.sets);
-    let files = plan(ctx, &loaded, false)?;
-    let diffs = diff_public(&ctx.out, &files, ownership(ctx, &loaded).as_ref())?;
-    for set in &loaded.sets {
+    let selection = Selection::read(ctx, loaded)?;
+    let plan = plan(&selection.inputs(false), ctx.now)?;
+    let diffs = diff_public(&ctx.out, &plan.files, selection.ownership())?;
+    for set in &selection.loaded.sets {
         let path = format!("public/{}jwks.json", set_prefix(&set.path));
-        let planned = files.iter().find(|f| f.path == path).map(|f| serde_json::from_slice(&f.bytes));
+        let planned = plan.written().find(|f| f.path == path).map(|f| serde_json::from_slice(&f.bytes));
         let jwks = planned.and_then(Result::ok).unwrap_or_default();
         for w in lint_set(set, &jwks, ctx.now) {
             ctx.ui.warn(&w);
@@ -67,26 +69,23 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
         for d in &diffs {
             ctx.ui.data(&format!("{d}\n"));
         }
-        if let Some((at, kid, state)) = scheduled_change(ctx, &loaded) {
+        if let Some((at, kid, state)) = scheduled_change(ctx, &selection) {
             return Err(Error::Failed(format!(
                 "{} is stale only because a key's scheduled state change has arrived since the last build ({kid} became {state} at {at}): {} file{} differ; run jwksmith build and commit the result",
                 ctx.out.join("public").display(),
                 diffs.len(),
-                crate::cmd::build::plural(diffs.len())
+                plural(diffs.len())
             )));
         }
         return Err(Error::Failed(format!(
             "{} is stale: {} file{} differ from what `jwksmith build` would write; run `jwksmith build` and commit the result",
             ctx.out.join("public").display(),
             diffs.len(),
-            crate::cmd::build::plural(diffs.len())
+            plural(diffs.len())
         )));
     }
     if strict && warnings > 0 {
-        return Err(Error::Failed(format!(
-            "check --strict: {warnings} warning{}",
-            crate::cmd::build::plural(warnings)
-        )));
+        return Err(Error::Failed(format!("check --strict: {warnings} warning{}", plural(warnings))));
     }
     ctx.ui.report(&format!("{} is up to date", ctx.out.join("public").display()));
     Ok(())

@@ -81,12 +81,18 @@ pub(crate) fn parse_set(path: &str) -> std::result::Result<String, String> {
 }
 
 /// The start of every command that changes `keys/`: takes the lock of `keys/` for the whole
-/// run ([`crate::lock::lock_keys`]; an overlapping command waits, then acts on what this one
+/// run (`lock::Lock::keys`; an overlapping command waits, then acts on what this one
 /// leaves), then finishes what an interrupted command left there ([`crate::keystore::recover`]:
 /// leftover temporary files, keys jwksmith started), before anything reads the sets. Returns the
 /// lock and the context to run under.
 pub fn change_keys(ctx: &Context) -> Result<(crate::lock::Lock, Context)> {
-    let (lock, ctx) = crate::lock::lock_keys(ctx)?;
+    let lock = crate::lock::Lock::keys(&ctx.keys, crate::lock::timeout()?, &ctx.ui)?;
+    // The clock (unless `--now` fixed it) is read again: the wait may have been long, and the
+    // keys the first run made carry its own, later, time.
+    let mut ctx = ctx.clone();
+    if !ctx.now_fixed {
+        ctx.now = Timestamp::now();
+    }
     for line in crate::keystore::recover(&ctx.keys)? {
         ctx.ui.report(&line);
     }

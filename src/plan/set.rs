@@ -1,15 +1,9 @@
-//! The pure core: the model and `now` in, the complete list of output files out. No disk, no
-//! clock: `build` writes this list, `check` compares it with the disk.
+//! One set's files: the model and `now` in; its public JSON files, discovery document, mirrors
+//! and private files out. Pure.
 
+use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
 
-use std::path::PathBuf;
-
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
-use crate::keydir::{SetDir, config_of};
 use crate::layout::{OutputFile, set_prefix};
 use crate::model::{Key, KeySet};
 use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
@@ -23,7 +17,7 @@ pub struct PlanOptions {
 }
 
 /// The keys of `jwks.json` in publication order: current (spec order), next, previous.
-pub fn published_keys(set: &KeySet, now: Timestamp) -> Vec<&Key> {
+pub(crate) fn published_keys(set: &KeySet, now: Timestamp) -> Vec<&Key> {
     let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_active()).collect();
     keys.sort_by_key(|k| {
         let t = k.meta.times();
@@ -38,7 +32,7 @@ pub fn published_keys(set: &KeySet, now: Timestamp) -> Vec<&Key> {
 }
 
 /// The current key of a spec at `now` (the most recently activated, should there be two).
-pub fn current_of_spec<'a>(set: &'a KeySet, spec: &'a str, now: Timestamp) -> Option<&'a Key> {
+pub(crate) fn current_of_spec<'a>(set: &'a KeySet, spec: &'a str, now: Timestamp) -> Option<&'a Key> {
     set.keys_of_spec(spec)
         .filter(|k| k.state(now) == crate::lifecycle::State::Current)
         .max_by_key(|k| (k.meta.activates, k.meta.kid.clone()))
@@ -102,84 +96,4 @@ fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) 
         }
     }
     files
-}
-
-/// What a set with `api_mirrors` on claims at the site root: its `service_id` and `project_id`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MirrorClaim {
-    /// The set's `service_id`.
-    pub service_id: String,
-    /// The set's project id.
-    pub project_id: String,
-    /// The set's `keyset.toml` (named in the error).
-    pub file: PathBuf,
-}
-
-impl MirrorClaim {
-    /// The claim of `set`, when its mirrors are on.
-    pub fn of(set: &KeySet) -> Option<MirrorClaim> {
-        set.config.api_mirrors.then(|| MirrorClaim {
-            service_id: set.config.service_id.clone(),
-            project_id: set.project_id(),
-            file: set.config_file.clone().unwrap_or_else(|| set.dir.join("keyset.toml")),
-        })
-    }
-
-    /// The claim of the set at `dir` from its policy alone (a set a `--set` build does not
-    /// load still holds its mirror paths).
-    pub fn of_dir(dir: &SetDir) -> Result<Option<MirrorClaim>> {
-        let (config, file) = config_of(dir)?;
-        let set = KeySet {
-            path: dir.path.clone(),
-            dir: dir.dir.clone(),
-            config,
-            config_file: file,
-            keys: Vec::new(),
-            unfinished: Vec::new(),
-        };
-        Ok(MirrorClaim::of(&set))
-    }
-}
-
-/// Checks that no output is both a file and a directory of another output (a set published
-/// under a path that another set's mirror file or `jwks.json` takes): the error names both,
-/// before anything is written. `outputs` pairs each path (relative to `out/`) with what writes
-/// it (`set tenants/acme`).
-pub fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
-    let files: HashMap<&str, &str> = outputs.collect();
-    let mut paths: Vec<(&&str, &&str)> = files.iter().collect();
-    paths.sort_unstable();
-    for (path, owner) in paths {
-        if let Some((file, by)) = crate::layout::parents(path).find_map(|dir| files.get_key_value(dir)) {
-            return Err(Error::Failed(format!(
-                "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// What writes an output, for [`check_collisions`]: `set <publish path>` (`.` for the root).
-pub fn owner(publish_path: &str) -> String {
-    format!("set {}", if publish_path.is_empty() { "." } else { publish_path })
-}
-
-/// Checks that no two sets with mirrors on share a `service_id` or `project_id`.
-pub fn check_mirrors<'a>(claims: impl IntoIterator<Item = &'a MirrorClaim>) -> Result<()> {
-    let mut seen: BTreeMap<(&str, &str), &MirrorClaim> = BTreeMap::new();
-    for claim in claims {
-        for (field, value) in [("service_id", claim.service_id.as_str()), ("project_id", claim.project_id.as_str())] {
-            if let Some(other) = seen.insert((field, value), claim) {
-                return Err(Error::input(
-                    &claim.file,
-                    format!(
-                        "{field} `{value}` is also used by {} and both sets have api_mirrors on: their mirror files would collide",
-                        other.file.display()
-                    ),
-                    "give each set its own service_id / project_id, or turn api_mirrors off in one",
-                ));
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,238 @@
+//! The record of the last full build of one `keys`/`out`/templates triple: its format, and the
+//! record of one set ([`SetRecord`]) made from what a build read and wrote.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keydir::SetDir;
+use crate::layout::Output;
+use crate::model::KeySet;
+use crate::plan::MirrorClaim;
+use crate::site::SiteSet;
+use crate::stamp::{Nanos, Stamp};
+use crate::times::Timestamp;
+
+/// Version of the record's format; a record of another version is ignored.
+pub(super) const FORMAT: u32 = 3;
+
+/// The record of the last full build of one `keys`/`out`/templates triple.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    pub(super) format: u32,
+    /// The jwksmith version that made it.
+    pub(super) version: String,
+    pub(super) binary: Stamp,
+    /// `keys/`, `out/` and the templates directory, absolute, that it was made for.
+    pub(super) dirs: Vec<PathBuf>,
+    pub(super) pretty: bool,
+    /// Stamps of the template overrides (`None`: absent); `None` when one was racy.
+    pub(super) templates: Option<Vec<Option<Stamp>>>,
+    /// Every directory of `keys/` the walk read; `None` when one was racy.
+    pub(super) key_dirs: Option<Vec<(PathBuf, Stamp)>>,
+    /// Every directory under `out/` (and `out/` itself), parents first.
+    pub(super) out_dirs: Vec<(String, Stamp)>,
+    /// Every set, by publish path.
+    pub(super) sets: Vec<SetRecord>,
+    /// `index.html`, `_headers`, `.nojekyll`.
+    pub(super) site: Vec<Output>,
+}
+
+/// What a build read and wrote for one set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SetRecord {
+    /// Publish path.
+    pub(crate) path: String,
+    pub(super) dir: PathBuf,
+    /// Its files, by name in `dir`.
+    pub(super) inputs: Vec<(String, Stamp)>,
+    /// False when an input was racy when read: the set is reloaded next time.
+    pub(super) trusted: bool,
+    /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
+    pub(super) valid_from: Option<i64>,
+    pub(super) valid_until: Option<i64>,
+    /// What the set shows on the site ([`SiteSet`] encoded, decoded only when the site is
+    /// rendered again). Kept apart from the rest of the record, which a build with nothing to
+    /// do reads alone ([`Cache::read`], [`Record::attach_rows`]).
+    #[serde(skip)]
+    pub(super) site: Vec<u8>,
+    /// Its `api_mirrors` claim.
+    pub(crate) mirror: Option<MirrorClaim>,
+    /// Warnings its load printed.
+    pub(crate) warnings: Vec<String>,
+    /// The overdue-rotation warning of each spec with a coming rotation, and the instant (Unix
+    /// seconds) past which it is printed: these depend on `now`, not only on the files.
+    pub(super) overdue: Vec<(i64, String)>,
+    /// Its hand-dropped private key files, which git is asked about at every build (whether it
+    /// ignores them depends on files outside the set).
+    pub(crate) dropped_private: Vec<PathBuf>,
+    /// Number of keys.
+    pub(crate) keys: usize,
+    /// Its output files.
+    pub(crate) outputs: Vec<Output>,
+}
+
+/// A [`SiteSet`] as the record keeps it.
+pub(crate) fn encode_site(site: &SiteSet) -> Vec<u8> {
+    postcard::to_stdvec(site).unwrap_or_default()
+}
+
+/// The span `[from, until)` of instants around `now` in which none of `times` is crossed, so
+/// no state that depends only on them changes (Unix seconds; `None`: unbounded).
+fn validity(times: impl Iterator<Item = Timestamp>, now: Timestamp) -> (Option<i64>, Option<i64>) {
+    let (mut from, mut until) = (None::<Timestamp>, None::<Timestamp>);
+    for t in times {
+        if t <= now {
+            from = from.max(Some(t));
+        } else {
+            until = Some(until.map_or(t, |u| u.min(t)));
+        }
+    }
+    (from.map(Timestamp::unix), until.map(Timestamp::unix))
+}
+
+/// A set read in full by this build, with the stamps of its files taken before they were read.
+pub(crate) struct SetRead<'a> {
+    /// The set.
+    pub(crate) set: &'a KeySet,
+    /// Stamps of its files (`None`: could not be taken).
+    pub(crate) inputs: Vec<(PathBuf, Option<Stamp>)>,
+    /// What it shows on the site ([`encode_site`]).
+    pub(crate) site: Vec<u8>,
+    /// Warnings its load printed.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl SetRecord {
+    /// The record of a set this build loaded and wrote; `outputs` are its files once in place.
+    pub(crate) fn new(read: SetRead, seen_at: Nanos, now: Timestamp, outputs: Vec<Output>) -> SetRecord {
+        let SetRead { set, inputs, site, warnings } = read;
+        let trusted = inputs.iter().all(|(_, s)| s.is_some_and(|s| !s.is_racy(seen_at)));
+        let (valid_from, valid_until) = validity(set.keys.iter().flat_map(|k| k.meta.times().all()).flatten(), now);
+        SetRecord {
+            path: set.path.clone(),
+            dir: set.dir.clone(),
+            // A file without a name cannot be stamped again: the set is then not reused.
+            inputs: inputs.into_iter().filter_map(|(p, s)| Some((p.file_name()?.to_str()?.to_string(), s?))).collect(),
+            trusted,
+            valid_from,
+            valid_until,
+            site,
+            mirror: MirrorClaim::of(set),
+            warnings,
+            overdue: crate::rotation::coming(set, now)
+                .iter()
+                .map(|c| {
+                    let every = set.config.rotation.rotate_every;
+                    (c.overdue_at.unix(), crate::lint::overdue_warning(set.display_path(), c, every))
+                })
+                .collect(),
+            dropped_private: crate::gitignore::dropped_private_keys(set),
+            keys: set.keys.len(),
+            outputs,
+        }
+    }
+
+    /// The set's overdue-rotation warnings at `now` (within the span the record covers).
+    pub(crate) fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = &String> {
+        self.overdue.iter().filter(move |(at, _)| now.unix() > *at).map(|(_, w)| w)
+    }
+
+    /// What the set shows on the site, or `None` if the record cannot be decoded.
+    pub(crate) fn site(&self) -> Option<SiteSet> {
+        postcard::from_bytes(&self.site).ok()
+    }
+
+    /// The next instant after the build's `now` at which a key of the set may change state.
+    pub(crate) fn next_change(&self) -> Option<Timestamp> {
+        self.valid_until.map(Timestamp::from_unix)
+    }
+
+    /// True when the record holds at `now`.
+    pub(super) fn covers(&self, now: Timestamp) -> bool {
+        self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
+    }
+
+    /// True when the set can be reused at `now` for `dir`, whose files the survey found with
+    /// the recorded stamps (`same`).
+    pub(super) fn reusable(&self, dir: &SetDir, now: Timestamp, same: bool) -> bool {
+        same && self.trusted
+            && self.covers(now)
+            && self.dir == dir.dir
+            && self.inputs.len() == dir.files.len()
+            && self.inputs.iter().zip(&dir.files).all(|((name, _), file)| {
+                file.parent() == Some(dir.dir.as_path()) && file.file_name().and_then(|f| f.to_str()) == Some(name)
+            })
+    }
+}
+
+impl Record {
+    /// A record of a build (of every set) into these directories (`keys/`, `out/`, the
+    /// templates, absolute) with these options.
+    pub(crate) fn new(
+        dirs: &[PathBuf],
+        pretty: bool,
+        templates: Option<Vec<Option<Stamp>>>,
+        key_dirs: Option<Vec<(PathBuf, Stamp)>>,
+        out_dirs: Vec<(String, Stamp)>,
+        sets: Vec<SetRecord>,
+        site: Vec<Output>,
+    ) -> Option<Record> {
+        Some(Record {
+            format: FORMAT,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            binary: binary_stamp()?,
+            dirs: dirs.to_vec(),
+            pretty,
+            templates,
+            key_dirs,
+            out_dirs,
+            sets,
+            site,
+        })
+    }
+
+    /// The recorded sets.
+    pub(crate) fn sets(&self) -> &[SetRecord] {
+        &self.sets
+    }
+
+    /// How many files the recorded build left in `out/`.
+    pub(crate) fn output_count(&self) -> usize {
+        self.sets.iter().map(|s| s.outputs.len()).sum::<usize>() + self.site.len()
+    }
+
+    /// The size of `index.html` as the last build wrote it.
+    pub(crate) fn index_size(&self) -> Option<u64> {
+        self.site.iter().find(|o| o.path == "public/index.html").map(|o| o.stamp.size())
+    }
+
+    /// The recorded key-directory stamps (to carry into the next record).
+    pub(crate) fn key_dirs(&self) -> Option<Vec<(PathBuf, Stamp)>> {
+        self.key_dirs.clone()
+    }
+}
+
+/// The stamp of the running executable: a rebuilt or upgraded jwksmith ignores old records.
+pub(super) fn binary_stamp() -> Option<Stamp> {
+    std::env::current_exe().ok().and_then(|p| Stamp::read(&p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_unix(secs)
+    }
+
+    #[test]
+    fn validity_is_the_span_between_the_nearest_times() {
+        let times = [t(100), t(300), t(200), t(500)];
+        assert_eq!(validity(times.into_iter(), t(250)), (Some(200), Some(300)));
+        assert_eq!(validity(times.into_iter(), t(300)), (Some(300), Some(500)), "a time reached is behind");
+        assert_eq!(validity(times.into_iter(), t(50)), (None, Some(100)));
+        assert_eq!(validity(times.into_iter(), t(900)), (Some(500), None));
+        assert_eq!(validity(std::iter::empty(), t(900)), (None, None));
+    }
+}

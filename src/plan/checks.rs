@@ -1,0 +1,76 @@
+//! The checks of a whole plan: no two sets claim the same mirror paths, and no output is both a
+//! file and a directory of another. Pure: the claims of sets a run does not load are read by the
+//! command.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::KeySet;
+
+/// What a set with `api_mirrors` on claims at the site root: its `service_id` and `project_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MirrorClaim {
+    /// The set's `service_id`.
+    pub(crate) service_id: String,
+    /// The set's project id.
+    pub(crate) project_id: String,
+    /// The set's `keyset.toml` (named in the error).
+    pub(crate) file: PathBuf,
+}
+
+impl MirrorClaim {
+    /// The claim of `set`, when its mirrors are on.
+    pub(crate) fn of(set: &KeySet) -> Option<MirrorClaim> {
+        set.config.api_mirrors.then(|| MirrorClaim {
+            service_id: set.config.service_id.clone(),
+            project_id: set.project_id(),
+            file: set.config_file.clone().unwrap_or_else(|| set.dir.join("keyset.toml")),
+        })
+    }
+}
+
+/// Checks that no output is both a file and a directory of another output (a set published
+/// under a path that another set's mirror file or `jwks.json` takes): the error names both,
+/// before anything is written. `outputs` pairs each path (relative to `out/`) with what writes
+/// it (`set tenants/acme`).
+pub(crate) fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
+    let files: HashMap<&str, &str> = outputs.collect();
+    let mut paths: Vec<(&&str, &&str)> = files.iter().collect();
+    paths.sort_unstable();
+    for (path, owner) in paths {
+        if let Some((file, by)) = crate::layout::parents(path).find_map(|dir| files.get_key_value(dir)) {
+            return Err(Error::Failed(format!(
+                "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What writes an output, for [`check_collisions`]: `set <publish path>` (`.` for the root).
+pub(crate) fn owner(publish_path: &str) -> String {
+    format!("set {}", if publish_path.is_empty() { "." } else { publish_path })
+}
+
+/// Checks that no two sets with mirrors on share a `service_id` or `project_id`.
+pub(crate) fn check_mirrors<'a>(claims: impl IntoIterator<Item = &'a MirrorClaim>) -> Result<()> {
+    let mut seen: BTreeMap<(&str, &str), &MirrorClaim> = BTreeMap::new();
+    for claim in claims {
+        for (field, value) in [("service_id", claim.service_id.as_str()), ("project_id", claim.project_id.as_str())] {
+            if let Some(other) = seen.insert((field, value), claim) {
+                return Err(Error::input(
+                    &claim.file,
+                    format!(
+                        "{field} `{value}` is also used by {} and both sets have api_mirrors on: their mirror files would collide",
+                        other.file.display()
+                    ),
+                    "give each set its own service_id / project_id, or turn api_mirrors off in one",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
