@@ -70,7 +70,7 @@ impl Lock {
     /// fails on its first write, and one that has nothing to write needs no lock. Waits up to
     /// `timeout` for another holder, telling `ui` once.
     pub(crate) fn out(out: &Path, timeout: Duration, ui: &Ui) -> Result<Lock> {
-        let made = match make_dirs(out) {
+        let made = match crate::write::make_dirs(out) {
             Ok(made) => made,
             Err(e) if not_writable(&e) => return Ok(Lock::none()),
             Err(e) => return Err(Error::io(out, e)),
@@ -124,33 +124,6 @@ pub(crate) fn timeout() -> Result<Duration> {
 /// True for errors that mean "nothing can be written here".
 fn not_writable(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem)
-}
-
-/// Creates `dir` and its missing parents; returns the directories it made, outermost first.
-fn make_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut at = dir;
-    loop {
-        match fs::symlink_metadata(at) {
-            Ok(_) => break,
-            Err(e) if e.kind() == ErrorKind::NotFound => missing.push(at.to_path_buf()),
-            Err(e) => return Err(e),
-        }
-        match at.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
-            _ => break,
-        }
-    }
-    let mut made = Vec::new();
-    for dir in missing.into_iter().rev() {
-        match fs::create_dir(&dir) {
-            Ok(()) => made.push(dir),
-            // Made meanwhile by another run: not ours to remove.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(made)
 }
 
 /// Opens the lock file for locking: made (0600) when missing; opened read-only when it cannot
@@ -209,7 +182,7 @@ fn acquire(path: &Path, timeout: Duration, ui: &Ui, mut made: Vec<PathBuf>) -> R
             return Ok(Lock { file: Some(file), made });
         }
         if let Some(dir) = path.parent() {
-            made.extend(make_dirs(dir).map_err(|e| Error::io(dir, e))?);
+            made.extend(crate::write::make_dirs(dir).map_err(|e| Error::io(dir, e))?);
         }
     }
 }

@@ -92,6 +92,12 @@ fn check_entries(out: &Path) -> Result<()> {
     ))
 }
 
+/// True when `path` is `dir` or lies inside it, symlinks resolved ([`resolve`]); false when
+/// either cannot be resolved.
+pub(crate) fn is_inside(path: &Path, dir: &Path) -> bool {
+    matches!((resolve(path), resolve(dir)), (Ok(path), Ok(dir)) if path.starts_with(&dir))
+}
+
 /// `path` made absolute with every symlink resolved: each existing ancestor canonicalized in
 /// turn, and the rest (which does not exist yet) taken as written, `.` and `..` applied.
 fn resolve(path: &Path) -> std::io::Result<PathBuf> {

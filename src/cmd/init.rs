@@ -30,7 +30,7 @@ fn create_new(ctx: &Context, path: &Path, text: &str) -> Result<()> {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        crate::write::make_dirs(parent).map_err(|e| Error::io(parent, e))?;
     }
     crate::write::write_atomic(path, text.as_bytes(), 0o644, true)?;
     ctx.ui.report(&format!("created {}", path.display()));

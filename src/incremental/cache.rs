@@ -76,6 +76,10 @@ impl Cache {
                 None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache/jwksmith"),
             },
         };
+        // Never under keys/ or out/: it would be committed, deployed or removed as a stray.
+        if [keys, out].iter().any(|owned| crate::outdir::is_inside(&dir, owned)) {
+            return None;
+        }
         let dirs: Vec<PathBuf> =
             [keys, out, templates].iter().map(std::path::absolute).collect::<Result<_, _>>().ok()?;
         let mut id = Vec::new();

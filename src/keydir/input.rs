@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 const MAX_INPUT_BYTES: u64 = 1 << 20;
 
 /// What a file that is not a regular file is, for messages (`None` for a regular file).
-pub(super) fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
+pub(crate) fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
     if file_type.is_file() {
         None
@@ -32,7 +32,7 @@ pub(super) fn special_kind(file_type: fs::FileType) -> Option<&'static str> {
     }
 }
 
-pub(super) fn not_regular(path: &Path, kind: &str) -> Error {
+pub(crate) fn not_regular(path: &Path, kind: &str) -> Error {
     Error::input(
         path,
         format!("is {kind}, not a regular file: jwksmith reads only regular files"),

@@ -20,7 +20,7 @@ mod kid;
 mod set;
 mod walk;
 
-pub(crate) use input::read_input;
+pub(crate) use input::{not_regular, read_input, special_kind};
 pub(crate) use set::{check_now_after_created, config_of, read_set};
 pub use walk::discover;
 pub(crate) use walk::discover_stamped;

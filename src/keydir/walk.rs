@@ -85,7 +85,12 @@ impl Walk<'_> {
             return Ok(());
         }
         if !is_relevant(name) {
-            return Ok(());
+            // Never read, but a FIFO, socket or device (or a link to one) is an error wherever it is.
+            let kind = match entry.path_is_symlink() {
+                true => fs::metadata(path).ok().and_then(|m| special_kind(m.file_type())),
+                false => special_kind(entry.file_type()),
+            };
+            return kind.map_or(Ok(()), |kind| Err(not_regular(path, kind)));
         }
         if entry.path_is_symlink() {
             if !symlink_is_inside(path, &self.canonical_root)? {

@@ -34,7 +34,28 @@ pub(crate) fn read(dir: &Path) -> Vec<Override> {
         .collect()
 }
 
-/// The site with the overrides in `dir` ([`read`], [`Site::new`]).
+/// The site with the overrides in `dir` ([`read`], [`Site::new`]). A missing `dir` means no
+/// overrides; one that is not a directory, or holds a FIFO, socket or device (or a link to
+/// one) under any name, is an error naming it.
 pub(crate) fn load(dir: &Path) -> Result<Site> {
+    check_dir(dir)?;
     Site::new(read(dir))
+}
+
+fn check_dir(dir: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(dir) else { return Ok(()) };
+    if !meta.is_dir() {
+        return Err(Error::input(
+            dir,
+            "is not a directory: the templates directory holds template overrides",
+            "pass a directory with --templates DIR, or remove it to use the embedded templates",
+        ));
+    }
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let path = entry.path();
+        if let Some(kind) = std::fs::metadata(&path).ok().and_then(|m| crate::keydir::special_kind(m.file_type())) {
+            return Err(crate::keydir::not_regular(&path, kind));
+        }
+    }
+    Ok(())
 }

@@ -93,8 +93,11 @@ pub(crate) fn apply(
     };
     let wanted: HashSet<&str> = plan.iter().map(Planned::path).collect();
     let removed = remove_stale(out, existing, &wanted, &planned_dirs, owner)?;
-    // Staging is empty now (persisted temporary files were renamed, leftovers removed above).
-    let _ = fs::remove_dir(out.join(STAGING_DIR));
+    // Staging holds only its .gitignore now (persisted temporary files were renamed, leftovers
+    // removed above).
+    let staging = out.join(STAGING_DIR);
+    let _ = fs::remove_file(staging.join(".gitignore"));
+    let _ = fs::remove_dir(&staging);
     Ok(WriteReport { removed, ..report })
 }
 
@@ -116,6 +119,21 @@ fn make_dirs<'a>(out: &Path, dirs: &BTreeSet<(&'a str, bool)>) -> Result<HashSet
     Ok(created)
 }
 
+/// What the staging directory's `.gitignore` says: a temporary file a killed build leaves there
+/// (it may hold a private key) is never staged by `git add out`.
+const STAGING_GITIGNORE: &[u8] = b"*\n";
+
+/// Makes the staging directory (0700) with its `.gitignore`, before any temporary file.
+fn make_staging(staging: &Path) -> Result<()> {
+    ensure_dir(staging, 0o700)?;
+    let ignore = staging.join(".gitignore");
+    match fs::OpenOptions::new().write(true).create_new(true).open(&ignore) {
+        Ok(mut file) => std::io::Write::write_all(&mut file, STAGING_GITIGNORE).map_err(|e| Error::io(&ignore, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(&ignore, e)),
+    }
+}
+
 /// Writes `files` on all cores, each unless its bytes are there; returns for each whether it
 /// was written, and its stamp once in place. Temporary files live in `out/`'s staging
 /// directory, outside public/ and private/: a killed build never leaves one where it could be
@@ -125,7 +143,7 @@ fn put_all(out: &Path, files: &[&OutputFile], created: &HashSet<&str>) -> Result
     let staging = out.join(STAGING_DIR);
     let staging = std::path::absolute(&staging).map_err(|e| Error::io(&staging, e))?;
     if !files.is_empty() {
-        ensure_dir(&staging, 0o700)?;
+        make_staging(&staging)?;
     }
     files
         .par_iter()
@@ -227,6 +245,10 @@ fn remove_stale(
             rel.starts_with(&format!("{STAGING_DIR}/")) || (!rel.contains('/') && rel.starts_with(TEMP_PREFIX));
         if !wanted.contains(rel.as_str()) && (staged || (output(&rel) && owner.owns(&rel))) {
             let path = out.join(&rel);
+            // A link found where the plan needs a directory was replaced by one: nothing to remove.
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             removed.push(rel);
         }

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::TEMP_PREFIX;
 use crate::error::{Error, Result};
@@ -123,7 +123,15 @@ pub(super) fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
         }
         return Ok(true);
     }
-    match fs::metadata(dir) {
+    match fs::symlink_metadata(dir) {
+        // A link where a directory belongs is replaced, never followed: through it, files would
+        // land wherever it points (keys/ included).
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::remove_file(dir).map_err(|e| Error::io(dir, e))?;
+            fs::DirBuilder::new().mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+            return Ok(true);
+        }
         Ok(meta) if meta.is_dir() => {
             if meta.permissions().mode() & 0o777 != mode {
                 fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
@@ -138,6 +146,38 @@ pub(super) fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
     fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
     Ok(true)
+}
+
+/// Creates `dir` and its missing parents, each exactly 0755 whatever the umask; returns the
+/// directories it made, outermost first (existing ones keep their modes).
+pub(crate) fn make_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    loop {
+        match fs::symlink_metadata(at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(at.to_path_buf()),
+            Err(e) => return Err(e),
+        }
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
+    let mut made = Vec::new();
+    for dir in missing.into_iter().rev() {
+        match fs::create_dir(&dir) {
+            Ok(()) => {
+                // A umask of 0277 would leave it unwritable.
+                fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
+                made.push(dir);
+            }
+            // Made meanwhile by another run: not ours to remove.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(made)
 }
 
 /// The process's umask (from `/proc/self/status`), when it can be read.

@@ -6,7 +6,7 @@ mod atomic;
 mod walk;
 
 pub(crate) use apply::{All, Ownership, WriteReport, apply, restore_dir_modes};
-pub(crate) use atomic::{ensure_dir, remove_file, write_atomic, write_atomic_via};
+pub(crate) use atomic::{ensure_dir, make_dirs, remove_file, write_atomic, write_atomic_via};
 pub(crate) use walk::{Entries, check_out_dir, diff_public, existing_files, read_only_changes, walk_out};
 
 /// Prefix of temporary files; they never end in `.json` or `.pem`.

@@ -75,12 +75,25 @@ pub(super) fn existing_entries(out: &Path, skip: &HashSet<&str>) -> Result<Entri
     walk_dir(out, "", skip)
 }
 
+/// The refusal of an `out/` that holds a git repository anywhere (a gh-pages work tree in
+/// `out/public/`, say): the build would remove it with every file it does not produce.
+fn git_inside(git: &Path) -> Error {
+    Error::input(
+        git,
+        "is a git repository inside the output directory, which jwksmith owns: a build removes every file there that it does not produce",
+        "move the repository out of the output directory (copy out/public/ into it after the build), or pass another --out",
+    )
+}
+
 /// The entries below `out/<rel>` in walk order.
 fn walk_dir(out: &Path, rel: &str, skip: &HashSet<&str>) -> Result<Entries> {
     let dir = out.join(rel);
     let mut children = Vec::new();
     for entry in fs::read_dir(&dir).map_err(|e| Error::io(out, e))? {
         let entry = entry.map_err(|e| Error::io(out, e))?;
+        if entry.file_name() == ".git" {
+            return Err(git_inside(&dir.join(".git")));
+        }
         let is_dir = entry.file_type().map_err(|e| Error::io(out, e))?.is_dir();
         children.push((entry.file_name(), is_dir));
     }

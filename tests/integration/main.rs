@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod adversary;
 mod bad_inputs;
 mod crash;
 mod crash_keys;
