@@ -18,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod generate;
 pub mod gitignore;
+pub mod header_rules;
 pub mod headers;
 pub mod incremental;
 pub mod jose;

@@ -9,21 +9,23 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::header_rules::{self, HeaderRule, RuleSet};
 use crate::layout::{OutputFile, set_prefix};
 use crate::model::{Key, KeySet};
 use crate::times::Timestamp;
 
 /// The site templates: name, embedded default. `index-set.html` renders one set's section of
 /// `index.html` (context: `set`); the sections render on all cores.
-pub const TEMPLATES: [(&str, &str); 4] = [
+pub const TEMPLATES: [(&str, &str); 5] = [
     ("index.html", include_str!("templates/index.html")),
     ("index-set.html", include_str!("templates/index-set.html")),
     ("_headers", include_str!("templates/_headers")),
     (".nojekyll", include_str!("templates/.nojekyll")),
+    ("404.html", include_str!("templates/404.html")),
 ];
 
 /// The site files every full build writes, relative to `out/`.
-pub const SITE_FILES: [&str; 3] = ["public/index.html", "public/_headers", "public/.nojekyll"];
+pub const SITE_FILES: [&str; 4] = ["public/index.html", "public/_headers", "public/.nojekyll", "public/404.html"];
 
 /// The loaded templates, with the file each came from (for error messages).
 #[derive(Debug)]
@@ -114,14 +116,6 @@ struct Ctx<'a> {
     rules: Vec<HeaderRule>,
 }
 
-/// A rule of `_headers`: one published file and its headers.
-#[derive(Serialize)]
-struct HeaderRule {
-    path: String,
-    content_type: &'static str,
-    max_age: i64,
-}
-
 /// What a set contributes to the site files: its row of `index.html` and the `Cache-Control`
 /// of its public files. Kept by incremental builds for the sets they do not reload.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -207,25 +201,26 @@ impl Site {
         Ok(site_file("index.html", self.render_sized("index.html", context, hint)?))
     }
 
-    /// `_headers` (a rule for every public file of every set) and `.nojekyll`. `sets` pairs each
-    /// set with the paths (relative to `out/`) of the files its plan holds.
+    /// `_headers` (rules that give every public file of every set its headers,
+    /// [`crate::header_rules`]), `.nojekyll` and `404.html`. `sets` pairs each set with the
+    /// paths (relative to `out/`) of the files its plan holds.
     pub fn support_files<'a>(
         &self,
         sets: impl Iterator<Item = (&'a SiteSet, impl Iterator<Item = &'a str>)>,
     ) -> Result<Vec<OutputFile>> {
-        let mut rules: Vec<HeaderRule> = sets
-            .flat_map(|(set, paths)| {
-                paths.filter_map(|p| p.strip_prefix("public")).map(|path| HeaderRule {
-                    path: path.to_string(),
-                    content_type: "application/json",
-                    max_age: set.max_age,
-                })
+        let sets: Vec<RuleSet> = sets
+            .map(|(set, paths)| RuleSet {
+                prefix: &set.prefix,
+                max_age: set.max_age,
+                files: paths.filter_map(|p| p.strip_prefix("public")).map(str::to_string).collect(),
             })
             .collect();
-        rules.sort_by(|a, b| a.path.cmp(&b.path));
+        let rules = header_rules::rules(sets);
+        let empty = || Ctx { sets: &[], rules: Vec::new() };
         Ok(vec![
             site_file("_headers", self.render("_headers", Ctx { sets: &[], rules })?),
-            site_file(".nojekyll", self.render(".nojekyll", Ctx { sets: &[], rules: Vec::new() })?),
+            site_file(".nojekyll", self.render(".nojekyll", empty())?),
+            site_file("404.html", self.render("404.html", empty())?),
         ])
     }
 }
