@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod deployed;
 pub mod error;
 pub mod generate;
 pub mod gitignore;

@@ -47,8 +47,9 @@ fn scheduled_change(ctx: &Context, loaded: &Loaded) -> Option<(Timestamp, String
     None
 }
 
-/// Runs the check; `strict` turns warnings into failure.
-pub fn run(ctx: &Context, strict: bool) -> Result<()> {
+/// Runs the check; `strict` turns warnings into failure; `url`: also check the site deployed
+/// there ([`crate::deployed`]).
+pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
     let loaded = load(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_unignored_keys(ctx, &loaded.sets);
@@ -62,6 +63,8 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
             ctx.ui.warn(&w);
         }
     }
+    crate::header_rules::warnings(&files).iter().for_each(|w| ctx.ui.warn(w));
+    let deployed = url.map(|u| crate::deployed::run(&ctx.ui, u, &loaded.sets, &files)).transpose()?.flatten();
     let warnings = ctx.ui.warnings();
     if !diffs.is_empty() {
         for d in &diffs {
@@ -81,6 +84,9 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
             diffs.len(),
             crate::cmd::build::plural(diffs.len())
         )));
+    }
+    if let Some(failed) = deployed {
+        return Err(failed);
     }
     if strict && warnings > 0 {
         return Err(Error::Failed(format!(
