@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod clients;
+pub mod sites;
 
 /// A fixed instant for reproducible runs.
 pub const NOW: &str = "2026-01-01T00:00:00Z";
