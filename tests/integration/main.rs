@@ -8,6 +8,7 @@ mod common;
 mod bad_inputs;
 mod crash;
 mod crash_keys;
+mod deployed;
 mod edge_outputs;
 mod guarantees;
 mod import_names;
