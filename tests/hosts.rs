@@ -260,7 +260,8 @@ fn check_url_against_nginx_warns_about_every_header_it_does_not_send() {
     let out = p.run(&["check", "--now", NOW, "--url", &base]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&format!("missing: {base}/tenants/acme/jwt-keys.json (status 404)")),
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("missing: {base}/tenants/acme/jwt-keys.json (status 404)")),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );

@@ -84,7 +84,8 @@ fn check_url_passes_against_serve_and_fetches_every_json_file() {
 fn check_url_fails_on_redirects_and_never_follows_them() {
     let p = project(&sets());
     let real = tiny_server(|_| response("200 OK", &[], b"followed"));
-    let base = tiny_server(move |path| response("301 Moved Permanently", &[("Location", &format!("{real}{path}"))], b""));
+    let base =
+        tiny_server(move |path| response("301 Moved Permanently", &[("Location", &format!("{real}{path}"))], b""));
     let out = p.run(&["check", "--now", NOW, "--url", &base]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
@@ -115,16 +116,26 @@ fn check_url_fails_on_stale_bytes_and_warns_about_headers() {
         };
         let ct = if path.ends_with(".json") || path.contains("openid") { "application/json" } else { "text/html" };
         let cors = if path.ends_with("jwt-keys") { "https://example.com" } else { "*" };
-        response("200 OK", &[("Content-Type", ct), ("Cache-Control", cache), ("Access-Control-Allow-Origin", cors)], &body)
+        response(
+            "200 OK",
+            &[("Content-Type", ct), ("Cache-Control", cache), ("Access-Control-Allow-Origin", cors)],
+            &body,
+        )
     });
     let out = p.run(&["check", "--now", NOW, "--url", &base]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     let redacted = |s: &str| s.replace(&base, "BASE");
-    insta::assert_snapshot!("check_url_stale", format!("stdout:\n{}\nstderr:\n{}", redacted(&stdout), redacted(&stderr)));
+    insta::assert_snapshot!(
+        "check_url_stale",
+        format!("stdout:\n{}\nstderr:\n{}", redacted(&stdout), redacted(&stderr))
+    );
     // Each of acme's own files (max-age 600) served with 3600 is named once.
     let too_long = stderr.lines().filter(|l| l.contains("is above the set's cache_max_age")).count();
-    assert_eq!(too_long, ages.iter().filter(|(f, _)| f.starts_with("/tenants/acme/") && !f.starts_with("/tenants/acme/eu/")).count());
+    assert_eq!(
+        too_long,
+        ages.iter().filter(|(f, _)| f.starts_with("/tenants/acme/") && !f.starts_with("/tenants/acme/eu/")).count()
+    );
 }
 
 #[test]
