@@ -150,3 +150,39 @@ fn check_url_reports_a_site_that_does_not_answer_and_refuses_a_bad_url() {
     let usage = p.fails(&["check", "--now", NOW, "--url", "keys.example.com"], 2);
     insta::assert_snapshot!("check_url_usage", usage);
 }
+
+#[test]
+fn serve_answers_a_missing_path_with_404_html_and_status_404() {
+    let p = project(&[SetSpec::new("")]);
+    p.write("site-template/404.html", b"<p>no such key set</p>\n");
+    p.ok(&["build", "-q", "--now", NOW]);
+    assert_eq!(p.read("out/public/404.html"), b"<p>no such key set</p>\n", "404.html is overridden like the others");
+    let (_server, base) = serve(&p);
+    for path in ["/tenants/missing/jwks.json", "/nope", "/tenants/missing/"] {
+        let got = crate::common::sites::get(&format!("{base}{path}")).unwrap();
+        assert_eq!(got.status, 404, "GET {path}");
+        assert_eq!(got.body, b"<p>no such key set</p>\n", "GET {path}");
+        assert_eq!(got.all("content-type"), ["text/html; charset=utf-8"], "GET {path}");
+    }
+}
+
+#[test]
+fn check_warns_when_headers_would_pass_cloudflare_pages_limits() {
+    // 101 sets, each with a cache_max_age of its own: one splat rule each past the shared one.
+    let sets: Vec<SetSpec> = (0..101).map(|i| SetSpec::aged(&format!("t{i:03}"), 60 + i)).collect();
+    let p = crate::common::Project::new();
+    for set in &sets {
+        let toml = format!(
+            "[rotation]\ncache_max_age = \"{}s\"\n[[key]]\nspec = \"ec\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"sig\"\nalg = \"ES256\"\n",
+            set.max_age.unwrap()
+        );
+        p.write(&format!("keys/{}/keyset.toml", set.path), toml.as_bytes());
+    }
+    p.ok(&["rotate", "-q", "--now", NOW]);
+    p.ok(&["build", "-q", "--now", NOW]);
+    let out = p.run(&["check", "--now", NOW]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    insta::assert_snapshot!("check_headers_over_the_rule_limit", stderr);
+    p.fails(&["check", "--strict", "--now", NOW], 1);
+}
