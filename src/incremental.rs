@@ -85,7 +85,7 @@ pub struct Record {
     out_dirs: Vec<(String, Stamp)>,
     /// Every set, by publish path.
     sets: Vec<SetRecord>,
-    /// `index.html`, `_headers`, `.nojekyll`.
+    /// `index.html`, `_headers`, `.nojekyll`, `404.html`.
     site: Vec<Output>,
 }
 

@@ -484,7 +484,7 @@ fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
     (report, record.sets().len(), keys, next_change)
 }
 
-/// `index.html`, `_headers` and `.nojekyll` for every set, reused or loaded (in set order);
+/// `index.html`, `_headers`, `.nojekyll` and `404.html` for every set, reused or loaded (in set order);
 /// the files of the loaded set `i` are `files[ranges[i]]`.
 fn site_files(
     site: &Site,
