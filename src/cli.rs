@@ -72,6 +72,9 @@ pub enum Command {
         /// Treat warnings as failures.
         #[arg(long)]
         strict: bool,
+        /// Also fetch every public JSON file from the site deployed at this base URL.
+        #[arg(long, value_name = "BASE")]
+        url: Option<String>,
     },
     /// Make first keys, schedule next keys, promote and retire by the timings.
     Rotate {

@@ -15,9 +15,11 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod deployed;
 pub mod error;
 pub mod generate;
 pub mod gitignore;
+pub mod header_rules;
 pub mod headers;
 pub mod incremental;
 pub mod jose;

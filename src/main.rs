@@ -44,7 +44,7 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
     match command {
         Command::Init { dir } => cmd::init::run(ctx, &dir),
         Command::Build { pretty } => cmd::build::run(ctx, pretty).map(|_| ()),
-        Command::Check { strict } => cmd::check::run(ctx, strict),
+        Command::Check { strict, url } => cmd::check::run(ctx, strict, url.as_deref()),
         Command::Rotate { if_due, immediate, spec } => {
             cmd::rotate::run(ctx, &cmd::rotate::RotateOptions { if_due, immediate, spec })
         }

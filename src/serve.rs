@@ -1,5 +1,5 @@
 //! `jwksmith serve`: `watch` plus a loopback HTTP server of `out/public/` that sends the headers
-//! `_headers` declares, `index.html` at `/`, and 404 for anything else — never a file outside
+//! `_headers` declares, `index.html` at `/`, and `404.html` with status 404 for anything else — never a file outside
 //! `out/public/` (no `..`, no encoded traversal, no symlinks out). `OPTIONS` of a file answers a
 //! CORS preflight. Each connection is answered on a thread of its own, so a client that stalls
 //! delays no other.
@@ -71,11 +71,7 @@ fn default_content_type(path: &Path) -> &'static str {
 
 /// The reply to `GET url` for the site at `root`.
 pub(crate) fn reply(root: &Path, url: &str) -> Reply {
-    let not_found = || Reply {
-        status: 404,
-        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
-        body: b"404 not found\n".to_vec(),
-    };
+    let not_found = || not_found(root);
     let Some(file) = resolve(root, url) else {
         return not_found();
     };
@@ -87,6 +83,17 @@ pub(crate) fn reply(root: &Path, url: &str) -> Reply {
         headers.push(("Content-Type".into(), default_content_type(&file).into()));
     }
     Reply { status: 200, headers, body }
+}
+
+/// The 404 answer: the site's `404.html`, as hosts answer a path the site does not have (no
+/// `_headers` rule applies to it, and no cache keeps it).
+fn not_found(root: &Path) -> Reply {
+    let (content_type, body) = match fs::read(root.join("404.html")) {
+        Ok(page) => ("text/html; charset=utf-8", page),
+        Err(_) => ("text/plain; charset=utf-8", b"404 not found\n".to_vec()),
+    };
+    let headers = vec![("Content-Type".into(), content_type.into()), ("Cache-Control".into(), "no-store".into())];
+    Reply { status: 404, headers, body }
 }
 
 /// Resolves `--addr`, refusing a non-loopback address unless `allow_remote`.

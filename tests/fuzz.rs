@@ -804,7 +804,7 @@ fn downstream(root: &Path, sets: &[KeySet], at: Timestamp) -> Result<(), TestCas
     error_kind("build", &built);
     if built.is_ok() {
         reached("build ok");
-        if guarded("cmd::check::run", || check::run(&ctx, false))?.is_ok() {
+        if guarded("cmd::check::run", || check::run(&ctx, false, None))?.is_ok() {
             reached("check ok");
         }
     }

@@ -6,7 +6,7 @@
 use crate::cmd::build::{Selection, plural, warn_missing_specs, warn_unignored_keys};
 use crate::cmd::{Context, load_reusing_self_tests};
 use crate::error::{Error, Result};
-use crate::layout::set_prefix;
+use crate::layout::{OutputFile, set_prefix};
 use crate::lifecycle::State;
 use crate::lint::lint_set;
 use crate::plan::plan;
@@ -48,8 +48,9 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
     None
 }
 
-/// Runs the check; `strict` turns warnings into failure.
-pub fn run(ctx: &Context, strict: bool) -> Result<()> {
+/// Runs the check; `strict` turns warnings into failure; `url`: also check the site deployed
+/// there ([`crate::deployed`]).
+pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_unignored_keys(ctx, &loaded.sets);
@@ -64,6 +65,10 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
             ctx.ui.warn(&w);
         }
     }
+    let files: Vec<&OutputFile> = plan.written().collect();
+    crate::header_rules::warnings(&files).iter().for_each(|w| ctx.ui.warn(w));
+    let sets = &selection.loaded.sets;
+    let deployed = url.map(|u| crate::deployed::run(&ctx.ui, u, sets, &files)).transpose()?.flatten();
     let warnings = ctx.ui.warnings();
     if !diffs.is_empty() {
         for d in &diffs {
@@ -83,6 +88,9 @@ pub fn run(ctx: &Context, strict: bool) -> Result<()> {
             diffs.len(),
             plural(diffs.len())
         )));
+    }
+    if let Some(failed) = deployed {
+        return Err(failed);
     }
     if strict && warnings > 0 {
         return Err(Error::Failed(format!("check --strict: {warnings} warning{}", plural(warnings))));

@@ -15,7 +15,7 @@ const TEMPLATE_README: &str = "\
 Site templates for jwksmith.
 
 A file here with the name of an embedded template replaces it: index.html, index-set.html
-(one set's section of index.html), _headers, .nojekyll.
+(one set's section of index.html), _headers, .nojekyll, 404.html.
 Templates use minijinja (Jinja2 syntax). Delete a file to get the embedded default back.
 ";
 

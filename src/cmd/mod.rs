@@ -178,7 +178,7 @@ impl Ownership for SetOwnership {
         let Some(inner) = rel.strip_prefix("public/").or_else(|| rel.strip_prefix("private/")) else {
             return false;
         };
-        if ["index.html", "_headers", ".nojekyll"].contains(&inner)
+        if crate::site::SITE_FILES.iter().any(|f| f.strip_prefix("public/") == Some(inner))
             || inner.starts_with("api/")
             || inner.starts_with("projects/")
         {

@@ -34,7 +34,7 @@ pub(crate) struct Record {
     pub(super) out_dirs: Vec<(String, Stamp)>,
     /// Every set, by publish path.
     pub(super) sets: Vec<SetRecord>,
-    /// `index.html`, `_headers`, `.nojekyll`.
+    /// `index.html`, `_headers`, `.nojekyll`, `404.html`.
     pub(super) site: Vec<Output>,
 }
 

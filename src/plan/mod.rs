@@ -50,7 +50,7 @@ pub(crate) struct KeptSet<'a> {
     pub(crate) site: &'a SiteSet,
 }
 
-/// Where the site files (`index.html`, `_headers`, `.nojekyll`) come from.
+/// Where the site files (`index.html`, `_headers`, `.nojekyll`, `404.html`) come from.
 pub(crate) enum SiteSource<'a> {
     /// Rendered with these templates; `index_size` is the size of the last `index.html`, if
     /// known (a buffer hint, never a change of bytes).

@@ -16,19 +16,22 @@ pub(crate) use rows::{SiteSet, site_set};
 pub(crate) use templates::{Override, load};
 
 use crate::error::{Error, Result};
+use crate::header_rules::{self, HeaderRule, RuleSet};
 use crate::layout::OutputFile;
 
 /// The site templates: name, embedded default. `index-set.html` renders one set's section of
 /// `index.html` (context: `set`); the sections render on all cores.
-pub(crate) const TEMPLATES: [(&str, &str); 4] = [
+pub(crate) const TEMPLATES: [(&str, &str); 5] = [
     ("index.html", include_str!("../templates/index.html")),
     ("index-set.html", include_str!("../templates/index-set.html")),
     ("_headers", include_str!("../templates/_headers")),
     (".nojekyll", include_str!("../templates/.nojekyll")),
+    ("404.html", include_str!("../templates/404.html")),
 ];
 
 /// The site files every full build writes, relative to `out/`.
-pub(crate) const SITE_FILES: [&str; 3] = ["public/index.html", "public/_headers", "public/.nojekyll"];
+pub(crate) const SITE_FILES: [&str; 4] =
+    ["public/index.html", "public/_headers", "public/.nojekyll", "public/404.html"];
 
 /// The loaded templates, with the file each came from (for error messages).
 #[derive(Debug)]
@@ -106,16 +109,8 @@ struct Ctx<'a> {
     rules: Vec<HeaderRule>,
 }
 
-/// A rule of `_headers`: one published file and its headers.
-#[derive(Serialize)]
-struct HeaderRule {
-    path: String,
-    content_type: &'static str,
-    max_age: i64,
-}
-
 impl Site {
-    /// The site-wide files (`index.html`, `_headers`, `.nojekyll`) for all sets, given each
+    /// The site-wide files (`index.html`, `_headers`, `.nojekyll`, `404.html`) for all sets, given each
     /// set's [`SiteSet`] and the paths (relative to `out/`) of its files; `index_size` is the
     /// size of the last `index.html`, if known. The page and the other files render at once.
     pub(crate) fn files(&self, sets: &[(&SiteSet, Vec<&str>)], index_size: Option<u64>) -> Result<Vec<OutputFile>> {
@@ -152,25 +147,26 @@ impl Site {
         Ok(site_file("index.html", self.render_sized("index.html", context, hint)?))
     }
 
-    /// `_headers` (a rule for every public file of every set) and `.nojekyll`. `sets` pairs each
-    /// set with the paths (relative to `out/`) of the files its plan holds.
+    /// `_headers` (rules that give every public file of every set its headers,
+    /// [`crate::header_rules`]), `.nojekyll` and `404.html`. `sets` pairs each set with the
+    /// paths (relative to `out/`) of the files its plan holds.
     fn support_files<'a>(
         &self,
         sets: impl Iterator<Item = (&'a SiteSet, impl Iterator<Item = &'a str>)>,
     ) -> Result<Vec<OutputFile>> {
-        let mut rules: Vec<HeaderRule> = sets
-            .flat_map(|(set, paths)| {
-                paths.filter_map(|p| p.strip_prefix("public")).map(|path| HeaderRule {
-                    path: path.to_string(),
-                    content_type: "application/json",
-                    max_age: set.max_age,
-                })
+        let sets: Vec<RuleSet> = sets
+            .map(|(set, paths)| RuleSet {
+                prefix: &set.prefix,
+                max_age: set.max_age,
+                files: paths.filter_map(|p| p.strip_prefix("public")).map(str::to_string).collect(),
             })
             .collect();
-        rules.sort_by(|a, b| a.path.cmp(&b.path));
+        let rules = header_rules::rules(sets);
+        let empty = || Ctx { sets: &[], rules: Vec::new() };
         Ok(vec![
             site_file("_headers", self.render("_headers", Ctx { sets: &[], rules })?),
-            site_file(".nojekyll", self.render(".nojekyll", Ctx { sets: &[], rules: Vec::new() })?),
+            site_file(".nojekyll", self.render(".nojekyll", empty())?),
+            site_file("404.html", self.render("404.html", empty())?),
         ])
     }
 }

@@ -14,7 +14,7 @@ use crate::times::Timestamp;
 pub(crate) struct SiteSet {
     path: String,
     display_path: String,
-    prefix: String,
+    pub(super) prefix: String,
     issuer: String,
     keys: Vec<SiteKey>,
     timeline: Option<Timeline>,

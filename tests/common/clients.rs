@@ -64,6 +64,34 @@ pub fn node_interop() -> Result<&'static Path, &'static str> {
     .map_err(String::as_str)
 }
 
+/// A directory holding `tests/hosts`' scripts beside the `node_modules` its lock file pins: the
+/// hosts' own tools, `wrangler` (Cloudflare Pages' asset server) and `@netlify/headers-parser`.
+pub fn host_tools() -> Result<&'static Path, &'static str> {
+    static TOOLS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    TOOLS
+        .get_or_init(|| {
+            let src = repo().join("tests/hosts");
+            let files = ["package.json", "package-lock.json", "netlify.mjs"];
+            let mut pins = Vec::new();
+            for name in files {
+                pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
+            }
+            install("host-tools", &pins, |scratch| {
+                fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+                for name in files {
+                    fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
+                }
+                run(Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .current_dir(scratch))
+            })
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(String::as_str)
+}
+
 /// Reports a test that cannot run here. Under `JWKSMITH_TEST_REQUIRE_ALL=1` it fails the test;
 /// otherwise it prints, past the test harness's capture, a line saying what was skipped and why.
 pub fn unavailable(test: &str, why: &str) {

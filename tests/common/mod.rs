@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod clients;
+pub mod sites;
 
 /// A fixed instant for reproducible runs.
 pub const NOW: &str = "2026-01-01T00:00:00Z";
@@ -50,6 +51,25 @@ size = 2048
 use = "sig"
 alg = "RS256"
 "#;
+
+/// Whether a `_headers` path pattern matches a URL path, as Cloudflare Pages reads patterns:
+/// `*` is any run of characters (slashes included), `:name` one non-empty path segment.
+pub fn header_pattern_matches(pattern: &str, path: &str) -> bool {
+    fn go(pattern: &[char], path: &[char]) -> bool {
+        match pattern {
+            [] => path.is_empty(),
+            ['*', rest @ ..] => (0..=path.len()).any(|i| go(rest, &path[i..])),
+            [':', c, ..] if c.is_ascii_alphabetic() => {
+                let name_len = pattern[1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').count();
+                let rest = &pattern[1 + name_len..];
+                let segment = path.iter().position(|c| *c == '/').unwrap_or(path.len());
+                (1..=segment).any(|i| go(rest, &path[i..]))
+            }
+            [c, rest @ ..] => path.first() == Some(c) && go(rest, &path[1..]),
+        }
+    }
+    go(&pattern.chars().collect::<Vec<_>>(), &path.chars().collect::<Vec<_>>())
+}
 
 /// The kids of a JWK Set value, in order.
 pub fn kids(jwks: &serde_json::Value) -> Vec<String> {

@@ -9,6 +9,7 @@ mod adversary;
 mod bad_inputs;
 mod crash;
 mod crash_keys;
+mod deployed;
 mod edge_outputs;
 mod guarantees;
 mod import_names;

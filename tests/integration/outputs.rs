@@ -521,40 +521,43 @@ fn hand_dropped_keys_and_project_ids() {
     assert!(private["keys"][0]["d"].is_string());
 }
 
-/// `_headers` rules: path → header name (lowercase) → value.
-fn header_rules(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
-    let mut rules: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+/// `_headers` rules: path → header name (lowercase) → value, and the names a rule removes
+/// (`! Name`) before it sets its own.
+type HeaderRules = Vec<(String, BTreeMap<String, String>, Vec<String>)>;
+
+fn header_rules(text: &str) -> HeaderRules {
+    let mut rules: HeaderRules = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
         if line.starts_with(char::is_whitespace) {
+            let rule = rules.last_mut().expect("header before any path");
+            if let Some(name) = line.trim().strip_prefix("! ") {
+                rule.2.push(name.trim().to_ascii_lowercase());
+                continue;
+            }
             let (name, value) = line.trim().split_once(':').expect("`Name: value` header line");
-            rules
-                .last_mut()
-                .expect("header before any path")
-                .1
-                .insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+            rule.1.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
         } else {
-            rules.push((line.trim().to_string(), BTreeMap::new()));
+            rules.push((line.trim().to_string(), BTreeMap::new(), Vec::new()));
         }
     }
     rules
 }
 
-/// The headers `_headers` gives a path: matching rules (exact or `prefix*`), more specific last.
-fn headers_for(rules: &[(String, BTreeMap<String, String>)], path: &str) -> BTreeMap<String, String> {
-    let mut matching: Vec<&(String, BTreeMap<String, String>)> = rules
-        .iter()
-        .filter(|(pattern, _)| match pattern.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => pattern == path,
-        })
-        .collect();
-    matching.sort_by_key(|(pattern, _)| (!pattern.ends_with('*'), pattern.len()));
+/// The headers `_headers` gives a path: every matching rule in file order, a rule's `! Name`
+/// removing what earlier ones set; a header set twice must have been removed in between (else
+/// Cloudflare Pages would join the two values).
+fn headers_for(rules: &HeaderRules, path: &str) -> BTreeMap<String, String> {
     let mut headers = BTreeMap::new();
-    for (_, h) in matching {
-        headers.extend(h.clone());
+    for (_, set, unset) in rules.iter().filter(|(pattern, _, _)| crate::common::header_pattern_matches(pattern, path)) {
+        for name in unset {
+            headers.remove(name);
+        }
+        for (name, value) in set {
+            assert!(headers.insert(name.clone(), value.clone()).is_none(), "{path}: {name} is set twice");
+        }
     }
     headers
 }

@@ -337,20 +337,25 @@ fn head(addr: SocketAddr, path: &str) -> (String, Vec<(String, String)>, Vec<u8>
 // ---------------------------------------------------------------------------------------------
 // Helpers on the project.
 
-/// The rules of a `_headers` file: path pattern → headers (an independent reading of the format).
-fn headers_rules(text: &str) -> Vec<(String, Vec<(String, String)>)> {
-    let mut rules: Vec<(String, Vec<(String, String)>)> = Vec::new();
+/// The rules of a `_headers` file: path pattern → headers (an independent reading of the format);
+/// a `! Name` line is the header name with no value (it removes what earlier rules set).
+type Rules = Vec<(String, Vec<(String, Option<String>)>)>;
+
+fn headers_rules(text: &str) -> Rules {
+    let mut rules: Rules = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
         if line.starts_with([' ', '\t']) {
-            let (name, value) = line.trim().split_once(':').expect("header line is `Name: value`");
-            rules
-                .last_mut()
-                .expect("header line before any path")
-                .1
-                .push((name.trim().to_string(), value.trim().to_string()));
+            let rule = &mut rules.last_mut().expect("header line before any path").1;
+            match line.trim().strip_prefix("! ") {
+                Some(name) => rule.push((name.trim().to_string(), None)),
+                None => {
+                    let (name, value) = line.trim().split_once(':').expect("header line is `Name: value`");
+                    rule.push((name.trim().to_string(), Some(value.trim().to_string())));
+                }
+            }
         } else {
             rules.push((line.trim().to_string(), Vec::new()));
         }
@@ -358,16 +363,19 @@ fn headers_rules(text: &str) -> Vec<(String, Vec<(String, String)>)> {
     rules
 }
 
-/// The headers `_headers` declares for a URL path.
-fn declared(rules: &[(String, Vec<(String, String)>)], path: &str) -> Vec<(String, String)> {
-    rules
-        .iter()
-        .filter(|(pattern, _)| match pattern.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => pattern == path,
-        })
-        .flat_map(|(_, h)| h.iter().cloned())
-        .collect()
+/// The headers `_headers` declares for a URL path: every matching rule in file order, a later
+/// rule's `! Name` removing what earlier ones set.
+fn declared(rules: &Rules, path: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (_, headers) in rules.iter().filter(|(pattern, _)| crate::common::header_pattern_matches(pattern, path)) {
+        for (name, value) in headers {
+            match value {
+                None => out.retain(|(n, _)| !n.eq_ignore_ascii_case(name)),
+                Some(v) => out.push((name.clone(), v.clone())),
+            }
+        }
+    }
+    out
 }
 
 /// A JSON file, or `None` while it is missing or unreadable.

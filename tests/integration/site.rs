@@ -18,7 +18,9 @@ fn example_site_is_the_golden_output_of_every_site_file() {
     for (path, bytes) in &golden {
         assert!(built[path] == *bytes, "{path} differs from the committed example");
     }
-    for site_file in ["index.html", "_headers", ".nojekyll", "tenants/acme/.well-known/openid-configuration"] {
+    for site_file in
+        ["index.html", "_headers", ".nojekyll", "404.html", "tenants/acme/.well-known/openid-configuration"]
+    {
         assert!(golden.contains_key(site_file), "{site_file} is in the golden set");
     }
 }
@@ -38,7 +40,7 @@ fn overrides_take_precedence_file_by_file() {
         b"{% extends \"default/index.html\" %}{% block intro %}<h1>Our keys</h1>{% endblock %}",
     );
     p.ok(&["build", "--now", NOW]);
-    assert_eq!(p.read("out/public/_headers"), b"/*\n  X-Custom: 4 rules\n");
+    assert_eq!(p.read("out/public/_headers"), b"/*\n  X-Custom: 1 rules\n");
     let index = String::from_utf8(p.read("out/public/index.html")).unwrap();
     assert!(index.contains("<h1>Our keys</h1>") && index.contains("es-001"), "extends the embedded page");
     assert!(!index.contains("<h1>JSON Web Key Sets</h1>"), "the block is replaced");
