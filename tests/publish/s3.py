@@ -2,8 +2,9 @@
 
 usage: s3.py ENDPOINT COMMAND ARGS...
   mkbucket BUCKET            create a bucket
-  iam                        create an IAM user allowed s3:*, print "KEY SECRET", then turn
-                             authentication on (every later request must be signed by a known key)
+  iam                        create two IAM users, one allowed s3:*, one only to list and read;
+                             print "KEY SECRET" of each on its own line, then turn authentication
+                             on (every later request must be signed by a known user's key)
   dump BUCKET                print {key: {content_type, cache_control, metadata, body}} as JSON
   put BUCKET KEY TEXT [TYPE] upload an object as another tool would (no jwksmith mark)
 Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
@@ -23,14 +24,17 @@ if command == "mkbucket":
     client("s3").create_bucket(Bucket=args[0])
 elif command == "iam":
     iam = client("iam")
-    iam.create_user(UserName="publisher")
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    iam.put_user_policy(UserName="publisher", PolicyName="s3", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="publisher")["AccessKey"]
+    keys = []
+    for user, actions in (("publisher", ["s3:*"]), ("reader", ["s3:ListBucket", "s3:GetObject"])):
+        iam.create_user(UserName=user)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps(policy))
+        keys.append(iam.create_access_key(UserName=user)["AccessKey"])
     request = urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0",
                                      headers={"Content-Type": "text/plain"}, method="POST")
     urllib.request.urlopen(request).read()
-    print(key["AccessKeyId"], key["SecretAccessKey"])
+    for key in keys:
+        print(key["AccessKeyId"], key["SecretAccessKey"])
 elif command == "dump":
     s3 = client("s3")
     found = {}
