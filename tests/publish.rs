@@ -235,6 +235,21 @@ fn first_publish_sets_every_header_and_a_republish_uploads_nothing() {
     assert_eq!(moto.puts(), puts, "a republish of the same build uploads nothing");
     assert!(stdout.contains(&format!("0 uploaded, {} kept, 0 deleted", files.len())), "{stdout}");
     assert_eq!(moto.dump(), objects);
+
+    // A new cache_max_age changes no JSON byte, only the headers: those objects are uploaded again.
+    fs::remove_dir_all(p.at("out/private")).unwrap();
+    fs::rename(p.at("private-aside"), p.at("out/private")).unwrap();
+    p.write("keys/tenants/acme/keyset.toml", format!("{ACME}{EC_SPECS}").replace("\"5m\"", "\"10m\"").as_bytes());
+    p.ok(&["build", "--now", NOW]);
+    let stdout = moto.publish(&p, "s3://site/keys/v1");
+    let uploaded = named(&stdout, "uploaded", "s3://site/keys/v1/");
+    let json: BTreeSet<String> = files.keys().filter(|rel| max_age(rel) == 300).cloned().collect();
+    assert!(json.is_subset(&uploaded), "{stdout}");
+    assert!(uploaded.iter().all(|rel| json.contains(rel) || rel.ends_with(".html")), "{stdout}");
+    let objects = moto.dump();
+    for rel in &json {
+        assert_eq!(objects[&format!("keys/v1/{rel}")].cache_control.as_deref(), Some("public, max-age=600"), "{rel}");
+    }
 }
 
 #[test]
