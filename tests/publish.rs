@@ -341,3 +341,37 @@ fn a_stale_out_public_is_refused_before_any_request() {
     insta::assert_snapshot!("publish_no_credentials", String::from_utf8_lossy(&out.stderr));
     assert!(moto.dump().is_empty());
 }
+
+#[test]
+fn a_selected_set_publishes_only_its_own_objects() {
+    let Some(moto) = Moto::start("a_selected_set_publishes_only_its_own_objects") else { return };
+    let p = project();
+    moto.publish(&p, "s3://site/v1");
+    let objects = moto.dump();
+    let before = site(&p);
+    let later = "2026-01-02T00:00:00Z";
+    p.ok(&["revoke", "ec-sig-001", "--set", "tenants/acme", "--now", later]);
+    p.ok(&["build", "--set", "tenants/acme", "--now", later]);
+    let changed: BTreeSet<String> =
+        site(&p).into_iter().filter(|(rel, b)| before.get(rel) != Some(b)).map(|(rel, _)| rel).collect();
+    assert!(changed.contains("tenants/acme/jwks.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+        .args(["publish", "s3://site/v1", "--set", "tenants/acme", "--now", later])
+        .current_dir(p.path())
+        .env("AWS_ACCESS_KEY_ID", &moto.keys.0)
+        .env("AWS_SECRET_ACCESS_KEY", &moto.keys.1)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(named(&stdout, "uploaded", "s3://site/v1/"), changed, "{stdout}");
+    assert!(changed.iter().all(|rel| max_age(rel) == 300), "only acme's files: {changed:?}");
+    assert!(stdout.contains(" 0 deleted"), "{stdout}");
+    let now = moto.dump();
+    for (key, object) in &objects {
+        if max_age(key.trim_start_matches("v1/")) == 3600 {
+            assert_eq!(&now[key], object, "{key}: the other sets' objects are left as they are");
+        }
+    }
+}

@@ -129,4 +129,16 @@ mod tests {
              Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
         );
     }
+
+    #[test]
+    fn a_session_token_is_sent_and_signed() {
+        let keys = Keys { access_key: "ASIAEXAMPLE".into(), secret: "s".into(), token: Some("tok".into()) };
+        let url = url::Url::parse("http://127.0.0.1:9000/bucket/a%20b?list-type=2&prefix=v1%2F").unwrap();
+        let req = Request { method: "GET", url: &url, headers: Vec::new(), payload_sha256: sha256_hex(b"") };
+        let headers = sign(req, &keys, "eu-west-1", "20260101T000000Z");
+        assert!(headers.contains(&("x-amz-security-token".to_string(), "tok".to_string())));
+        let auth = &headers.iter().find(|(n, _)| n == "authorization").unwrap().1;
+        assert!(auth.contains("/20260101/eu-west-1/s3/aws4_request"), "{auth}");
+        assert!(auth.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"), "{auth}");
+    }
 }
