@@ -9,6 +9,8 @@ W2  the same build again, nothing changed: time, and files whose mtime changed (
 W3  one key of one set replaced (its .key.pem and .pub.pem), then build.
 W4  bench/watch_latency.py --workload (serve over W1's keys): key saved -> new jwks.json.
 W5  bench/rotate_speed.py: rotate of 100 empty sets, all cores vs one thread.
+W6  bench/publish_speed.py: `jwksmith publish` of W1's out/public/ to a moto S3 server on
+    loopback, first and no-op, against `aws s3 sync` on the same server.
 
 Every command is a whole process timed from start to exit; peak RSS comes from /usr/bin/time -v.
 Medians over the rounds. Every W1 writes to its own new out directory, and nothing is deleted
@@ -71,7 +73,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="rounds of W1/W2/W3 and the fast peers")
     ap.add_argument("--python-runs", type=int, default=3, help="rounds that include the python peer (~90 s each)")
     ap.add_argument("--edits", type=int, default=40, help="W4 edits (half of them key saves)")
-    ap.add_argument("--skip", default="", help="comma-separated: w4, w5, python")
+    ap.add_argument("--publish-runs", type=int, default=1, help="W6 rounds (each publishes ~7,000 files twice per tool)")
+    ap.add_argument("--skip", default="", help="comma-separated: w4, w5, w6, python")
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the workload copy and the outputs go (default: /dev/shm, tmpfs)")
     a = ap.parse_args()
@@ -139,6 +142,13 @@ def main():
         p = subprocess.run([sys.executable, os.path.join(here, "rotate_speed.py"), "--sets", "100", "--runs", "3",
                             "--bin", binary], capture_output=True, text=True, check=True)
         w5 = p.stdout
+    w6 = None
+    if "w6" not in skip:
+        p = subprocess.run([sys.executable, os.path.join(here, "publish_speed.py"), "--bin", binary, "--workload", cached,
+                            "--python", python, "--runs", str(a.publish_runs)], capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"W6 failed:\n{p.stderr}")
+        w6 = p.stdout
 
     j = med(times["jwksmith build"])
     python_runs = len(times["python + joserfc"])
@@ -174,6 +184,8 @@ def main():
         if par and one and up:
             print(f"| W5 (rotate 100 empty sets) | all cores / one thread | {par.group(1)} s / {one.group(1)} s | 3 | "
                   f"{par.group(2)} / {one.group(2)} keys/s, {up.group(1)}x | |")
+    if w6:
+        print(w6.rstrip())
     if w4:
         print("\nW4 detail, W1's sets (bench/watch_latency.py --workload):\n" + w4.rstrip())
         print("W4 detail, one small set (bench/watch_latency.py):\n" + w4_small.rstrip())

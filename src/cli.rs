@@ -129,6 +129,11 @@ pub enum Command {
         #[arg(long)]
         allow_remote: bool,
     },
+    /// Upload out/public/ to S3 (or an S3-compatible store); refused when out/public/ is stale.
+    Publish {
+        /// s3://BUCKET or s3://BUCKET/PREFIX.
+        url: String,
+    },
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub mod meta;
 pub mod model;
 pub mod outdir;
 pub mod plan;
+pub mod publish;
 pub mod rotation;
 pub mod selftest;
 pub mod serve;

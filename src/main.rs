@@ -58,5 +58,6 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Serve { addr, allow_remote } => {
             jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote })
         }
+        Command::Publish { url } => jwksmith::publish::run(ctx, &url),
     }
 }

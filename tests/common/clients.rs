@@ -41,6 +41,26 @@ pub fn python() -> Result<&'static Path, &'static str> {
         .map_err(String::as_str)
 }
 
+/// The python interpreter of a virtual environment holding `tests/publish/requirements.txt`
+/// (moto's S3 server and boto3).
+pub fn moto() -> Result<&'static Path, &'static str> {
+    static MOTO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let requirements = repo().join("tests/publish/requirements.txt");
+        let pins = fs::read(&requirements).map_err(|e| e.to_string())?;
+        let dir = install("moto", &pins, |scratch| {
+            run(Command::new("python3").args(["-m", "venv"]).arg(scratch))?;
+            run(Command::new(scratch.join("bin/python"))
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
+                .arg(&requirements))
+        })?;
+        Ok(dir.join("bin/python"))
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(String::as_str)
+}
+
 /// A directory holding `tests/interop`'s scripts beside the `node_modules` its lock file pins.
 pub fn node_interop() -> Result<&'static Path, &'static str> {
     static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
