@@ -37,6 +37,8 @@ fn wrangler(tools: &Path, p: &Project) -> (Server, String) {
         Command::new(tools.join("node_modules/.bin/wrangler"))
             .args(["pages", "dev", "out/public", "--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--compatibility-date", COMPATIBILITY_DATE])
+            // Its own debugger port: tests running wrangler at once would all take 9229.
+            .args(["--inspector-port", &free_port().to_string()])
             .current_dir(p.path())
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")
