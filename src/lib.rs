@@ -22,6 +22,7 @@ pub mod gitignore;
 pub mod header_rules;
 pub mod headers;
 pub mod incremental;
+pub mod issuer;
 pub mod jose;
 pub mod json;
 pub mod key;
