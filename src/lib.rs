@@ -36,6 +36,7 @@ pub mod lock;
 pub mod meta;
 pub mod model;
 pub mod outdir;
+pub mod parties;
 pub mod plan;
 pub mod rotation;
 pub mod selftest;
