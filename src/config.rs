@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 pub use crate::issuer::RelyingParty;
-use crate::issuer::{discovery_members, discovery_problem, issuer_problem};
+use crate::issuer::{discovery_members, discovery_problem, distinct, issuer_problem};
 use crate::jose::{Alg, Curve, Kty, Use, default_alg};
 use crate::times::Span;
 
@@ -185,14 +185,11 @@ impl KeysetConfig {
         };
         let discovery =
             raw.discovery.map(discovery_members).transpose().map_err(|e| bad_field(path, "[discovery]", &e))?;
-        let mut relying_parties = raw.relying_parties.unwrap_or_default();
-        let mut seen = std::collections::HashSet::new();
-        relying_parties.retain(|p| seen.insert(*p));
         let config = KeysetConfig {
             service_id: raw.service_id.unwrap_or(base.service_id),
             project_id: raw.project_id,
             issuer: raw.issuer.unwrap_or_default(),
-            relying_parties,
+            relying_parties: distinct(raw.relying_parties.unwrap_or_default()),
             discovery: discovery.unwrap_or_default(),
             pretty: raw.pretty.unwrap_or(false),
             kid: raw.kid.unwrap_or_default(),
@@ -382,27 +379,6 @@ mod tests {
         let err = parse("[rotation]\npublish_ahead = \"100d\"\ncache_max_age=\"1h\"\n").unwrap_err().to_string();
         assert!(err.contains("publish_ahead"), "{err}");
         assert!(parse("[rotation]\nrotate_every = \"often\"\n").is_err());
-    }
-
-    #[test]
-    fn issuer_fields_parse() {
-        let c = parse(
-            "issuer = \"https://k.example/t\"\nrelying_parties = [\"gcp\", \"aws\", \"gcp\", \"google-oauth-java\"]\n[discovery]\ntoken_endpoint = \"https://t\"\nauthorization_endpoint = \"urn:x\"\n",
-        )
-        .unwrap();
-        assert_eq!(c.relying_parties, [RelyingParty::Gcp, RelyingParty::Aws, RelyingParty::GoogleOauthJava]);
-        let names: Vec<&str> = c.discovery.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["authorization_endpoint", "token_endpoint"]);
-        assert!(parse("[discovery]\n").is_ok(), "an empty [discovery] needs no issuer");
-        for (bad, needle) in [
-            ("relying_parties = [\"okta\"]\n", "okta"),
-            ("issuer = \"http://keys.example.com\"\n", "issuer"),
-            ("issuer = \"https://a\"\n[discovery]\nissuer = \"https://b\"\n", "[discovery] issuer"),
-            ("[discovery]\ntoken_endpoint = \"https://t\"\n", "[discovery]"),
-        ] {
-            let err = parse(bad).unwrap_err().to_string();
-            assert!(err.contains("keys/keyset.toml") && err.contains(needle), "{bad}: {err}");
-        }
     }
 
     #[test]

@@ -38,6 +38,13 @@ impl RelyingParty {
     }
 }
 
+/// The parties as listed, each once.
+pub(crate) fn distinct(mut parties: Vec<RelyingParty>) -> Vec<RelyingParty> {
+    let mut seen = std::collections::HashSet::new();
+    parties.retain(|p| seen.insert(*p));
+    parties
+}
+
 /// Why an `issuer` is refused, or `None` when it is an absolute `https://` URL with a host and
 /// no query or fragment (or `http://` on a loopback host). The empty string is no issuer.
 pub(crate) fn issuer_problem(issuer: &str) -> Option<String> {
@@ -158,6 +165,28 @@ pub(crate) fn serve_notice(set: &KeySet) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issuer_fields_parse() {
+        let parse = |text: &str| crate::config::KeysetConfig::parse(text, std::path::Path::new("keys/keyset.toml"));
+        let c = parse(
+            "issuer = \"https://k.example/t\"\nrelying_parties = [\"gcp\", \"aws\", \"gcp\", \"google-oauth-java\"]\n[discovery]\ntoken_endpoint = \"https://t\"\nauthorization_endpoint = \"urn:x\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.relying_parties, [RelyingParty::Gcp, RelyingParty::Aws, RelyingParty::GoogleOauthJava]);
+        let names: Vec<&str> = c.discovery.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["authorization_endpoint", "token_endpoint"]);
+        assert!(parse("[discovery]\n").is_ok(), "an empty [discovery] needs no issuer");
+        for (bad, needle) in [
+            ("relying_parties = [\"okta\"]\n", "okta"),
+            ("issuer = \"http://keys.example.com\"\n", "issuer"),
+            ("issuer = \"https://a\"\n[discovery]\nissuer = \"https://b\"\n", "[discovery] issuer"),
+            ("[discovery]\ntoken_endpoint = \"https://t\"\n", "[discovery]"),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains("keys/keyset.toml") && err.contains(needle), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn https_issuers_are_accepted() {
