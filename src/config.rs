@@ -5,6 +5,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+pub use crate::issuer::RelyingParty;
+use crate::issuer::{discovery_members, discovery_problem, distinct, issuer_problem};
 use crate::jose::{Alg, Curve, Kty, Use, default_alg};
 use crate::times::Span;
 
@@ -34,6 +36,10 @@ pub struct KeysetConfig {
     pub project_id: Option<String>,
     /// When non-empty, `.well-known/openid-configuration` is written with this issuer.
     pub issuer: String,
+    /// The relying parties `check` lints the set for, as listed (duplicates removed).
+    pub relying_parties: Vec<RelyingParty>,
+    /// The extra members of the discovery document (`[discovery]`), as JSON, sorted by name.
+    pub discovery: Vec<(String, serde_json::Value)>,
     /// Indent every JSON file written (otherwise compact).
     pub pretty: bool,
     /// How new keys are named.
@@ -129,6 +135,8 @@ impl Default for KeysetConfig {
             service_id: "example".into(),
             project_id: None,
             issuer: String::new(),
+            relying_parties: Vec::new(),
+            discovery: Vec::new(),
             pretty: false,
             kid: KidStrategy::Sequence,
             x5c: false,
@@ -146,6 +154,8 @@ struct RawConfig {
     service_id: Option<String>,
     project_id: Option<String>,
     issuer: Option<String>,
+    relying_parties: Option<Vec<RelyingParty>>,
+    discovery: Option<toml::Table>,
     pretty: Option<bool>,
     kid: Option<KidStrategy>,
     x5c: Option<bool>,
@@ -173,10 +183,14 @@ impl KeysetConfig {
                 .map(|(i, k)| resolve_spec(k).map_err(|e| bad_field(path, &format!("[[key]] #{}", i + 1), &e)))
                 .collect::<Result<Vec<_>>>()?,
         };
+        let discovery =
+            raw.discovery.map(discovery_members).transpose().map_err(|e| bad_field(path, "[discovery]", &e))?;
         let config = KeysetConfig {
             service_id: raw.service_id.unwrap_or(base.service_id),
             project_id: raw.project_id,
             issuer: raw.issuer.unwrap_or_default(),
+            relying_parties: distinct(raw.relying_parties.unwrap_or_default()),
+            discovery: discovery.unwrap_or_default(),
             pretty: raw.pretty.unwrap_or(false),
             kid: raw.kid.unwrap_or_default(),
             x5c: raw.x5c.unwrap_or(false),
@@ -215,9 +229,11 @@ impl KeysetConfig {
                 "must be a non-empty path segment of letters, digits, `-`, `_` or `.`",
             ));
         }
-        let issuer = &self.issuer;
-        if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(bad_field(path, "issuer", "must be an http(s) URL such as https://auth.example.com"));
+        if let Some(problem) = issuer_problem(&self.issuer) {
+            return Err(bad_field(path, "issuer", &problem));
+        }
+        if let Some((field, problem)) = discovery_problem(&self.issuer, &self.discovery) {
+            return Err(bad_field(path, field, &problem));
         }
         let mut seen = std::collections::HashSet::new();
         for spec in &self.keys {

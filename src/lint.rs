@@ -1,6 +1,7 @@
 //! Lints for `check`: client pitfalls in what a set publishes (each a known bug in a popular
-//! client), timings that cannot work, and rotations coming due. Pure: a set, its planned
-//! `jwks.json` and `now` in, warnings out.
+//! client), timings that cannot work, rotations coming due, and the limits of the relying parties
+//! a set lists ([`crate::parties`]). Pure: a set, its planned `jwks.json` and `now` in,
+//! warnings out.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +20,7 @@ const RSA_2048_SUNSET: i64 = 1_924_992_000;
 pub(crate) fn lint_set(set: &KeySet, jwks: &Value, now: Timestamp) -> Vec<String> {
     let mut out = lint_jwks(set.display_path(), jwks);
     out.extend(lint_timings(set, now));
+    out.extend(crate::parties::lint_parties(set, jwks));
     out
 }
 

@@ -96,6 +96,14 @@ impl Ui {
         }
     }
 
+    /// A notice on stderr (suppressed by `-q`): worth reading, but not a warning, so never
+    /// counted (`check --strict` does not fail on it).
+    pub fn notice(&self, line: &str) {
+        if self.verbosity != Verbosity::Quiet {
+            self.to_stderr(format_args!("notice: {}\n", Escaped(line)));
+        }
+    }
+
     /// A detail on stderr, shown with `-v` only.
     pub fn note(&self, line: &str) {
         if self.verbosity == Verbosity::Verbose {

@@ -64,6 +64,9 @@ pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
         for w in lint_set(set, &jwks, ctx.now) {
             ctx.ui.warn(&w);
         }
+        if let Some(notice) = crate::issuer::serve_notice(set) {
+            ctx.ui.notice(&notice);
+        }
     }
     let files: Vec<&OutputFile> = plan.written().collect();
     crate::header_rules::warnings(&files).iter().for_each(|w| ctx.ui.warn(w));

@@ -8,6 +8,7 @@
 //! (`SetSource::Kept`); the plan is the same either way.
 
 mod checks;
+mod discovery;
 mod set;
 
 use std::borrow::Cow;

@@ -1,9 +1,9 @@
 //! One set's files: the model and `now` in; its public JSON files, discovery document, mirrors
 //! and private files out. Pure.
 
-use serde::Serialize;
 use std::cmp::Reverse;
 
+use crate::jose::Use;
 use crate::layout::{OutputFile, set_prefix};
 use crate::model::{Key, KeySet};
 use crate::shapes::{JwkSet, is_jwt_key, json_bytes, jwt_key, private_jwk, public_jwk};
@@ -16,13 +16,17 @@ pub struct PlanOptions {
     pub force_pretty: bool,
 }
 
-/// The keys of `jwks.json` in publication order: current (spec order), next, previous.
+/// The keys of `jwks.json` in publication order: current keys (signing keys first, whatever the
+/// spec order, so that a client reading only `keys[0]` gets a signing key; each group in spec
+/// order), then next, then previous.
 pub(crate) fn published_keys(set: &KeySet, now: Timestamp) -> Vec<&Key> {
     let mut keys: Vec<&Key> = set.keys.iter().filter(|k| k.state(now).is_active()).collect();
     keys.sort_by_key(|k| {
         let t = k.meta.times();
+        let state = k.state(now);
         (
-            k.state(now).publish_rank(),
+            state.publish_rank(),
+            state == crate::lifecycle::State::Current && k.meta.key_use != Use::Sig,
             set.config.spec_rank(k.meta.spec.as_deref()),
             Reverse(t.activates.or(t.created).unwrap_or(Timestamp::EPOCH)),
             k.meta.kid.clone(),
@@ -62,7 +66,7 @@ pub fn plan_set(set: &KeySet, now: Timestamp, options: PlanOptions) -> Vec<Outpu
         public("jwt-keys.active.json", json_bytes(&active, pretty)),
     ];
     if !set.config.issuer.is_empty() {
-        files.push(public(".well-known/openid-configuration", discovery(set, pretty)));
+        files.push(public(".well-known/openid-configuration", super::discovery::document(set, &published, pretty)));
     }
     if set.config.api_mirrors {
         let root = |path: String, bytes: Vec<u8>| OutputFile { path, bytes, private: false };
@@ -73,23 +77,17 @@ pub fn plan_set(set: &KeySet, now: Timestamp, options: PlanOptions) -> Vec<Outpu
     files
 }
 
-fn discovery(set: &KeySet, pretty: bool) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Discovery<'a> {
-        issuer: &'a str,
-        jwks_uri: String,
-    }
-    let issuer = set.config.issuer.as_str();
-    let base = issuer.trim_end_matches('/');
-    json_bytes(&Discovery { issuer, jwks_uri: format!("{base}/{}jwks.json", set_prefix(&set.path)) }, pretty)
-}
-
 fn plan_private(set: &KeySet, published: &[&Key], now: Timestamp, pretty: bool) -> Vec<OutputFile> {
     let prefix = set_prefix(&set.path);
     let private =
         |name: &str, bytes: Vec<u8>| OutputFile { path: format!("private/{prefix}{name}"), bytes, private: true };
     let keys = published.iter().filter_map(|k| private_jwk(k, set.config.x5c)).collect();
-    let mut files = vec![private("jwks.json", json_bytes(&JwkSet { keys }, pretty))];
+    // Every signing key of jwks.json, in its order: what a signer that verifies its own tokens
+    // (kube-apiserver's --service-account-key-file) reads.
+    let verify: String =
+        published.iter().filter(|k| k.meta.key_use == Use::Sig).map(|k| k.material.public.spki_pem_ref()).collect();
+    let mut files =
+        vec![private("jwks.json", json_bytes(&JwkSet { keys }, pretty)), private("verify.pem", verify.into_bytes())];
     for spec in &set.config.keys {
         if let Some(pem) = current_of_spec(set, &spec.spec, now).and_then(|k| k.material.pkcs8_pem()) {
             files.push(private(&format!("{}.pem", spec.spec), pem.into_bytes()));

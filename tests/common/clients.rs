@@ -84,6 +84,57 @@ pub fn node_interop() -> Result<&'static Path, &'static str> {
     .map_err(String::as_str)
 }
 
+/// A directory holding `tests/discovery`'s node script beside the `node_modules` its lock file
+/// pins: openid-client (discovery) and jose (verification at the discovered `jwks_uri`).
+pub fn node_discovery() -> Result<&'static Path, &'static str> {
+    static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    NODE.get_or_init(|| {
+        let src = repo().join("tests/discovery");
+        let files = ["package.json", "package-lock.json", "discovery.mjs"];
+        let mut pins = Vec::new();
+        for name in files {
+            pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
+        }
+        install("node-discovery", &pins, |scratch| {
+            fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+            for name in files {
+                fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
+            }
+            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(scratch))
+        })
+    })
+    .as_ref()
+    .map(PathBuf::as_path)
+    .map_err(String::as_str)
+}
+
+/// A Go program built against Debian's go-oidc sources (packages golang-go and
+/// golang-github-coreos-go-oidc-dev, installed by `.ci/run`) in GOPATH mode, offline: `main_go`
+/// becomes package `name` in a GOPATH of its own beside `/usr/share/gocode`. Rebuilt when the
+/// source changes; Go's build cache lives in `target/tmp/test-clients/go-cache`.
+pub fn go_program(name: &str, main_go: &str) -> Result<PathBuf, String> {
+    if !Path::new("/usr/share/gocode/src/github.com/coreos/go-oidc").is_dir() {
+        return Err("go-oidc's sources are missing (apt-get install golang-github-coreos-go-oidc-dev)".into());
+    }
+    let dir = install(&format!("go-{name}"), main_go.as_bytes(), |scratch| {
+        let package = scratch.join("gopath/src").join(name);
+        fs::create_dir_all(&package).map_err(|e| e.to_string())?;
+        fs::write(package.join("main.go"), main_go).map_err(|e| e.to_string())?;
+        let gopath = format!("{}:/usr/share/gocode", scratch.join("gopath").display());
+        run(Command::new("go")
+            .args(["build", "-o"])
+            .arg(scratch.join(name))
+            .arg(name)
+            .env("GOPATH", gopath)
+            .env("GO111MODULE", "off")
+            .env("GOPROXY", "off")
+            .env("GOFLAGS", "")
+            .env("GOCACHE", root().join("go-cache"))
+            .current_dir(scratch))
+    })?;
+    Ok(dir.join(name))
+}
+
 /// A directory holding `tests/hosts`' scripts beside the `node_modules` its lock file pins: the
 /// hosts' own tools, `wrangler` (Cloudflare Pages' asset server) and `@netlify/headers-parser`.
 pub fn host_tools() -> Result<&'static Path, &'static str> {

@@ -591,6 +591,54 @@ fn cases() -> Vec<Case> {
                 fs::File::create(p.join("site-template/index.html")).unwrap().set_len(2 << 20).unwrap();
             },
         },
+        // ---- issue 14: the issuer ----
+        Case {
+            name: "keyset.toml: issuer over http:// on a public host",
+            names: &["keyset.toml"],
+            words: &["loopback"],
+            args: &[],
+            setup: |_, p| keyset(p, "issuer = \"http://keys.example.com\"\n"),
+        },
+        Case {
+            name: "keyset.toml: issuer that is not a URL",
+            names: &["keyset.toml"],
+            words: &["not an https:// url"],
+            args: &[],
+            setup: |_, p| keyset(p, "issuer = \"keys.example.com/tenants/acme\"\n"),
+        },
+        Case {
+            name: "keyset.toml: issuer with a query",
+            names: &["keyset.toml"],
+            words: &["query"],
+            args: &[],
+            setup: |_, p| keyset(p, "issuer = \"https://keys.example.com/?tenant=acme\"\n"),
+        },
+        Case {
+            name: "keyset.toml: issuer in [discovery]",
+            names: &["keyset.toml"],
+            words: &["[discovery] issuer"],
+            args: &[],
+            setup: |_, p| {
+                keyset(
+                    p,
+                    "issuer = \"https://keys.example.com\"\n[discovery]\nissuer = \"https://other.example.com\"\n",
+                )
+            },
+        },
+        Case {
+            name: "keyset.toml: unknown relying party",
+            names: &["keyset.toml"],
+            words: &["okta"],
+            args: &[],
+            setup: |_, p| keyset(p, "relying_parties = [\"aws\", \"okta\"]\n"),
+        },
+        Case {
+            name: "keyset.toml: [discovery] without issuer",
+            names: &["keyset.toml"],
+            words: &["`issuer` is not set"],
+            args: &[],
+            setup: |_, p| keyset(p, "[discovery]\ntoken_endpoint = \"https://keys.example.com/token\"\n"),
+        },
     ]
 }
 

@@ -624,42 +624,42 @@ fn time_moves_across_state_changes() {
     settle();
 
     let acme_kids = |p: &Project| kids(&p.json("out/public/tenants/acme/jwks.json"));
-    let new_kids = ["ec-sig-002", "ec-enc-002", "rsa-sig-002"];
+    let new_kids = ["ec-sig-002", "rsa-sig-002", "ec-enc-002"];
     let steps: [(&str, &[&str]); 10] = [
         (
             "2026-03-23T00:00:00Z",
-            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+            &["ec-sig-001", "rsa-sig-001", "ec-enc-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
         ),
         (
             "2026-03-30T12:00:00Z",
-            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+            &["ec-sig-001", "rsa-sig-001", "ec-enc-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
         ),
         (
             "2026-04-04T23:59:59Z",
-            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+            &["ec-sig-001", "rsa-sig-001", "ec-enc-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
         ),
         (
             "2026-04-05T00:00:00Z",
-            &["ec-sig-002", "ec-enc-002", "rsa-sig-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
+            &["ec-sig-002", "rsa-sig-002", "ec-enc-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
         ),
         (
             "2026-04-10T00:00:00Z",
-            &["ec-sig-002", "ec-enc-002", "rsa-sig-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
+            &["ec-sig-002", "rsa-sig-002", "ec-enc-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
         ),
         ("2026-04-19T00:00:00Z", &new_kids),
         ("2026-06-01T00:00:00Z", &new_kids),
         // Back in time, to the instant the next keys were made (before it is an error: §3).
         (
             "2026-03-22T00:00:00Z",
-            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+            &["ec-sig-001", "rsa-sig-001", "ec-enc-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
         ),
         (
             "2026-03-23T00:00:00Z",
-            &["ec-sig-001", "ec-enc-001", "rsa-sig-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
+            &["ec-sig-001", "rsa-sig-001", "ec-enc-001", "ec-sig-002", "ec-enc-002", "rsa-sig-002"],
         ),
         (
             "2026-04-10T00:00:00Z",
-            &["ec-sig-002", "ec-enc-002", "rsa-sig-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
+            &["ec-sig-002", "rsa-sig-002", "ec-enc-002", "ec-sig-001", "ec-enc-001", "rsa-sig-001"],
         ),
     ];
     for (now, want) in steps {

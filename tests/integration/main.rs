@@ -15,6 +15,7 @@ mod guarantees;
 mod import_names;
 mod incremental;
 mod interop_keys;
+mod issuer;
 mod jwt_verify;
 mod locks;
 mod outputs;

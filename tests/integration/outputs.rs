@@ -617,13 +617,15 @@ fn openid_configuration_when_issuer_is_set() {
     p.write("keys/tenants/acme/keyset.toml", format!("issuer = \"https://acme.example.com\"\n{EC_SPECS}").as_bytes());
     p.write("keys/tenants/beta/keyset.toml", EC_SPECS.as_bytes());
     p.ok(&["build", "--now", NOW]);
-    assert_eq!(
-        p.json("out/public/.well-known/openid-configuration"),
-        json!({"issuer": "https://auth.example.com", "jwks_uri": "https://auth.example.com/jwks.json"})
-    );
+    let document = |issuer: &str| {
+        json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks.json"), "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": []})
+    };
+    assert_eq!(p.json("out/public/.well-known/openid-configuration"), document("https://auth.example.com"));
     assert_eq!(
         p.json("out/public/tenants/acme/.well-known/openid-configuration"),
-        json!({"issuer": "https://acme.example.com", "jwks_uri": "https://acme.example.com/tenants/acme/jwks.json"})
+        document("https://acme.example.com"),
+        "jwks_uri sits beside the issuer: the set's directory is served at the issuer"
     );
     assert!(!p.at("out/public/tenants/beta/.well-known/openid-configuration").exists());
     let rules = header_rules(&String::from_utf8(p.read("out/public/_headers")).unwrap());

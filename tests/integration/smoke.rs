@@ -11,5 +11,5 @@ fn init_rotate_build_check() {
     p.ok(&["check", "--now", NOW]);
     let jwks = p.json("out/public/jwks.json");
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert_eq!(kids, ["rsa-sig-001", "rsa-enc-001", "ec256-sig-001", "ec256-enc-001"]);
+    assert_eq!(kids, ["rsa-sig-001", "ec256-sig-001", "rsa-enc-001", "ec256-enc-001"]);
 }
