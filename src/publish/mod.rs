@@ -14,7 +14,7 @@ mod work;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::cmd::build::Selection;
-use crate::cmd::{Context, load_reusing_self_tests};
+use crate::cmd::{Context, load};
 use crate::error::{Error, Result};
 use crate::layout::{OutputFile, Planned};
 use crate::plan::{PlanOptions, plan_set};
@@ -197,7 +197,9 @@ fn refuse_stale(ctx: &Context, plan: &[Planned], owner: &dyn Ownership) -> Resul
 /// Runs `publish URL`.
 pub fn run(ctx: &Context, url: &str) -> Result<()> {
     let target = Target::parse(url)?;
-    let selection = Selection::read(ctx, load_reusing_self_tests(ctx)?)?;
+    // `load`, not the build's reuse of proven self-tests: that reads out/private/, which
+    // publish never touches.
+    let selection = Selection::read(ctx, load(ctx)?)?;
     let plan = crate::plan::plan(&selection.inputs(false), ctx.now)?;
     let owner = selection.ownership();
     refuse_stale(ctx, &plan.files, owner)?;
