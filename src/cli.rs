@@ -60,6 +60,9 @@ pub enum Command {
         /// Project directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Write a keyset.toml for this relying party instead of the default.
+        #[arg(long = "for", value_name = "P", value_enum)]
+        party: Option<crate::cmd::init::Party>,
     },
     /// Write out/public/ and out/private/ from keys/ (never creates or changes keys).
     Build {
