@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
     let kid = choose_kid(opts, adopted, strategy, &material, &hints)?;
     check_kid_is_free(set.as_ref(), &kid, adopted)?;
-    rules::check_public_is_new(set.as_ref(), &material, adopted.then_some(opts.file.as_path()))?;
+    rules::check_public_is_new(set.as_ref(), &opts.file, &material, adopted)?;
     let (key_use, alg) = rules::use_and_alg(ctx, &opts.file, (opts.key_use, opts.alg), &material, &hints)?;
     self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
     rules::warn_unpublished(ctx, &opts.file, &hints);

@@ -46,23 +46,30 @@ pub(crate) fn warn_unpublished(ctx: &Context, file: &Path, hints: &JwkHints) {
 }
 
 /// Refuses a key whose public key the set already has, under any kid, unless that key is the very
-/// hand-dropped file being adopted.
-pub(crate) fn check_public_is_new(set: Option<&KeySet>, material: &KeyMaterial, adopted: Option<&Path>) -> Result<()> {
+/// hand-dropped file being adopted. `file` is the file being imported.
+pub(crate) fn check_public_is_new(
+    set: Option<&KeySet>,
+    file: &Path,
+    material: &KeyMaterial,
+    adopted: bool,
+) -> Result<()> {
     let Some(set) = set else { return Ok(()) };
     let spki = material.public.spki_der_ref();
-    let same = set.keys.iter().find(|k| {
-        k.material.public.spki_der_ref() == spki && !(k.hand_dropped && adopted.is_some_and(|f| is_same_file(f, k)))
-    });
+    let same = set
+        .keys
+        .iter()
+        .find(|k| k.material.public.spki_der_ref() == spki && !(k.hand_dropped && adopted && is_same_file(file, k)));
     match same {
         None => Ok(()),
         Some(existing) => Err(Error::input(
-            &existing.files[0],
+            file,
             format!(
-                "set {} already has this public key, as kid `{}`; import refuses a second copy of a key",
+                "set {} already has this key, as kid `{}` ({}); import refuses a second copy of a key",
                 set.display_path(),
-                existing.kid()
+                existing.kid(),
+                Shown(&existing.files[0])
             ),
-            "keep the key it has (`jwksmith revoke` and `jwksmith prune` remove it first, if it must be replaced)",
+            "import another key, or keep the one the set has",
         )),
     }
 }

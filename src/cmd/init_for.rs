@@ -53,7 +53,7 @@ service_id = \"example\"          # Authlete-style path segment
 {note}
 # issuer = \"https://keys.example.com\"   # the URL at which THIS set's directory is served; when set,
                                 # .well-known/openid-configuration is written beside jwks.json
-relying_parties = [\"{name}\"]    # check warns about what {name} would refuse
+{parties:<31} # check warns about what {name} would refuse
 kid = \"spki-sha256\"             # base64url SHA-256 of the DER SubjectPublicKeyInfo (the Kubernetes kid)
 pretty = false                  # compact JSON; true = indented (every JSON file written)
 
@@ -72,6 +72,7 @@ use = \"sig\"
 alg = \"RS256\"
 ",
         name = party.name(),
+        parties = format!("relying_parties = [\"{}\"]", party.name()),
         note = party.issuer_note(),
     )
 }
