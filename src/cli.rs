@@ -55,7 +55,7 @@ fn parse_now(text: &str) -> Result<Timestamp, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a default keys/keyset.toml, site-template/README and .gitignore lines.
+    /// Write a default (or --for P) keys/keyset.toml, site-template/README and .gitignore lines.
     Init {
         /// Project directory.
         #[arg(default_value = ".")]
@@ -102,7 +102,7 @@ pub enum Command {
     Import {
         /// The key file (PEM or JWK).
         file: PathBuf,
-        /// Key id (default: from the set's kid strategy).
+        /// Key id (default: a hand-dropped file's name, the JWK's own kid, else the set's kid strategy).
         #[arg(long)]
         kid: Option<String>,
         /// Key use: sig or enc.
