@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::cmd::Context;
+use crate::config::KeysetConfig;
 use crate::error::{Error, Result, Shown};
 use crate::jose::{Alg, Use, default_alg};
 use crate::key::{JwkHints, KeyMaterial};
@@ -132,12 +133,14 @@ pub(crate) fn use_and_alg(
 
 /// The spec an imported private key joins: the first of the set's specs that it fits (key type,
 /// size or curve, use, alg) and that has no key yet, so the key is that spec's first current key
-/// (`out/private/<spec>.pem`) and `rotate` later replaces it. `None` for a public-only key.
+/// (`out/private/<spec>.pem`) and `rotate` later replaces it. A set that does not exist yet has
+/// the default specs. `None` for a public-only key.
 pub(crate) fn spec_for(set: Option<&KeySet>, material: &KeyMaterial, key_use: Use, alg: Alg) -> Option<String> {
-    let set = set?;
     material.secret.as_ref()?;
+    let default = KeysetConfig::default();
+    let config = set.map_or(&default, |s| &s.config);
     let public = &material.public;
-    set.config
+    config
         .keys
         .iter()
         .find(|spec| {
@@ -146,7 +149,7 @@ pub(crate) fn spec_for(set: Option<&KeySet>, material: &KeyMaterial, key_use: Us
                 && spec.alg == alg
                 && spec.crv == public.curve()
                 && spec.size.map(|s| s as usize) == public.rsa_bits()
-                && set.keys_of_spec(&spec.spec).next().is_none()
+                && set.is_none_or(|set| set.keys_of_spec(&spec.spec).next().is_none())
         })
         .map(|spec| spec.spec.clone())
 }

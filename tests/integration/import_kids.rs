@@ -230,6 +230,13 @@ fn a_private_key_fills_the_first_spec_it_fits_that_has_no_key() {
     assert_eq!(p.json("keys/ec.meta.json")["spec"], Value::Null, "a public-only key joins no spec");
 
     p.ok(&["build", "--now", NOW]);
-    let signer = tool("openssl", &["pkey", "-in", "out/private/rsa-sig.pem", "-pubout"], p.path());
-    assert_eq!(signer, tool("openssl", &["pkey", "-in", &first, "-pubout"], p.path()), "rsa-sig.pem is the import");
+    let public_of = |pem: &str| tool("openssl", &["pkey", "-in", pem, "-pubout"], p.path());
+    assert_eq!(public_of("out/private/rsa-sig.pem"), public_of(&first), "rsa-sig.pem is the import");
+
+    // A set that import makes has the default specs.
+    let tenant = genrsa(&p, "tenant.pem");
+    p.ok(&["import", &tenant, "--set", "tenants/new", "--now", NOW]);
+    assert_eq!(p.json("keys/tenants/new/tenant.meta.json")["spec"], "rsa-sig");
+    p.ok(&["build", "--now", NOW]);
+    assert_eq!(public_of("out/private/tenants/new/rsa-sig.pem"), public_of(&tenant));
 }
