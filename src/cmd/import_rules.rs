@@ -25,10 +25,11 @@ pub(crate) fn file_stem(file: &Path) -> String {
         .to_string()
 }
 
-/// The kid a hand-dropped `<name>.pem` has, and keeps through `import`: `<name>`.
+/// The kid a hand-dropped `<name>.pem` (or `<name>.pem.age`) has, and keeps through `import`:
+/// `<name>`.
 pub(crate) fn dropped_name(file: &Path) -> String {
     let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    name.strip_suffix(".pem").unwrap_or(&name).to_string()
+    name.strip_suffix(".pem.age").or_else(|| name.strip_suffix(".pem")).unwrap_or(&name).to_string()
 }
 
 /// Warns once, naming them, about the JWK members the key loses on import.
@@ -176,5 +177,6 @@ mod tests {
             assert_eq!(file_stem(Path::new(file)), stem, "{file}");
         }
         assert_eq!(dropped_name(Path::new("keys/sa.key.x.pem")), "sa.key.x");
+        assert_eq!(dropped_name(Path::new("keys/legacy.pem.age")), "legacy");
     }
 }
