@@ -55,11 +55,14 @@ fn parse_now(text: &str) -> Result<Timestamp, String> {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write a default keys/keyset.toml, site-template/README and .gitignore lines.
+    /// Write a default (or --for P) keys/keyset.toml, site-template/README and .gitignore lines.
     Init {
         /// Project directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Write a keyset.toml for this relying party instead of the default.
+        #[arg(long = "for", value_name = "P", value_enum)]
+        party: Option<crate::cmd::init::Party>,
     },
     /// Write out/public/ and out/private/ from keys/ (never creates or changes keys).
     Build {
@@ -99,7 +102,7 @@ pub enum Command {
     Import {
         /// The key file (PEM or JWK).
         file: PathBuf,
-        /// Key id (default: from the set's kid strategy).
+        /// Key id (default: a hand-dropped file's name, the JWK's own kid, else the set's kid strategy).
         #[arg(long)]
         kid: Option<String>,
         /// Key use: sig or enc.

@@ -42,7 +42,7 @@ fn context(g: &GlobalArgs) -> Context {
 
 fn run(ctx: &Context, command: Command) -> Result<()> {
     match command {
-        Command::Init { dir } => cmd::init::run(ctx, &dir),
+        Command::Init { dir, party } => cmd::init::run(ctx, &dir, party),
         Command::Build { pretty } => cmd::build::run(ctx, pretty).map(|_| ()),
         Command::Check { strict, url } => cmd::check::run(ctx, strict, url.as_deref()),
         Command::Rotate { if_due, immediate, spec } => {

@@ -546,8 +546,15 @@ fn render(clients: &[Value], encryption: &[Vec<String>]) -> (String, Vec<String>
             str_of(client, "path")
         );
     }
+    doc += RELYING_PARTIES;
     (doc, failures)
 }
+
+/// The closing section of docs/COMPATIBILITY.md: the relying parties and discovery clients have a page of their own.
+const RELYING_PARTIES: &str = "\n## Relying parties and discovery clients\n\nWhat AWS, Microsoft Entra, Google Cloud, \
+    Kubernetes and google-oauth-java-client each require of a set (`relying_parties` in keyset.toml, `jwksmith init \
+    --for`), and the OpenID discovery clients tested against `.well-known/openid-configuration` (go-oidc, authlib, \
+    openid-client): [RELYING_PARTIES.md](RELYING_PARTIES.md).\n";
 
 /// Compares the rendered document with the committed docs/COMPATIBILITY.md.
 fn assert_doc_is_current(doc: &str) {

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::cmd::Context;
+use crate::cmd::import_rules as rules;
 use crate::config::{KidStrategy, is_path_segment};
 use crate::error::{Error, Result};
-use crate::jose::{Alg, Use, default_alg};
+use crate::jose::{Alg, Use};
 use crate::key::{JwkHints, KeyMaterial, parse_jwk, parse_pem};
 use crate::keydir::{SetDir, discover};
 use crate::keystore::{NewKey, write_new_key};
@@ -41,16 +42,6 @@ fn read_key(file: &Path) -> Result<(KeyMaterial, JwkHints)> {
     parsed.map_err(|p| Error::input(file, p, "import takes one PEM key (PKCS#8, PKCS#1, SEC1, SPKI) or one RSA/EC JWK"))
 }
 
-fn file_stem(file: &Path) -> String {
-    let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    for suffix in [".jwk.json", ".json", ".pem"] {
-        if let Some(stem) = name.strip_suffix(suffix) {
-            return stem.to_string();
-        }
-    }
-    name
-}
-
 /// The set an import goes to: the root unless one `--set` names another.
 fn target(ctx: &Context) -> Result<(String, PathBuf)> {
     match ctx.sets.as_slice() {
@@ -84,15 +75,18 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     crate::keydir::check_now_after_created(&set, ctx.now)?;
     let adopted = is_hand_dropped_in(&opts.file, &dir);
     let strategy = set.as_ref().map(|s| s.config.kid).unwrap_or_default();
-    let kid = choose_kid(opts, adopted, strategy, &material)?;
+    let kid = choose_kid(opts, adopted, strategy, &material, &hints)?;
     check_kid_is_free(set.as_ref(), &kid, adopted)?;
-    let (key_use, alg) = use_and_alg(ctx, opts, &material, &hints)?;
+    rules::check_public_is_new(set.as_ref(), &opts.file, &material, adopted)?;
+    let (key_use, alg) = rules::use_and_alg(ctx, &opts.file, (opts.key_use, opts.alg), &material, &hints)?;
     self_test(&material, alg, key_use).map_err(|p| Error::input(&opts.file, p, "import a valid key pair"))?;
+    rules::warn_unpublished(ctx, &opts.file, &hints);
+    let spec = rules::spec_for(set.as_ref(), &material, key_use, alg);
     let meta = Meta {
         kid: kid.clone(),
         id: Meta::default_id(material.public.thumbprint_ref()),
         label: Some(opts.label.clone().unwrap_or_else(|| kid.clone())),
-        spec: None,
+        spec: spec.clone(),
         key_use,
         alg,
         created: Some(ctx.now),
@@ -113,23 +107,31 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
     })?;
     let shown = if path.is_empty() { "." } else { path.as_str() };
     let described = material.public.describe();
-    ctx.ui.report(&format!("imported {kid} ({described} {alg}, {}) into set {shown}", key_use.name()));
+    let joins = spec.map(|s| format!(" as the current key of spec `{s}`")).unwrap_or_default();
+    ctx.ui.report(&format!("imported {kid} ({described} {alg}, {}) into set {shown}{joins}", key_use.name()));
     for file in written {
         ctx.ui.note(&format!("wrote {}", file.display()));
     }
     Ok(())
 }
 
-/// The kid of the imported key: `--kid`, the name of an adopted hand-dropped file, or what the
-/// set's kid strategy derives; refused when it cannot name the key's files.
-fn choose_kid(opts: &ImportOptions, adopted: bool, strategy: KidStrategy, material: &KeyMaterial) -> Result<String> {
-    let kid = match (&opts.kid, adopted) {
-        (Some(kid), _) => kid.clone(),
-        (None, true) => file_stem(&opts.file),
-        (None, false) => match strategy {
+/// The kid of the imported key: `--kid`, the name of an adopted hand-dropped file, the JWK's own
+/// `kid`, or what the set's kid strategy derives; refused when it cannot name the key's files.
+fn choose_kid(
+    opts: &ImportOptions,
+    adopted: bool,
+    strategy: KidStrategy,
+    material: &KeyMaterial,
+    hints: &JwkHints,
+) -> Result<String> {
+    let kid = match (&opts.kid, adopted, &hints.kid) {
+        (Some(kid), _, _) => kid.clone(),
+        (None, true, _) => rules::dropped_name(&opts.file),
+        (None, false, Some(own)) => own.clone(),
+        (None, false, None) => match strategy {
             KidStrategy::Thumbprint => material.public.thumbprint(),
             KidStrategy::SpkiSha256 => material.public.spki_sha256(),
-            KidStrategy::Sequence => file_stem(&opts.file),
+            KidStrategy::Sequence => rules::file_stem(&opts.file),
         },
     };
     // A hand-dropped `<name>.pem` keeps kid `<name>` whatever its characters: it already names a
@@ -160,33 +162,6 @@ fn check_kid_is_free(set: Option<&KeySet>, kid: &str, adopted: bool) -> Result<(
         ));
     }
     Ok(())
-}
-
-/// The `use` and `alg` of the imported key, warning where a JWK said otherwise.
-fn use_and_alg(ctx: &Context, opts: &ImportOptions, material: &KeyMaterial, hints: &JwkHints) -> Result<(Use, Alg)> {
-    // SPEC: without --use/--alg the hand-dropped defaults apply, whatever the JWK says.
-    // An `--alg` alone says the use (RSA-OAEP is for encryption).
-    let (kty, curve) = (material.public.kty(), material.public.curve());
-    let key_use = opts.key_use.or(opts.alg.map(Alg::key_use)).unwrap_or(Use::Sig);
-    let alg = opts.alg.unwrap_or_else(|| default_alg(kty, curve, key_use));
-    let own = [("use", hints.key_use.as_deref(), key_use.name()), ("alg", hints.alg.as_deref(), alg.name())];
-    for (member, theirs, ours) in own {
-        if let Some(theirs) = theirs.filter(|t| *t != ours) {
-            ctx.ui.warn(&format!(
-                "{}: the JWK says {member} `{theirs}`, imported with {member} `{ours}`; pass --{member} {theirs} to keep it",
-                crate::error::Shown(&opts.file)
-            ));
-        }
-    }
-    alg.check_fits(kty, curve, key_use).map_err(|p| {
-        Error::Usage(format!(
-            "{p} (the key in {} is {}); leave --alg out for {}, or give one for this key",
-            crate::error::Shown(&opts.file),
-            material.public.describe(),
-            default_alg(kty, curve, key_use)
-        ))
-    })?;
-    Ok((key_use, alg))
 }
 
 /// True when `name` can stand as one file name in a set's directory (not hidden: the walk of

@@ -1,5 +1,6 @@
-//! `jwksmith init [DIR]`: a default `keys/keyset.toml`, `site-template/README` and `.gitignore`
-//! lines. Never overwrites a file.
+//! `jwksmith init [DIR] [--for P]`: a default (or relying-party) `keys/keyset.toml`,
+//! `site-template/README` and `.gitignore` lines; `--set PATH` a new set only. Never overwrites a
+//! file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::cmd::Context;
 use crate::config::DEFAULT_KEYSET_TOML;
 use crate::error::{Error, Result};
+
+pub use super::init_for::Party;
 
 /// Lines `init` makes sure `.gitignore` has.
 pub(crate) const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "target/"];
@@ -55,9 +58,14 @@ pub(crate) fn gitignore_with_lines(existing: &str) -> Option<String> {
     Some(text)
 }
 
-/// Runs `init` in `dir`.
-pub fn run(ctx: &Context, dir: &Path) -> Result<()> {
-    create_new(ctx, &resolve_in(dir, &ctx.keys).join("keyset.toml"), DEFAULT_KEYSET_TOML)?;
+/// Runs `init` in `dir`: `--for` picks the keyset.toml, `--set` makes new sets only.
+pub fn run(ctx: &Context, dir: &Path, party: Option<Party>) -> Result<()> {
+    let keyset = party.map(super::init_for::keyset_toml);
+    let keyset = keyset.as_deref().unwrap_or(DEFAULT_KEYSET_TOML);
+    if !ctx.all_sets() {
+        return super::init_for::new_sets(ctx, &resolve_in(dir, &ctx.keys), keyset);
+    }
+    create_new(ctx, &resolve_in(dir, &ctx.keys).join("keyset.toml"), keyset)?;
     create_new(ctx, &resolve_in(dir, &ctx.templates).join("README"), TEMPLATE_README)?;
     let ignore = dir.join(".gitignore");
     let existing = match fs::read_to_string(&ignore) {

@@ -19,7 +19,13 @@ pub struct JwkHints {
     pub key_use: Option<String>,
     /// `alg` member.
     pub alg: Option<String>,
+    /// The names of the other members, which jwksmith does not publish (`x5c`, `key_ops`, ...),
+    /// sorted.
+    pub unpublished: Vec<String>,
 }
+
+/// The JWK members jwksmith reads and publishes (the private ones in `out/private/` only).
+const PUBLISHED: [&str; 15] = ["kty", "kid", "use", "alg", "n", "e", "crv", "x", "y", "d", "p", "q", "dp", "dq", "qi"];
 
 /// Parses a JWK (or a JWK Set holding exactly one key) of type RSA or EC.
 pub fn parse_jwk(bytes: &[u8]) -> Result<(KeyMaterial, JwkHints), String> {
@@ -30,7 +36,9 @@ pub fn parse_jwk(bytes: &[u8]) -> Result<(KeyMaterial, JwkHints), String> {
         None => &value,
     };
     let obj = Members(jwk.as_object().ok_or("a JWK must be a JSON object")?);
-    let hints = JwkHints { kid: obj.text("kid"), key_use: obj.text("use"), alg: obj.text("alg") };
+    let mut unpublished: Vec<String> = obj.0.keys().filter(|m| !PUBLISHED.contains(&m.as_str())).cloned().collect();
+    unpublished.sort();
+    let hints = JwkHints { kid: obj.text("kid"), key_use: obj.text("use"), alg: obj.text("alg"), unpublished };
     let material = match obj.text("kty").as_deref() {
         Some("RSA") => rsa(&obj)?,
         Some("EC") => ec(&obj)?,

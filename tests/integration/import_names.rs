@@ -86,13 +86,13 @@ fn alg_alone_implies_its_use() {
 }
 
 #[test]
-fn under_sequence_the_kid_is_the_file_name_without_pem() {
+fn under_sequence_the_kid_is_the_file_name_without_its_key_suffix() {
     let p = Project::with_keyset("");
     let key = openssl_key(&p, "signer.key.pem", &P256);
     p.ok(&["import", &key, "--now", NOW]);
-    assert!(p.at("keys/signer.key.meta.json").is_file());
+    assert!(p.at("keys/signer.meta.json").is_file());
     p.ok(&["build", "--now", NOW]);
-    assert_eq!(kids(&p.json("out/public/jwks.json")), ["signer.key"]);
+    assert_eq!(kids(&p.json("out/public/jwks.json")), ["signer"]);
 }
 
 #[test]
