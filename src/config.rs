@@ -34,6 +34,8 @@ pub struct KeysetConfig {
     pub project_id: Option<String>,
     /// When non-empty, `.well-known/openid-configuration` is written with this issuer.
     pub issuer: String,
+    /// age recipients: when non-empty, private keys are written only as `<kid>.key.age`.
+    pub recipients: Vec<String>,
     /// Indent every JSON file written (otherwise compact).
     pub pretty: bool,
     /// How new keys are named.
@@ -129,6 +131,7 @@ impl Default for KeysetConfig {
             service_id: "example".into(),
             project_id: None,
             issuer: String::new(),
+            recipients: Vec::new(),
             pretty: false,
             kid: KidStrategy::Sequence,
             x5c: false,
@@ -146,6 +149,7 @@ struct RawConfig {
     service_id: Option<String>,
     project_id: Option<String>,
     issuer: Option<String>,
+    recipients: Option<Vec<String>>,
     pretty: Option<bool>,
     kid: Option<KidStrategy>,
     x5c: Option<bool>,
@@ -177,6 +181,7 @@ impl KeysetConfig {
             service_id: raw.service_id.unwrap_or(base.service_id),
             project_id: raw.project_id,
             issuer: raw.issuer.unwrap_or_default(),
+            recipients: raw.recipients.unwrap_or_default(),
             pretty: raw.pretty.unwrap_or(false),
             kid: raw.kid.unwrap_or_default(),
             x5c: raw.x5c.unwrap_or(false),
@@ -218,6 +223,9 @@ impl KeysetConfig {
         let issuer = &self.issuer;
         if !(issuer.is_empty() || issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(bad_field(path, "issuer", "must be an http(s) URL such as https://auth.example.com"));
+        }
+        if let Some(problem) = self.recipients.iter().find_map(|r| crate::custody::check_recipient(r).err()) {
+            return Err(bad_field(path, "recipients", &problem));
         }
         let mut seen = std::collections::HashSet::new();
         for spec in &self.keys {

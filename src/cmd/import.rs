@@ -110,6 +110,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         meta: &meta,
         pretty: set.as_ref().is_some_and(|s| s.config.pretty),
         adopts: adopted.then_some(opts.file.as_path()),
+        recipients: set.as_ref().map(|s| s.config.recipients.as_slice()).unwrap_or_default(),
     })?;
     let shown = if path.is_empty() { "." } else { path.as_str() };
     let described = material.public.describe();
