@@ -174,9 +174,14 @@ fn private_file(key: &NewKey) -> Result<Option<(PathBuf, Vec<u8>, u32)>> {
         return Ok(Some((key.dir.join(format!("{kid}.key.pem")), pem.into_bytes(), 0o600)));
     }
     let path = key.dir.join(format!("{kid}.key.age"));
-    let sealed = crate::custody::Recipients::parse(key.recipients)
-        .and_then(|r| r.encrypt(pem.as_bytes()))
-        .map_err(|p| Error::input(&path, format!("not written: cannot encrypt to the set's recipients: {p}"), "check `recipients` in keyset.toml"))?;
+    let sealed =
+        crate::custody::Recipients::parse(key.recipients).and_then(|r| r.encrypt(pem.as_bytes())).map_err(|p| {
+            Error::input(
+                &path,
+                format!("not written: cannot encrypt to the set's recipients: {p}"),
+                "check `recipients` in keyset.toml",
+            )
+        })?;
     Ok(Some((path, sealed, 0o600)))
 }
 

@@ -17,6 +17,7 @@ pub mod check;
 pub mod import;
 pub mod init;
 pub mod prune;
+pub mod rekey;
 pub mod revoke;
 pub mod rotate;
 pub mod status;

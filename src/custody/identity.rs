@@ -53,7 +53,8 @@ impl Identities {
                     Ok(Identities { list: vec![Box::new(age::ssh::Identity::Unencrypted(key))] })
                 }
                 Ok(age::ssh::Identity::Encrypted(_)) => {
-                    Err("is a passphrase-protected OpenSSH key; jwksmith runs unattended and needs an unencrypted one".into())
+                    Err("is a passphrase-protected OpenSSH key; jwksmith runs unattended and needs an unencrypted one"
+                        .into())
                 }
                 _ => Err("is an OpenSSH key of a type age does not support (use ssh-ed25519 or ssh-rsa)".into()),
             };
@@ -73,7 +74,11 @@ fn load() -> Result<Identities> {
         let path = std::path::PathBuf::from(path);
         let bytes = crate::keydir::read_input(&path)?;
         let ids = Identities::parse_file(&bytes).map_err(|p| {
-            Error::input(&path, format!("{IDENTITY_FILE_VAR} names this file, which {p}"), "give an age identity file (`age-keygen -o FILE`) or an unencrypted ssh-ed25519/ssh-rsa private key")
+            Error::input(
+                &path,
+                format!("{IDENTITY_FILE_VAR} names this file, which {p}"),
+                "give an age identity file (`age-keygen -o FILE`) or an unencrypted ssh-ed25519/ssh-rsa private key",
+            )
         })?;
         all.list.extend(ids.list);
     }
@@ -107,10 +112,13 @@ pub(crate) enum Opened {
 /// Opens an age file (armored or binary) with `ids`. An error (the problem) when the bytes are
 /// not an age file, or when a matching identity finds them damaged.
 pub(crate) fn open(bytes: &[u8], ids: &Identities) -> std::result::Result<Opened, String> {
-    let decryptor = age::Decryptor::new(ArmoredReader::new(bytes))
-        .map_err(|e| format!("is not an age-encrypted file ({e})"))?;
+    let decryptor =
+        age::Decryptor::new(ArmoredReader::new(bytes)).map_err(|e| format!("is not an age-encrypted file ({e})"))?;
     if decryptor.is_scrypt() {
-        return Err("is encrypted with a passphrase; jwksmith runs unattended and reads only files encrypted to recipients".into());
+        return Err(
+            "is encrypted with a passphrase; jwksmith runs unattended and reads only files encrypted to recipients"
+                .into(),
+        );
     }
     if !ids.any() {
         return Ok(Opened::Sealed);

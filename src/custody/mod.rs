@@ -16,7 +16,9 @@ use base64::Engine;
 
 mod identity;
 
-pub(crate) use identity::{Identities, Opened, identities, open};
+#[cfg(test)]
+use identity::Identities;
+pub(crate) use identity::{Opened, identities, open};
 
 /// The stanza tag of the recipients digest.
 const DIGEST_TAG: &str = "jwksmith-recipients";
@@ -121,11 +123,7 @@ impl age::Recipient for Marker {
 pub(crate) fn recorded_digest(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
     let header = if text.trim_start().starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
-        let body: String = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-            .collect();
+        let body: String = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
         let raw = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
         String::from_utf8_lossy(&raw).into_owned()
     } else {
@@ -135,9 +133,11 @@ pub(crate) fn recorded_digest(bytes: &[u8]) -> Option<String> {
     header.lines().take_while(|l| !l.starts_with("---")).find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
 }
 
-/// True for a name of an age-encrypted key file (`<kid>.key.age`, `<name>.pem.age`).
-pub(crate) fn is_sealed_name(name: &str) -> bool {
-    name.ends_with(".key.age") || name.ends_with(".pem.age")
+/// True when the private part among a key's files is age-encrypted (a `<kid>.key.age` or
+/// `<name>.pem.age`, and no plaintext `<kid>.key.pem` beside it).
+pub(crate) fn is_sealed(files: &[std::path::PathBuf]) -> bool {
+    let ends = |suffix: &str| files.iter().any(|f| f.as_os_str().as_encoded_bytes().ends_with(suffix.as_bytes()));
+    (ends(".key.age") || ends(".pem.age")) && !ends(".key.pem")
 }
 
 #[cfg(test)]

@@ -117,7 +117,9 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     if let (None, Some(sealed), None) = (&private, &files.sealed, &files.public) {
         return Err(Error::input(
             sealed,
-            format!("no age identity of this run opens it, and kid `{kid}` has no public file ({kid}.pub.pem) to publish instead"),
+            format!(
+                "no age identity of this run opens it, and kid `{kid}` has no public file ({kid}.pub.pem) to publish instead"
+            ),
             "set JWKSMITH_AGE_IDENTITY (or JWKSMITH_AGE_IDENTITY_FILE) to an identity of the set's recipients, or restore the public file",
         ));
     }

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::input::read_input;
-use crate::custody::{Opened, identities, open};
 use crate::config::KeysetConfig;
+use crate::custody::{Opened, identities, open};
 use crate::error::{Error, Result, Shown};
 use crate::key::{KeyMaterial, parse_pem};
 use crate::model::Key;
@@ -20,9 +20,8 @@ pub(super) fn read_sealed(path: &Path) -> Result<Option<KeyMaterial>> {
         Ok(Opened::Sealed) => return Ok(None),
         Err(problem) => return Err(Error::input(path, problem, fix)),
     };
-    let not_a_key = || {
-        Error::input(path, "decrypts to something other than one private PEM key (PKCS#8, PKCS#1 or SEC1)", fix)
-    };
+    let not_a_key =
+        || Error::input(path, "decrypts to something other than one private PEM key (PKCS#8, PKCS#1 or SEC1)", fix);
     let material = parse_pem(&plain).map_err(|_| not_a_key())?;
     if material.secret.is_none() {
         return Err(not_a_key());
