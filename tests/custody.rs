@@ -160,9 +160,9 @@ fn age_cli_files_are_hand_dropped_imported_and_checked() {
     std::fs::write(dir.join("keys/sa.key.age"), b"-----BEGIN AGE ENCRYPTED FILE-----\nnot age\n").unwrap();
     for env in [vec![], vec![("JWKSMITH_AGE_IDENTITY_FILE", id.as_str())]] {
         let out = jw(dir, &["build", "--now", NOW], &env);
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("sa.key.age") && stderr.contains("not an age-encrypted file"), "{stderr}");
+        insta::assert_snapshot!("corrupt_key_age", stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n"));
     }
     assert_no_plaintext_key_in(dir, &["out/private/"]);
 }
@@ -253,7 +253,8 @@ fn rekey_encrypts_adopts_and_reencrypts() {
     let before = common::snapshot(&dir.join("keys"));
     let out = jw(dir, &["rekey", "--now", NOW], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("dropped.pem.age"));
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    insta::assert_snapshot!("rekey_without_identity", stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n"));
     assert_eq!(common::snapshot(&dir.join("keys")), before);
     ok(dir, &["rekey", "--now", NOW], &[("JWKSMITH_AGE_IDENTITY_FILE", &id)]);
     for f in [
@@ -285,4 +286,15 @@ fn rekey_encrypts_adopts_and_reencrypts() {
     assert!(plain.starts_with(b"-----BEGIN PRIVATE KEY-----"));
     let stdout = String::from_utf8_lossy(&jw(dir, &["rekey", "--now", NOW], &[]).stdout).to_string();
     assert!(stdout.contains("nothing to do"), "{stdout}");
+}
+
+#[test]
+fn a_bad_recipient_is_an_error_naming_keyset_toml() {
+    let p = tempfile::tempdir().unwrap();
+    let dir = p.path();
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("keys/keyset.toml"), keyset(&["age1notakey"])).unwrap();
+    let out = jw(dir, &["build", "--now", NOW], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("bad_recipient", String::from_utf8_lossy(&out.stderr));
 }
