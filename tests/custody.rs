@@ -162,7 +162,10 @@ fn age_cli_files_are_hand_dropped_imported_and_checked() {
         let out = jw(dir, &["build", "--now", NOW], &env);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        insta::assert_snapshot!("corrupt_key_age", stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n"));
+        insta::assert_snapshot!(
+            "corrupt_key_age",
+            stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n")
+        );
     }
     assert_no_plaintext_key_in(dir, &["out/private/"]);
 }
@@ -254,7 +257,10 @@ fn rekey_encrypts_adopts_and_reencrypts() {
     let out = jw(dir, &["rekey", "--now", NOW], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    insta::assert_snapshot!("rekey_without_identity", stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n"));
+    insta::assert_snapshot!(
+        "rekey_without_identity",
+        stderr.lines().filter(|l| !l.starts_with("warning")).collect::<Vec<_>>().join("\n")
+    );
     assert_eq!(common::snapshot(&dir.join("keys")), before);
     ok(dir, &["rekey", "--now", NOW], &[("JWKSMITH_AGE_IDENTITY_FILE", &id)]);
     for f in [

@@ -138,7 +138,12 @@ impl Project {
         assert_no_leak_in_text(&String::from_utf8_lossy(&output.stdout), "stdout");
         assert_no_leak_in_text(&String::from_utf8_lossy(&output.stderr), "stderr");
         assert_no_leak_in_dir(&self.at("out/public"));
-        assert_no_plaintext_key_in(&self.at("keys/.jwksmith/tmp"), &[]);
+        // A command that changes keys/ and succeeded has removed every temporary file of an
+        // earlier, killed run and left none of its own with a plaintext key.
+        let changes_keys = args.iter().any(|a| ["rotate", "revoke", "import", "prune", "rekey"].contains(a));
+        if changes_keys && output.status.success() {
+            assert_no_plaintext_key_in(&self.at("keys/.jwksmith/tmp"), &[]);
+        }
         output
     }
 
