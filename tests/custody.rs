@@ -304,3 +304,22 @@ fn a_bad_recipient_is_an_error_naming_keyset_toml() {
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!("bad_recipient", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_build_record_never_keeps_private_outputs_of_another_identity() {
+    let p = tempfile::tempdir().unwrap();
+    let dir = p.path();
+    let Some((id, r)) = age_identity(dir, "id.txt", "custody::build_record") else { return };
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(dir.join("keys/keyset.toml"), keyset(&[&r])).unwrap();
+    ok(dir, &["rotate", "--now", NOW], &[]);
+    let cache = dir.join("cache");
+    let cache = cache.to_str().unwrap();
+    let pem = dir.join("out/private/ec-sig.pem");
+    ok(dir, &["build", "--now", NOW], &[("JWKSMITH_CACHE_DIR", cache), ("JWKSMITH_AGE_IDENTITY_FILE", &id)]);
+    assert!(pem.exists());
+    ok(dir, &["build", "--now", NOW], &[("JWKSMITH_CACHE_DIR", cache)]);
+    assert!(!pem.exists(), "a build without the identity kept the private output");
+    ok(dir, &["build", "--now", NOW], &[("JWKSMITH_CACHE_DIR", cache), ("JWKSMITH_AGE_IDENTITY_FILE", &id)]);
+    assert!(pem.exists(), "a build with the identity reused the public-only record");
+}
