@@ -98,6 +98,9 @@ pub enum Command {
     },
     /// Delete the files of expired and revoked keys.
     Prune,
+    /// Encrypt the private keys to the sets' age `recipients` (plaintext, hand-dropped, or
+    /// encrypted to other recipients).
+    Rekey,
     /// Adopt an external PEM or JWK into a set.
     Import {
         /// The key file (PEM or JWK).

@@ -40,6 +40,8 @@ pub struct KeysetConfig {
     pub relying_parties: Vec<RelyingParty>,
     /// The extra members of the discovery document (`[discovery]`), as JSON, sorted by name.
     pub discovery: Vec<(String, serde_json::Value)>,
+    /// age recipients: when non-empty, private keys are written only as `<kid>.key.age`.
+    pub recipients: Vec<String>,
     /// Indent every JSON file written (otherwise compact).
     pub pretty: bool,
     /// How new keys are named.
@@ -137,6 +139,7 @@ impl Default for KeysetConfig {
             issuer: String::new(),
             relying_parties: Vec::new(),
             discovery: Vec::new(),
+            recipients: Vec::new(),
             pretty: false,
             kid: KidStrategy::Sequence,
             x5c: false,
@@ -156,6 +159,7 @@ struct RawConfig {
     issuer: Option<String>,
     relying_parties: Option<Vec<RelyingParty>>,
     discovery: Option<toml::Table>,
+    recipients: Option<Vec<String>>,
     pretty: Option<bool>,
     kid: Option<KidStrategy>,
     x5c: Option<bool>,
@@ -191,6 +195,7 @@ impl KeysetConfig {
             issuer: raw.issuer.unwrap_or_default(),
             relying_parties: distinct(raw.relying_parties.unwrap_or_default()),
             discovery: discovery.unwrap_or_default(),
+            recipients: raw.recipients.unwrap_or_default(),
             pretty: raw.pretty.unwrap_or(false),
             kid: raw.kid.unwrap_or_default(),
             x5c: raw.x5c.unwrap_or(false),
@@ -234,6 +239,9 @@ impl KeysetConfig {
         }
         if let Some((field, problem)) = discovery_problem(&self.issuer, &self.discovery) {
             return Err(bad_field(path, field, &problem));
+        }
+        if let Some(problem) = self.recipients.iter().find_map(|r| crate::custody::check_recipient(r).err()) {
+            return Err(bad_field(path, "recipients", &problem));
         }
         let mut seen = std::collections::HashSet::new();
         for spec in &self.keys {

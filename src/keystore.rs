@@ -40,6 +40,8 @@ pub(crate) struct NewKey<'a> {
     /// A hand-dropped `<kid>.pem` in the set directory that this key adopts: removed once the
     /// key is written.
     pub adopts: Option<&'a Path>,
+    /// The set's age recipients: when any, the private key is written only as `<kid>.key.age`.
+    pub recipients: &'a [String],
 }
 
 /// What a record says jwksmith was doing to a key.
@@ -113,10 +115,10 @@ fn check_target(path: &Path, kid: &str, material: &KeyMaterial, key_file: bool) 
 pub(crate) fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     let kid = &key.meta.kid;
     check_writable(key.dir, key.meta)?;
-    let private = key.material.pkcs8_pem();
+    let private = private_file(key)?;
     let mut files: Vec<(PathBuf, Vec<u8>, u32)> = Vec::new();
-    if let Some(pem) = &private {
-        files.push((key.dir.join(format!("{kid}.key.pem")), pem.as_bytes().to_vec(), 0o600));
+    if let Some(file) = &private {
+        files.push(file.clone());
     }
     files.push((key.dir.join(format!("{kid}.pub.pem")), key.material.public.spki_pem().into_bytes(), 0o644));
     if let Some(cert) = key.cert_pem {
@@ -161,6 +163,26 @@ pub(crate) fn write_new_key(key: &NewKey) -> Result<Vec<PathBuf>> {
     }
     remove_file(&record_file)?;
     Ok(written)
+}
+
+/// The private file of a new key, when it has a secret: `<kid>.key.pem` (0600), or with
+/// recipients `<kid>.key.age`, encrypted in memory (no plaintext file, not even a temporary one).
+fn private_file(key: &NewKey) -> Result<Option<(PathBuf, Vec<u8>, u32)>> {
+    let kid = &key.meta.kid;
+    let Some(pem) = key.material.pkcs8_pem() else { return Ok(None) };
+    if key.recipients.is_empty() {
+        return Ok(Some((key.dir.join(format!("{kid}.key.pem")), pem.into_bytes(), 0o600)));
+    }
+    let path = key.dir.join(format!("{kid}.key.age"));
+    let sealed =
+        crate::custody::Recipients::parse(key.recipients).and_then(|r| r.encrypt(pem.as_bytes())).map_err(|p| {
+            Error::input(
+                &path,
+                format!("not written: cannot encrypt to the set's recipients: {p}"),
+                "check `recipients` in keyset.toml",
+            )
+        })?;
+    Ok(Some((path, sealed, 0o600)))
 }
 
 /// Writes (or replaces) `<kid>.meta.json` atomically, its temporary file in `keys/.jwksmith/tmp/`.

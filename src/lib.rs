@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod custody;
 pub mod deployed;
 pub mod error;
 pub mod generate;

@@ -54,6 +54,7 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Status { json } => cmd::status::run(ctx, json),
         Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
         Command::Prune => cmd::prune::run(ctx),
+        Command::Rekey => cmd::rekey::run(ctx),
         Command::Watch => jwksmith::watch::run(ctx),
         Command::Serve { addr, allow_remote } => {
             jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote })

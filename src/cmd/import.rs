@@ -37,9 +37,30 @@ fn read_key(file: &Path) -> Result<(KeyMaterial, JwkHints)> {
         other => other,
     })?;
     let name = file.to_string_lossy();
+    if name.ends_with(".age") {
+        return read_sealed_key(file, &bytes).map(|m| (m, Default::default()));
+    }
     let looks_json = name.ends_with(".json") || bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let parsed = if looks_json { parse_jwk(&bytes) } else { parse_pem(&bytes).map(|m| (m, Default::default())) };
     parsed.map_err(|p| Error::input(file, p, "import takes one PEM key (PKCS#8, PKCS#1, SEC1, SPKI) or one RSA/EC JWK"))
+}
+
+/// The private key in an age-encrypted PEM (`<name>.pem.age`), opened with the run's identities.
+fn read_sealed_key(file: &Path, bytes: &[u8]) -> Result<KeyMaterial> {
+    use crate::custody::{Opened, identities, open};
+    let fix = "import takes an age file (from `age -r … -a` or `jwksmith`) of one private PEM key";
+    match open(bytes, identities()?) {
+        Ok(Opened::Plain(plain)) => parse_pem(&plain)
+            .ok()
+            .filter(|m| m.secret.is_some())
+            .ok_or_else(|| Error::input(file, "decrypts to something other than one private PEM key", fix)),
+        Ok(Opened::Sealed) => Err(Error::input(
+            file,
+            "no age identity of this run opens it",
+            "set JWKSMITH_AGE_IDENTITY (or JWKSMITH_AGE_IDENTITY_FILE) to an identity it was encrypted to",
+        )),
+        Err(problem) => Err(Error::input(file, problem, fix)),
+    }
 }
 
 /// The set an import goes to: the root unless one `--set` names another.
@@ -104,6 +125,7 @@ pub fn run(ctx: &Context, opts: &ImportOptions) -> Result<()> {
         meta: &meta,
         pretty: set.as_ref().is_some_and(|s| s.config.pretty),
         adopts: adopted.then_some(opts.file.as_path()),
+        recipients: set.as_ref().map(|s| s.config.recipients.as_slice()).unwrap_or_default(),
     })?;
     let shown = if path.is_empty() { "." } else { path.as_str() };
     let described = material.public.describe();
@@ -177,5 +199,5 @@ fn is_hand_dropped_in(file: &Path, dir: &Path) -> bool {
         (Some(Ok(a)), Ok(b)) => a == b,
         _ => false,
     };
-    name.ends_with(".pem") && !managed && same_dir
+    (name.ends_with(".pem") || name.ends_with(".pem.age")) && !managed && same_dir
 }

@@ -19,6 +19,7 @@ mod import_rules;
 pub mod init;
 mod init_for;
 pub mod prune;
+pub mod rekey;
 pub mod revoke;
 pub mod rotate;
 pub mod status;

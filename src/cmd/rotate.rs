@@ -335,6 +335,7 @@ pub(crate) fn write_created(
         meta: &meta,
         pretty: set.config.pretty,
         adopts: None,
+        recipients: &set.config.recipients,
     })?;
     Ok(meta)
 }

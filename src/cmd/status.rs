@@ -23,6 +23,8 @@ pub(crate) struct KeyRow {
     expires: Option<Timestamp>,
     revoked: Option<Timestamp>,
     private: bool,
+    /// The private part is age-encrypted (`.key.age`), whether or not an identity opened it.
+    encrypted: bool,
 }
 
 /// The next state change of a set.
@@ -79,6 +81,7 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
             expires: k.meta.expires,
             revoked: k.meta.revoked,
             private: k.has_private(),
+            encrypted: crate::custody::is_sealed(&k.files),
         })
         .collect();
     keys.extend(set.unfinished.iter().map(|u| KeyRow {
@@ -93,6 +96,7 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
         expires: None,
         revoked: None,
         private: u.private,
+        encrypted: crate::custody::is_sealed(&u.files),
     }));
     let next_event = set
         .keys

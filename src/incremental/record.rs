@@ -150,6 +150,11 @@ impl SetRecord {
 
     /// True when the record holds at `now`.
     pub(super) fn covers(&self, now: Timestamp) -> bool {
+        // A set with age-encrypted keys is never kept: its private outputs depend on the
+        // identity in the environment, which the record does not see.
+        if self.inputs.iter().any(|(name, _)| name.ends_with(".age")) {
+            return false;
+        }
         self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
     }
 

@@ -14,11 +14,17 @@ enum FileKind {
     Cert,
     Meta,
     HandDropped,
+    /// `<kid>.key.age`: the private key, age-encrypted.
+    Sealed,
+    /// `<name>.pem.age`: a hand-dropped key, age-encrypted.
+    HandSealed,
 }
 
 fn classify(name: &str) -> Option<(FileKind, &str)> {
     let rules = [
         (".key.pem", FileKind::Private),
+        (".key.age", FileKind::Sealed),
+        (".pem.age", FileKind::HandSealed),
         (".pub.pem", FileKind::Public),
         (".crt.pem", FileKind::Cert),
         (".meta.json", FileKind::Meta),
@@ -43,12 +49,15 @@ pub(super) struct KidFiles {
     pub(super) cert: Option<PathBuf>,
     pub(super) meta: Option<PathBuf>,
     pub(super) hand_dropped: Option<PathBuf>,
+    pub(super) sealed: Option<PathBuf>,
+    pub(super) hand_sealed: Option<PathBuf>,
 }
 
 impl KidFiles {
-    /// Every file of the kid, in the order private, public, certificate, metadata, hand-dropped.
+    /// Every file of the kid, in the order private (plaintext, then encrypted), public,
+    /// certificate, metadata, hand-dropped (plaintext, then encrypted).
     pub(super) fn all(&self) -> Vec<PathBuf> {
-        [&self.private, &self.public, &self.cert, &self.meta, &self.hand_dropped]
+        [&self.private, &self.sealed, &self.public, &self.cert, &self.meta, &self.hand_dropped, &self.hand_sealed]
             .into_iter()
             .flatten()
             .cloned()
@@ -79,6 +88,8 @@ pub(super) fn sort_files(set: &SetDir) -> SortedFiles {
             FileKind::Cert => &mut slot.cert,
             FileKind::Meta => &mut slot.meta,
             FileKind::HandDropped => &mut slot.hand_dropped,
+            FileKind::Sealed => &mut slot.sealed,
+            FileKind::HandSealed => &mut slot.hand_sealed,
         };
         *field = Some(path.clone());
     }
@@ -95,6 +106,8 @@ mod tests {
         assert_eq!(classify("a.pub.pem"), Some((FileKind::Public, "a")));
         assert_eq!(classify("a.meta.json"), Some((FileKind::Meta, "a")));
         assert_eq!(classify("legacy.pem"), Some((FileKind::HandDropped, "legacy")));
+        assert_eq!(classify("a.key.age"), Some((FileKind::Sealed, "a")));
+        assert_eq!(classify("legacy.pem.age"), Some((FileKind::HandSealed, "legacy")));
         assert_eq!(classify("notes.txt"), None);
         assert_eq!(classify(".pem"), None);
     }

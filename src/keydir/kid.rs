@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::KeyCheck;
 use super::files::KidFiles;
 use super::input::read_input;
+use super::sealed::read_sealed;
 use crate::config::KeysetConfig;
 use crate::error::{Error, Result, Shown};
 use crate::jose::{Use, default_alg};
@@ -19,28 +20,36 @@ pub(super) enum KidRead {
     Key(Box<Key>),
     /// Key files without metadata.
     Unfinished(Unfinished),
+    /// A hand-dropped `<name>.pem.age` that no identity of the run opens: it has no public
+    /// file, so there is nothing to publish.
+    Locked(PathBuf),
     /// Nothing to read (no key file and no metadata).
     Nothing,
 }
 
 /// Reads the files of `kid`, validating the key and running `check` on it.
 pub(super) fn read_kid(kid: &str, files: &KidFiles, config: &KeysetConfig, check: &KeyCheck<'_>) -> Result<KidRead> {
-    let managed = files.private.as_ref().or(files.public.as_ref());
-    if let (Some(hand), Some(other)) = (&files.hand_dropped, managed) {
+    let managed = files.private.as_ref().or(files.sealed.as_ref()).or(files.public.as_ref());
+    let hand = files.hand_dropped.as_ref().or(files.hand_sealed.as_ref());
+    let twice = match (&files.hand_dropped, &files.hand_sealed) {
+        (Some(plain), Some(sealed)) => Some((plain, sealed)),
+        _ => hand.zip(managed),
+    };
+    if let Some((hand, other)) = twice {
         return Err(Error::input(
             hand,
             format!("kid `{kid}` is defined twice (also by {})", Shown(other)),
             "kids must be unique in a set: remove one of the two files",
         ));
     }
-    if files.meta.is_none() && files.hand_dropped.is_none() {
+    if files.meta.is_none() && hand.is_none() {
         if managed.is_some() || files.cert.is_some() {
-            let private = files.private.is_some();
+            let private = files.private.is_some() || files.sealed.is_some();
             return Ok(KidRead::Unfinished(Unfinished { kid: kid.to_string(), files: files.all(), private }));
         }
         return Ok(KidRead::Nothing);
     }
-    let Some(key_file) = files.hand_dropped.as_ref().or(managed) else {
+    let Some(key_file) = hand.or(managed) else {
         let meta = files.meta.as_ref().expect("meta present");
         return Err(Error::input(
             meta,
@@ -48,24 +57,41 @@ pub(super) fn read_kid(kid: &str, files: &KidFiles, config: &KeysetConfig, check
             "restore the key files, or delete the metadata if the key is gone",
         ));
     };
-    read_key(kid, files, key_file, config, check).map(|key| KidRead::Key(Box::new(key)))
+    let material = match &files.hand_sealed {
+        Some(path) => match read_sealed(path)? {
+            Some(material) => material,
+            None => return Ok(KidRead::Locked(path.clone())),
+        },
+        None => read_material(kid, files)?,
+    };
+    read_key(kid, files, key_file, material, config, check).map(|key| KidRead::Key(Box::new(key)))
 }
 
-fn read_key(kid: &str, files: &KidFiles, key_file: &Path, config: &KeysetConfig, check: &KeyCheck<'_>) -> Result<Key> {
-    let material = read_material(kid, files)?;
+fn read_key(
+    kid: &str,
+    files: &KidFiles,
+    key_file: &Path,
+    material: KeyMaterial,
+    config: &KeysetConfig,
+    check: &KeyCheck<'_>,
+) -> Result<Key> {
     let meta = match &files.meta {
         Some(path) => read_meta(path, kid, &material)?,
         None => default_meta(kid, &material),
     };
     if let Err(problem) = check(&material, &meta) {
-        let file = files.private.as_deref().unwrap_or(key_file);
+        let file = files.private.as_deref().or(files.sealed.as_deref()).unwrap_or(key_file);
         return Err(Error::input(file, problem, "replace the key pair; `jwksmith rotate` makes a new one"));
     }
     let cert_der = match &files.cert {
         Some(path) if config.x5c => Some(read_cert(path, &material)?),
         _ => None,
     };
-    Ok(Key { meta, material, cert_der, files: files.all(), hand_dropped: files.hand_dropped.is_some() })
+    Ok(Key { meta, material, cert_der, files: files.all(), hand_dropped: hand_of(files) })
+}
+
+fn hand_of(files: &KidFiles) -> bool {
+    files.hand_dropped.is_some() || files.hand_sealed.is_some()
 }
 
 fn parse_file(path: &Path, bytes: &[u8]) -> Result<KeyMaterial> {
@@ -83,7 +109,20 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     if let Some(path) = &files.hand_dropped {
         return parse_file(path, &read_input(path)?);
     }
-    let private = files.private.as_ref().map(read_and_parse).transpose()?;
+    let private = match (&files.private, &files.sealed) {
+        (Some(path), _) => Some(read_and_parse(path)?),
+        (None, Some(path)) => read_sealed(path)?.map(|m| (path, m)),
+        (None, None) => None,
+    };
+    if let (None, Some(sealed), None) = (&private, &files.sealed, &files.public) {
+        return Err(Error::input(
+            sealed,
+            format!(
+                "no age identity of this run opens it, and kid `{kid}` has no public file ({kid}.pub.pem) to publish instead"
+            ),
+            "set JWKSMITH_AGE_IDENTITY (or JWKSMITH_AGE_IDENTITY_FILE) to an identity of the set's recipients, or restore the public file",
+        ));
+    }
     let public = match (&private, &files.public) {
         // The usual pair: `rotate` wrote the public file as the SPKI PEM of the private key's
         // public part. Those exact bytes parse to that public part, so they are not parsed again.
@@ -98,7 +137,7 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     match (private, public) {
         (Some((_, pm)), _) => Ok(pm),
         (None, Some((_, pubm))) => Ok(pubm),
-        (None, None) => unreachable!("caller checked a key file exists"),
+        (None, None) => unreachable!("caller checked a key file exists, and a sealed one has a public file"),
     }
 }
 
@@ -131,7 +170,10 @@ fn check_halves(
     {
         return Err(Error::input(
             ppath,
-            format!("the private and public files of kid `{kid}` do not match ({kid}.key.pem vs {kid}.pub.pem)"),
+            format!(
+                "the private and public files of kid `{kid}` do not match ({} vs {kid}.pub.pem)",
+                ppath.file_name().unwrap_or_default().to_string_lossy()
+            ),
             "restore the matching pair, or delete both and run `jwksmith rotate`",
         ));
     }

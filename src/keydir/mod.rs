@@ -17,6 +17,7 @@ use crate::meta::Meta;
 mod files;
 mod input;
 mod kid;
+mod sealed;
 mod set;
 mod walk;
 

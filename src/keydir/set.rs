@@ -35,6 +35,7 @@ pub(crate) fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Ve
     let mut warnings = Vec::new();
     let mut keys = Vec::new();
     let mut unfinished = Vec::new();
+    let mut locked = Vec::new();
     for (kid, kid_files) in files.by_kid {
         match read_kid(&kid, &kid_files, &config, check)? {
             KidRead::Key(key) => {
@@ -45,9 +46,11 @@ pub(crate) fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Ve
                 warnings.push(unfinished_warning(set, &u));
                 unfinished.push(u);
             }
+            KidRead::Locked(path) => locked.push(path),
             KidRead::Nothing => {}
         }
     }
+    warnings.extend(super::sealed::custody_warnings(&config, &keys, &locked)?);
     let config_file = files.config_file;
     let set = KeySet { path: set.path.clone(), dir: set.dir.clone(), config, config_file, keys, unfinished };
     Ok((set, warnings))

@@ -318,8 +318,20 @@ fn init_writes_defaults_and_never_overwrites() {
     assert!(r.at("sub/.gitignore").is_file());
 }
 
-const KEY_ROW: [&str; 11] =
-    ["kid", "spec", "use", "alg", "state", "created", "activates", "retires", "expires", "revoked", "private"];
+const KEY_ROW: [&str; 12] = [
+    "kid",
+    "spec",
+    "use",
+    "alg",
+    "state",
+    "created",
+    "activates",
+    "retires",
+    "expires",
+    "revoked",
+    "private",
+    "encrypted",
+];
 
 fn names(v: &Value) -> BTreeSet<String> {
     v.as_object().expect("object").keys().cloned().collect()
