@@ -1298,7 +1298,12 @@ fn check_jwk(input: &Input) -> Result<(), TestCaseError> {
 /// private part) and the set loads.
 fn check_imported(root: &Path, private: bool) -> Result<(), TestCaseError> {
     let dir = root.join("import-keys");
-    let has = |suffix: &str| dir.join(format!("{KID}{suffix}")).is_file();
+    // The kid is the JWK's own `kid` when it has one, else the file's (SPEC §4 import).
+    let kid = fs::read_dir(&dir)
+        .ok()
+        .and_then(|d| d.flatten().find_map(|e| e.file_name().to_str()?.strip_suffix(".meta.json").map(str::to_string)))
+        .unwrap_or_else(|| KID.to_string());
+    let has = |suffix: &str| dir.join(format!("{kid}{suffix}")).is_file();
     if !has(".pub.pem") || !has(".meta.json") || has(".key.pem") != private {
         let listing: Vec<String> = fs::read_dir(&dir)
             .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
