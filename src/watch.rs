@@ -190,8 +190,9 @@ pub fn run(ctx: &Context) -> Result<()> {
     // An --out it may not write is refused at once (a build would refuse it every time).
     crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
     let mut ctx = ctx.clone();
-    let mut next_change = rebuild(&ctx);
+    // Watching starts before the first build: a change saved while it runs is not missed.
     let mut watches = Watches::start(&ctx)?;
+    let mut next_change = rebuild(&ctx);
     ctx.ui.report(&format!("watching {} for changes (Ctrl-C to stop)", watches.watched()));
     loop {
         let again = match watches.events.recv_timeout(wait(&ctx, next_change)) {
