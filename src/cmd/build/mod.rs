@@ -20,7 +20,7 @@ pub(crate) use warnings::{warn_missing_specs, warn_unignored_keys};
 
 use crate::cmd::{Context, Loaded, load_reusing_self_tests};
 use crate::error::Result;
-use crate::plan::plan;
+use crate::plan::{Plan, plan};
 use crate::times::Timestamp;
 use crate::write::{WriteReport, apply};
 
@@ -85,14 +85,21 @@ pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
 /// A `--set` build: the selected sets, loaded in full; other sets' files and the site files
 /// are left as they are.
 fn run_selected(ctx: &Context, pretty: bool) -> Result<Summary> {
+    let (selection, plan) = load_and_plan(ctx, pretty)?;
+    let report = apply(&ctx.out, &plan.files, selection.ownership(), None)?;
+    Ok(Summary::of_loaded(&selection.loaded, ctx.now, report))
+}
+
+/// The selected sets loaded in full, with a build's warnings about them, and their plan (a
+/// `--set` build, a build into a read-only `out/`).
+fn load_and_plan(ctx: &Context, pretty: bool) -> Result<(Selection, Plan)> {
     let loaded = load_reusing_self_tests(ctx)?;
     warn_missing_specs(ctx, &loaded.sets);
     warn_overdue(ctx, &loaded.sets);
     warn_unignored_keys(ctx, &loaded.sets);
     let selection = Selection::read(ctx, loaded)?;
     let plan = plan(&selection.inputs(pretty), ctx.now)?;
-    let report = apply(&ctx.out, &plan.files, selection.ownership(), None)?;
-    Ok(Summary::of_loaded(&selection.loaded, ctx.now, report))
+    Ok((selection, plan))
 }
 
 /// Why `out/` cannot be written, when it exists and cannot (a read-only mount, `chmod a-w`,

@@ -2,20 +2,14 @@
 //! exactly what the build would write (modes may lack write bits); otherwise it fails naming
 //! `out/` and the first files it would change.
 
-use super::{Selection, Summary, plural, warn_missing_specs, warn_overdue, warn_unignored_keys};
-use crate::cmd::{Context, load_reusing_self_tests};
+use super::{Summary, plural};
+use crate::cmd::Context;
 use crate::error::{Error, Result};
-use crate::plan::plan;
 use crate::write::{WriteReport, read_only_changes};
 
 /// Builds into a read-only `out/` (`why` it is one).
 pub(super) fn run(ctx: &Context, pretty: bool, why: &std::io::Error) -> Result<Summary> {
-    let loaded = load_reusing_self_tests(ctx)?;
-    warn_missing_specs(ctx, &loaded.sets);
-    warn_overdue(ctx, &loaded.sets);
-    warn_unignored_keys(ctx, &loaded.sets);
-    let selection = Selection::read(ctx, loaded)?;
-    let plan = plan(&selection.inputs(pretty), ctx.now)?;
+    let (selection, plan) = super::load_and_plan(ctx, pretty)?;
     let changes = read_only_changes(&ctx.out, &plan.files, selection.ownership())?;
     if !changes.is_empty() {
         let shown: Vec<&str> = changes.iter().take(3).map(String::as_str).collect();
