@@ -25,87 +25,70 @@ fn root() -> PathBuf {
 /// A failed install is an `Err` with pip's output.
 pub fn python() -> Result<&'static Path, &'static str> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let pins = fs::read(repo().join("tests/requirements.txt")).map_err(|e| e.to_string())?;
-            let dir = install("python", &pins, |scratch| {
-                run(Command::new("python3").args(["-m", "venv"]).arg(scratch))?;
-                run(Command::new(scratch.join("bin/python"))
-                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-                    .arg(repo().join("tests/requirements.txt")))
-            })?;
-            Ok(dir.join("bin/python"))
-        })
-        .as_ref()
-        .map(PathBuf::as_path)
-        .map_err(String::as_str)
+    shared(&PYTHON, || venv("python", "tests/requirements.txt"))
 }
 
 /// The python interpreter of a virtual environment holding `tests/publish/requirements.txt`
 /// (moto's S3 server and boto3).
 pub fn moto() -> Result<&'static Path, &'static str> {
     static MOTO: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let requirements = repo().join("tests/publish/requirements.txt");
-        let pins = fs::read(&requirements).map_err(|e| e.to_string())?;
-        let dir = install("moto", &pins, |scratch| {
-            run(Command::new("python3").args(["-m", "venv"]).arg(scratch))?;
-            run(Command::new(scratch.join("bin/python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
-                .arg(&requirements))
-        })?;
-        Ok(dir.join("bin/python"))
-    })
-    .as_ref()
-    .map(PathBuf::as_path)
-    .map_err(String::as_str)
+    shared(&MOTO, || venv("moto", "tests/publish/requirements.txt"))
 }
 
 /// A directory holding `tests/interop`'s scripts beside the `node_modules` its lock file pins.
 pub fn node_interop() -> Result<&'static Path, &'static str> {
     static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    NODE.get_or_init(|| {
-        let src = repo().join("tests/interop");
-        let files = ["package.json", "package-lock.json", "clients.mjs"];
-        let mut pins = Vec::new();
-        for name in files {
-            pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
-        }
-        install("node-interop", &pins, |scratch| {
-            fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
-            for name in files {
-                fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
-            }
-            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(scratch))
-        })
-    })
-    .as_ref()
-    .map(PathBuf::as_path)
-    .map_err(String::as_str)
+    shared(&NODE, || npm_dir("node-interop", "tests/interop", "clients.mjs"))
 }
 
 /// A directory holding `tests/discovery`'s node script beside the `node_modules` its lock file
 /// pins: openid-client (discovery) and jose (verification at the discovered `jwks_uri`).
 pub fn node_discovery() -> Result<&'static Path, &'static str> {
     static NODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    NODE.get_or_init(|| {
-        let src = repo().join("tests/discovery");
-        let files = ["package.json", "package-lock.json", "discovery.mjs"];
-        let mut pins = Vec::new();
-        for name in files {
-            pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
+    shared(&NODE, || npm_dir("node-discovery", "tests/discovery", "discovery.mjs"))
+}
+
+/// The result of a one-time install, shared by every test of the binary.
+fn shared(
+    cell: &'static OnceLock<Result<PathBuf, String>>,
+    make: impl FnOnce() -> Result<PathBuf, String>,
+) -> Result<&'static Path, &'static str> {
+    cell.get_or_init(make).as_ref().map(PathBuf::as_path).map_err(String::as_str)
+}
+
+/// The python of a virtual environment `root()/<name>` holding the pinned `requirements`
+/// (relative to the repository).
+fn venv(name: &str, requirements: &str) -> Result<PathBuf, String> {
+    let requirements = repo().join(requirements);
+    let pins = fs::read(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let dir = install(name, &pins, |scratch| {
+        run(Command::new("python3").args(["-m", "venv"]).arg(scratch))?;
+        run(Command::new(scratch.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "-r"])
+            .arg(&requirements))
+    })?;
+    Ok(dir.join("bin/python"))
+}
+
+/// `root()/<name>`: the `package.json`, `package-lock.json` and `script` of the repository's
+/// directory `src`, beside the `node_modules` that `npm ci` installs from the lock file.
+fn npm_dir(name: &str, src: &str, script: &str) -> Result<PathBuf, String> {
+    let src = repo().join(src);
+    let files = ["package.json", "package-lock.json", script];
+    let mut pins = Vec::new();
+    for file in files {
+        pins.extend(fs::read(src.join(file)).map_err(|e| format!("{file}: {e}"))?);
+    }
+    install(name, &pins, |scratch| {
+        fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
+        for file in files {
+            fs::copy(src.join(file), scratch.join(file)).map_err(|e| format!("{file}: {e}"))?;
         }
-        install("node-discovery", &pins, |scratch| {
-            fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
-            for name in files {
-                fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
-            }
-            run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(scratch))
-        })
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .current_dir(scratch))
     })
-    .as_ref()
-    .map(PathBuf::as_path)
-    .map_err(String::as_str)
 }
 
 /// A Go program built against Debian's go-oidc sources (packages golang-go and
@@ -139,28 +122,7 @@ pub fn go_program(name: &str, main_go: &str) -> Result<PathBuf, String> {
 /// hosts' own tools, `wrangler` (Cloudflare Pages' asset server) and `@netlify/headers-parser`.
 pub fn host_tools() -> Result<&'static Path, &'static str> {
     static TOOLS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    TOOLS
-        .get_or_init(|| {
-            let src = repo().join("tests/hosts");
-            let files = ["package.json", "package-lock.json", "netlify.mjs"];
-            let mut pins = Vec::new();
-            for name in files {
-                pins.extend(fs::read(src.join(name)).map_err(|e| format!("{name}: {e}"))?);
-            }
-            install("host-tools", &pins, |scratch| {
-                fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
-                for name in files {
-                    fs::copy(src.join(name), scratch.join(name)).map_err(|e| format!("{name}: {e}"))?;
-                }
-                run(Command::new("npm")
-                    .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-                    .env("WRANGLER_SEND_METRICS", "false")
-                    .current_dir(scratch))
-            })
-        })
-        .as_ref()
-        .map(PathBuf::as_path)
-        .map_err(String::as_str)
+    shared(&TOOLS, || npm_dir("host-tools", "tests/hosts", "netlify.mjs"))
 }
 
 /// Reports a test that cannot run here. Under `JWKSMITH_TEST_REQUIRE_ALL=1` it fails the test;
