@@ -118,6 +118,54 @@ pub enum Command {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Print a JWT signed by the current key of the set's first signing spec (local development, tests).
+    #[command(
+        after_help = "Claims, in order: iss (--iss, else the set's issuer), sub, aud, iat, exp, then the --claims members, \
+then each --claim; a later one replaces an earlier one of the same name. One set: --set PATH (default: the root set)."
+    )]
+    Token {
+        /// Sign with the current key of this spec instead of the first signing spec.
+        #[arg(long, value_name = "S", conflicts_with = "kid")]
+        spec: Option<String>,
+        /// Sign with this key, whatever its state (tokens for negative tests).
+        #[arg(long, value_name = "K")]
+        kid: Option<String>,
+        /// The `sub` claim.
+        #[arg(long, value_name = "SUB")]
+        sub: Option<String>,
+        /// The `aud` claim; repeatable (several make an array, in this order).
+        #[arg(long, value_name = "AUD")]
+        aud: Vec<String>,
+        /// The `iss` claim (default: the set's `issuer`, else none).
+        #[arg(long, value_name = "ISS")]
+        iss: Option<String>,
+        /// Lifetime: exp = iat + TTL (a duration as in keyset.toml: 1h, 30m, 7d).
+        #[arg(long, value_name = "TTL", default_value = "1h", value_parser = |s: &str| crate::times::Span::parse(s))]
+        ttl: crate::times::Span,
+        /// A JSON object file of claims (`-` for stdin), set after exp.
+        #[arg(long, value_name = "FILE")]
+        claims: Option<PathBuf>,
+        /// A claim NAME=VALUE (JSON when VALUE parses as JSON, else a string), set last; repeatable.
+        #[arg(long, value_name = "NAME=VALUE", value_parser = crate::cmd::token::parse_claim)]
+        claim: Vec<(String, serde_json::Value)>,
+    },
+    /// Check a JWT (argument or stdin) against the built jwks.json, or --jwks, and say why it fails.
+    Verify {
+        /// The compact token; read from stdin when absent.
+        token: Option<String>,
+        /// Check against this JWK Set instead: a file, or an http(s):// URL.
+        #[arg(long, value_name = "URL|FILE")]
+        jwks: Option<String>,
+        /// Also check that `iss` is exactly this.
+        #[arg(long, value_name = "ISS")]
+        iss: Option<String>,
+        /// Also check that `aud` is, or includes, this.
+        #[arg(long, value_name = "AUD")]
+        aud: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show every key, its state and times, and the next scheduled change.
     Status {
         /// Print JSON instead of a table.

@@ -26,6 +26,7 @@ pub mod incremental;
 pub mod issuer;
 pub mod jose;
 pub mod json;
+pub mod jwt;
 pub mod key;
 pub mod keydir;
 pub mod keystate;

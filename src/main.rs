@@ -51,6 +51,12 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Import { file, kid, key_use, alg, label } => {
             cmd::import::run(ctx, &cmd::import::ImportOptions { file, kid, key_use, alg, label })
         }
+        Command::Token { spec, kid, sub, aud, iss, ttl, claims, claim } => {
+            cmd::token::run(ctx, &cmd::token::TokenOptions { spec, kid, sub, aud, iss, ttl, claims, claim })
+        }
+        Command::Verify { token, jwks, iss, aud, json } => {
+            cmd::verify::run(ctx, &cmd::verify::VerifyOptions { token, jwks, iss, aud, json })
+        }
         Command::Status { json } => cmd::status::run(ctx, json),
         Command::Revoke { kid } => cmd::revoke::run(ctx, &kid),
         Command::Prune => cmd::prune::run(ctx),

@@ -23,6 +23,8 @@ pub mod rekey;
 pub mod revoke;
 pub mod rotate;
 pub mod status;
+pub mod token;
+pub mod verify;
 
 /// Everything a command needs from the global flags.
 #[derive(Clone, Debug)]

@@ -86,3 +86,19 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
     }
     Ok(bytes)
 }
+
+/// The name messages give standard input (`-` on the command line).
+pub(crate) const STDIN_NAME: &str = "<stdin>";
+
+/// Reads standard input (a `-` argument) with the limit of [`read_input`]; errors name it
+/// `<stdin>`.
+pub(crate) fn read_stdin() -> Result<Vec<u8>> {
+    use std::io::Read;
+    let path = Path::new(STDIN_NAME);
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    Ok(bytes)
+}

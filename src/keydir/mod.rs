@@ -21,7 +21,7 @@ mod sealed;
 mod set;
 mod walk;
 
-pub(crate) use input::{not_regular, read_input, special_kind};
+pub(crate) use input::{STDIN_NAME, not_regular, read_input, read_stdin, special_kind};
 pub(crate) use set::{check_now_after_created, config_of, read_set};
 pub use walk::discover;
 pub(crate) use walk::discover_stamped;

@@ -10,7 +10,7 @@ mod proven;
 mod sign;
 
 pub use proven::SelfTested;
-pub(crate) use sign::self_test;
+pub(crate) use sign::{self_test, sign, verify};
 
 use crate::error::Result;
 use crate::keydir::{SetDir, read_set};

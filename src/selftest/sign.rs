@@ -1,7 +1,9 @@
-//! The self-test of one key: its private part signs a message, and the signature must verify
-//! against the public members that will be published. ring does both sides (aws-lc-rs for
-//! P-521, which ring lacks). [`check_usable`] stops before the signature: the signing library
-//! accepts the private key, which is all a read-only command needs to know.
+//! Signing and verifying with one key, and the self-test built on them: the private part signs
+//! a message, and the signature must verify against the public members that will be published.
+//! ring does both sides (aws-lc-rs for P-521, which ring lacks); ECDSA signatures are in the
+//! JOSE fixed `r || s` form. [`check_usable`] stops before the signature: the signing library
+//! accepts the private key, which is all a read-only command needs to know. [`sign`] and
+//! [`verify`] are the JWS primitives of `token` and `verify` (`crate::jwt`).
 
 use crate::jose::{Alg, Curve, Use};
 use crate::key::{KeyMaterial, PublicKey, PublicParts};
@@ -15,10 +17,9 @@ const MISMATCH: &str =
 /// with the signature scheme of their key type (RS256, or ECDSA on their curve): that proves
 /// the pair matches and the private key is usable.
 pub(crate) fn self_test(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<(), String> {
-    match signer(key, alg, key_use)? {
-        Some(signer) => signer.sign_and_verify(),
-        None => Ok(()),
-    }
+    let Some(signer) = signer(key, alg, key_use)? else { return Ok(()) };
+    let sig = signer.sign(MESSAGE)?;
+    verify(&key.public, signer.alg, MESSAGE, &sig).map_err(|_| MISMATCH.to_string())
 }
 
 /// Checks that the signing library accepts the private part for `alg` as [`self_test`] would,
@@ -27,40 +28,78 @@ pub(crate) fn check_usable(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<
     signer(key, alg, key_use).map(|_| ())
 }
 
-/// A private key accepted by its signing library, with the public point or integers to verify
-/// against.
-enum Signer<'a> {
-    Rsa {
-        pair: ring::signature::RsaKeyPair,
-        sign: &'static dyn ring::signature::RsaEncoding,
-        verify: &'static ring::signature::RsaParameters,
-        n: &'a [u8],
-        e: &'a [u8],
-    },
-    Ecdsa {
-        pair: ring::signature::EcdsaKeyPair,
-        verify: &'static ring::signature::EcdsaVerificationAlgorithm,
-        point: Vec<u8>,
-    },
-    P521 {
-        pair: aws_lc_rs::signature::EcdsaKeyPair,
-        point: Vec<u8>,
-    },
+/// The JWS signature of `message` under `alg` (RS*, PS*, ES* in the fixed `r || s` form) made
+/// with the key's private part. An error (the problem) when the key has no private part or
+/// `alg` does not fit it.
+pub(crate) fn sign(key: &KeyMaterial, alg: Alg, message: &[u8]) -> Result<Vec<u8>, String> {
+    if alg.key_use() != Use::Sig {
+        return Err(format!("alg {alg} is an encryption algorithm: it does not sign"));
+    }
+    match signer(key, alg, Use::Sig)? {
+        Some(signer) => signer.sign(message),
+        None => Err("the key has no private part".into()),
+    }
+}
+
+/// Checks a JWS signature of `message` under `alg` against a public key. An error (the
+/// problem) when `alg` does not fit the key or the signature does not verify.
+pub(crate) fn verify(public: &PublicKey, alg: Alg, message: &[u8], signature: &[u8]) -> Result<(), String> {
+    use ring::signature as s;
+    let bad = || "the signature does not verify against the key".to_string();
+    match (public.parts(), alg) {
+        (PublicParts::Rsa { n, e }, _) => {
+            let params: &s::RsaParameters = match alg {
+                Alg::Rs256 => &s::RSA_PKCS1_2048_8192_SHA256,
+                Alg::Rs384 => &s::RSA_PKCS1_2048_8192_SHA384,
+                Alg::Rs512 => &s::RSA_PKCS1_2048_8192_SHA512,
+                Alg::Ps256 => &s::RSA_PSS_2048_8192_SHA256,
+                Alg::Ps384 => &s::RSA_PSS_2048_8192_SHA384,
+                Alg::Ps512 => &s::RSA_PSS_2048_8192_SHA512,
+                other => return Err(format!("alg {other} does not sign with an RSA key")),
+            };
+            s::RsaPublicKeyComponents { n, e }.verify(params, message, signature).map_err(|_| bad())
+        }
+        (PublicParts::Ec { crv: Curve::P521, .. }, Alg::Es512) => {
+            use aws_lc_rs::signature as a;
+            let point = public.ec_point_bytes().unwrap_or_default();
+            a::UnparsedPublicKey::new(&a::ECDSA_P521_SHA512_FIXED, point).verify(message, signature).map_err(|_| bad())
+        }
+        (PublicParts::Ec { crv, .. }, _) => {
+            let params = match (crv, alg) {
+                (Curve::P256, Alg::Es256) => &s::ECDSA_P256_SHA256_FIXED,
+                (Curve::P384, Alg::Es384) => &s::ECDSA_P384_SHA384_FIXED,
+                (crv, other) => return Err(format!("alg {other} does not sign with a {} key", crv.name())),
+            };
+            let point = public.ec_point_bytes().unwrap_or_default();
+            s::UnparsedPublicKey::new(params, point).verify(message, signature).map_err(|_| bad())
+        }
+    }
+}
+
+/// A private key accepted by its signing library, and the alg it signs with.
+struct Signer {
+    alg: Alg,
+    kind: SignerKind,
+}
+
+enum SignerKind {
+    Rsa { pair: ring::signature::RsaKeyPair, encoding: &'static dyn ring::signature::RsaEncoding },
+    Ecdsa(ring::signature::EcdsaKeyPair),
+    P521(aws_lc_rs::signature::EcdsaKeyPair),
 }
 
 /// The signer of a key's private part (`None` for a public key).
-fn signer(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<Option<Signer<'_>>, String> {
+fn signer(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<Option<Signer>, String> {
     let Some(pkcs8) = key.pkcs8_der_ref() else {
         return Ok(None);
     };
     let alg = if key_use == Use::Sig { alg } else { fallback_alg(&key.public) };
-    let point = || key.public.ec_point_bytes().unwrap_or_default();
-    let signer = match key.public.parts() {
-        PublicParts::Rsa { n, e } => rsa(pkcs8, n, e, alg)?,
-        PublicParts::Ec { crv: Curve::P521, .. } => Signer::P521 { pair: p521(pkcs8)?, point: point() },
-        PublicParts::Ec { .. } => ecdsa(pkcs8, point(), alg)?,
+    let kind = match key.public.parts() {
+        PublicParts::Rsa { .. } => rsa(pkcs8, alg)?,
+        PublicParts::Ec { crv: Curve::P521, .. } if alg == Alg::Es512 => SignerKind::P521(p521(pkcs8)?),
+        PublicParts::Ec { .. } => ecdsa(pkcs8, alg)?,
     };
-    Ok(Some(signer))
+    Ok(Some(Signer { alg, kind }))
 }
 
 fn fallback_alg(public: &PublicKey) -> Alg {
@@ -70,31 +109,31 @@ fn fallback_alg(public: &PublicKey) -> Alg {
     }
 }
 
-fn rsa<'a>(pkcs8: &[u8], n: &'a [u8], e: &'a [u8], alg: Alg) -> Result<Signer<'a>, String> {
+fn rsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
     use ring::signature as s;
-    let (sign, verify): (&'static dyn s::RsaEncoding, &'static s::RsaParameters) = match alg {
-        Alg::Rs256 => (&s::RSA_PKCS1_SHA256, &s::RSA_PKCS1_2048_8192_SHA256),
-        Alg::Rs384 => (&s::RSA_PKCS1_SHA384, &s::RSA_PKCS1_2048_8192_SHA384),
-        Alg::Rs512 => (&s::RSA_PKCS1_SHA512, &s::RSA_PKCS1_2048_8192_SHA512),
-        Alg::Ps256 => (&s::RSA_PSS_SHA256, &s::RSA_PSS_2048_8192_SHA256),
-        Alg::Ps384 => (&s::RSA_PSS_SHA384, &s::RSA_PSS_2048_8192_SHA384),
-        Alg::Ps512 => (&s::RSA_PSS_SHA512, &s::RSA_PSS_2048_8192_SHA512),
+    let encoding: &'static dyn s::RsaEncoding = match alg {
+        Alg::Rs256 => &s::RSA_PKCS1_SHA256,
+        Alg::Rs384 => &s::RSA_PKCS1_SHA384,
+        Alg::Rs512 => &s::RSA_PKCS1_SHA512,
+        Alg::Ps256 => &s::RSA_PSS_SHA256,
+        Alg::Ps384 => &s::RSA_PSS_SHA384,
+        Alg::Ps512 => &s::RSA_PSS_SHA512,
         other => return Err(format!("alg {other} cannot sign")),
     };
     let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
-    Ok(Signer::Rsa { pair, sign, verify, n, e })
+    Ok(SignerKind::Rsa { pair, encoding })
 }
 
-fn ecdsa<'a>(pkcs8: &[u8], point: Vec<u8>, alg: Alg) -> Result<Signer<'a>, String> {
+fn ecdsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
     use ring::signature as s;
-    let (sign, verify) = match alg {
-        Alg::Es256 => (&s::ECDSA_P256_SHA256_FIXED_SIGNING, &s::ECDSA_P256_SHA256_FIXED),
-        Alg::Es384 => (&s::ECDSA_P384_SHA384_FIXED_SIGNING, &s::ECDSA_P384_SHA384_FIXED),
+    let sign = match alg {
+        Alg::Es256 => &s::ECDSA_P256_SHA256_FIXED_SIGNING,
+        Alg::Es384 => &s::ECDSA_P384_SHA384_FIXED_SIGNING,
         other => return Err(format!("alg {other} does not fit this EC key")),
     };
     let pair = s::EcdsaKeyPair::from_pkcs8(sign, pkcs8, &ring::rand::SystemRandom::new())
         .map_err(|e| format!("the EC private key does not match its public key or is not valid ({e})"))?;
-    Ok(Signer::Ecdsa { pair, verify, point })
+    Ok(SignerKind::Ecdsa(pair))
 }
 
 fn p521(pkcs8: &[u8]) -> Result<aws_lc_rs::signature::EcdsaKeyPair, String> {
@@ -103,29 +142,26 @@ fn p521(pkcs8: &[u8]) -> Result<aws_lc_rs::signature::EcdsaKeyPair, String> {
         .map_err(|e| format!("the EC private key does not match its public key or is not valid ({e})"))
 }
 
-impl Signer<'_> {
-    fn sign_and_verify(&self) -> Result<(), String> {
-        let mismatch = |_| MISMATCH.to_string();
-        match self {
-            Signer::Rsa { pair, sign, verify, n, e } => {
+impl Signer {
+    /// The signature of `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        match &self.kind {
+            SignerKind::Rsa { pair, encoding } => {
                 let mut sig = vec![0u8; pair.public().modulus_len()];
                 let rng = ring::rand::SystemRandom::new();
-                pair.sign(*sign, &rng, MESSAGE, &mut sig)
+                pair.sign(*encoding, &rng, message, &mut sig)
                     .map_err(|_| "signing with the RSA private key failed".to_string())?;
-                ring::signature::RsaPublicKeyComponents { n, e }.verify(verify, MESSAGE, &sig).map_err(mismatch)
+                Ok(sig)
             }
-            Signer::Ecdsa { pair, verify, point } => {
+            SignerKind::Ecdsa(pair) => {
                 let rng = ring::rand::SystemRandom::new();
-                let sig = pair.sign(&rng, MESSAGE).map_err(|_| "signing with the EC private key failed".to_string())?;
-                ring::signature::UnparsedPublicKey::new(*verify, point).verify(MESSAGE, sig.as_ref()).map_err(mismatch)
+                let sig = pair.sign(&rng, message).map_err(|_| "signing with the EC private key failed".to_string())?;
+                Ok(sig.as_ref().to_vec())
             }
-            Signer::P521 { pair, point } => {
-                use aws_lc_rs::signature as s;
+            SignerKind::P521(pair) => {
                 let rng = aws_lc_rs::rand::SystemRandom::new();
-                let sig = pair.sign(&rng, MESSAGE).map_err(|_| "signing with the EC private key failed".to_string())?;
-                s::UnparsedPublicKey::new(&s::ECDSA_P521_SHA512_FIXED, point)
-                    .verify(MESSAGE, sig.as_ref())
-                    .map_err(|_| MISMATCH.to_string())
+                let sig = pair.sign(&rng, message).map_err(|_| "signing with the EC private key failed".to_string())?;
+                Ok(sig.as_ref().to_vec())
             }
         }
     }
@@ -168,6 +204,52 @@ mod tests {
         let key = generate(&spec).unwrap();
         assert_eq!(key.material.public.rsa_bits(), Some(2048));
         self_test(&key.material, Alg::Ps256, Use::Sig).unwrap();
+    }
+
+    /// Every JWS alg signs and verifies (ECDSA in the fixed r || s form); a changed message, or
+    /// an alg that is not the one signed with, does not verify.
+    #[test]
+    fn every_signing_alg_signs_and_verifies() {
+        let rsa = generate(&KeySpec {
+            spec: "t".into(),
+            kty: Kty::Rsa,
+            size: Some(2048),
+            crv: None,
+            key_use: Use::Sig,
+            alg: Alg::Rs256,
+        })
+        .unwrap()
+        .material;
+        let cases = [
+            (Alg::Rs256, 256),
+            (Alg::Rs384, 256),
+            (Alg::Rs512, 256),
+            (Alg::Ps256, 256),
+            (Alg::Ps384, 256),
+            (Alg::Ps512, 256),
+            (Alg::Es256, 64),
+            (Alg::Es384, 96),
+            (Alg::Es512, 132),
+        ];
+        for (alg, len) in cases {
+            let key = match alg.curve() {
+                Some(crv) => {
+                    let spec =
+                        KeySpec { spec: "t".into(), kty: Kty::Ec, size: None, crv: Some(crv), key_use: Use::Sig, alg };
+                    generate(&spec).unwrap().material
+                }
+                None => rsa.clone(),
+            };
+            let sig = sign(&key, alg, b"a.b").unwrap();
+            assert_eq!(sig.len(), len, "{alg}");
+            assert_eq!(verify(&key.public, alg, b"a.b", &sig), Ok(()), "{alg}");
+            assert!(verify(&key.public, alg, b"a.c", &sig).is_err(), "{alg}: another message");
+        }
+        let sig = sign(&rsa, Alg::Rs256, b"m").unwrap();
+        assert!(verify(&rsa.public, Alg::Rs384, b"m", &sig).is_err());
+        assert!(verify(&rsa.public, Alg::Es256, b"m", &sig).unwrap_err().contains("does not sign with an RSA key"));
+        assert!(sign(&rsa, Alg::RsaOaep256, b"m").unwrap_err().contains("encryption algorithm"));
+        assert_eq!(sign(&rsa.public_only(), Alg::Rs256, b"m").unwrap_err(), "the key has no private part");
     }
 
     /// What `status` checks without signing fails exactly where the self-test fails before it
