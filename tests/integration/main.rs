@@ -28,4 +28,5 @@ mod serve_robust;
 mod serve_watch;
 mod site;
 mod smoke;
+mod token_verify;
 mod validation;
