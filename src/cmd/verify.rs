@@ -67,9 +67,7 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
         Some(target) => vec![read_jwks_option(target)?],
         None => built_sets(ctx, known_sets.as_deref().unwrap_or_default())?,
     };
-    let found = kid.as_deref().and_then(|kid| {
-        jwks.iter().find_map(|set| set.keys.iter().find(|k| k["kid"].as_str() == Some(kid)).map(|jwk| (set, jwk)))
-    });
+    let found = kid.as_deref().and_then(|kid| publisher(ctx, &jwks, kid, &decoded));
     let known = kid.as_deref().and_then(|kid| {
         let sets = known_sets.as_deref().unwrap_or_default();
         let publisher = found.and_then(|(set, _)| set.set.as_deref());
@@ -127,6 +125,35 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
         if failed.len() == 1 { "check" } else { "checks" },
         failed.join(", ")
     )))
+}
+
+/// The JWK of `kid` and the JWK Set that publishes it. Sets' kids repeat (every tenant has an
+/// `rsa-sig-001`): of several sets publishing the kid, the first whose key verifies the
+/// signature, else the first; a notice names the others.
+fn publisher<'a>(ctx: &Context, jwks: &'a [Jwks], kid: &str, token: &Decoded) -> Option<(&'a Jwks, &'a Value)> {
+    let candidates: Vec<(&Jwks, &Value)> = jwks
+        .iter()
+        .filter_map(|set| set.keys.iter().find(|k| k["kid"].as_str() == Some(kid)).map(|jwk| (set, jwk)))
+        .collect();
+    let alg = token.header.text("alg").and_then(|a| a.parse::<crate::jose::Alg>().ok());
+    let verifies = |jwk: &Value| {
+        let (Ok(public), Some(alg)) = (published_key(jwk).key, alg) else { return false };
+        crate::selftest::verify(&public, alg, token.signing_input.as_bytes(), &token.signature).is_ok()
+    };
+    let chosen = candidates.iter().find(|(_, jwk)| verifies(jwk)).or(candidates.first()).copied()?;
+    let others: Vec<&str> = candidates
+        .iter()
+        .filter(|(set, _)| set.source != chosen.0.source)
+        .filter_map(|(set, _)| set.set.as_deref())
+        .collect();
+    if !others.is_empty() {
+        ctx.ui.notice(&format!(
+            "kid `{kid}` is also published by set {}; checking against set {} (--set picks one)",
+            others.join(", set "),
+            chosen.0.set.as_deref().unwrap_or(".")
+        ));
+    }
+    Some(chosen)
 }
 
 /// The token argument, or stdin (trimmed).

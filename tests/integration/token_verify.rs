@@ -525,3 +525,33 @@ fn verify_refuses_a_malformed_token() {
         .collect();
     insta::assert_snapshot!("verify_malformed", messages.join(""));
 }
+
+#[test]
+fn verify_finds_the_set_whose_key_signed_when_tenants_repeat_a_kid() {
+    let p = project();
+    p.write(
+        "keys/tenants/acme/keyset.toml",
+        ENC_FIRST.replace("https://issuer.example/t", "https://acme.example").as_bytes(),
+    );
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    // Both sets have an `ec-sig-001`; the tenant's token is checked against the tenant's key.
+    let t = token(&p, &["--now", NOW, "--set", "tenants/acme"]);
+    assert!(parts(&t).1.contains(r#""iss":"https://acme.example""#), "the set's own issuer");
+    let out = p.run(&["verify", "--json", &t, "--now", NOW]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), &doc["set"], &doc["state"]),
+        (Some(0), &json!("tenants/acme"), &json!("current")),
+        "{doc}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("notice: kid `ec-sig-001` is also published by set .; checking against set tenants/acme"),
+        "{stderr}"
+    );
+    assert!(verdict(&doc, "kid").1.contains("out/public/tenants/acme/jwks.json"), "{doc}");
+    // --set . checks against the root set only: its ec-sig-001 did not sign.
+    let (code, doc) = verify_json(&p, &t, &["--now", NOW, "--set", "."]);
+    assert_eq!((code, &doc["set"], failed(&doc)), (1, &json!("."), vec!["signature".to_string()]), "{doc}");
+}
