@@ -64,7 +64,16 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
     let kid = decoded.header.text("kid").map(str::to_string);
     let known_sets = known_sets(ctx, options.jwks.is_some())?;
     let jwks = match &options.jwks {
-        Some(target) => vec![read_jwks_option(target)?],
+        Some(target) => {
+            let jwks = read_jwks_option(target)?;
+            if jwks.keys.iter().any(has_private_members) {
+                ctx.ui.warn(&format!(
+                    "{}: this JWK Set holds private key members; verify needs only public keys (out/public/…/jwks.json), and a set with private members must never be published",
+                    jwks.source
+                ));
+            }
+            vec![jwks]
+        }
         None => built_sets(ctx, known_sets.as_deref().unwrap_or_default())?,
     };
     let found = kid.as_deref().and_then(|kid| publisher(ctx, &jwks, kid, &decoded));
@@ -258,6 +267,11 @@ fn jwks_keys(bytes: &[u8]) -> std::result::Result<Vec<Value>, String> {
         Some(Value::Array(keys)) => Ok(keys.clone()),
         _ => Err("is not a JWK Set: it has no \"keys\" array".into()),
     }
+}
+
+/// True when a JWK carries a private member (`d p q dp dq qi oth k`).
+fn has_private_members(jwk: &Value) -> bool {
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.get(m).is_some())
 }
 
 /// The public key of one JWK (its private members, if any, are dropped at once).

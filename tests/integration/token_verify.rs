@@ -461,9 +461,13 @@ fn verify_against_a_jwks_file_and_without_a_build() {
     let p = project();
     let t = token(&p, &["--now", NOW]);
     std::fs::copy(p.at("out/public/jwks.json"), p.at("published.json")).unwrap();
+    std::fs::copy(p.at("out/private/jwks.json"), p.at("private.json")).unwrap();
     std::fs::remove_dir_all(p.at("out")).unwrap();
     let stderr = p.fails(&["verify", &t, "--now", NOW], 1);
     assert!(stderr.contains("run `jwksmith build` first, or give the JWK Set with --jwks"), "{stderr}");
+    // The private set verifies too, with a warning; nothing private is printed (the harness scans).
+    let out = p.ok(&["verify", &t, "--now", NOW, "--jwks", "private.json"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("private.json: this JWK Set holds private key members"));
     let (code, doc) = verify_json(&p, &t, &["--now", NOW, "--jwks", "published.json"]);
     assert_eq!((code, &doc["set"], &doc["state"]), (0, &json!("."), &json!("current")), "{doc}");
     assert!(verdict(&doc, "kid").1.contains("published.json"), "{doc}");
