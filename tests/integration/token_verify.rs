@@ -559,3 +559,19 @@ fn verify_finds_the_set_whose_key_signed_when_tenants_repeat_a_kid() {
     let (code, doc) = verify_json(&p, &t, &["--now", NOW, "--set", "."]);
     assert_eq!((code, &doc["set"], failed(&doc)), (1, &json!("."), vec!["signature".to_string()]), "{doc}");
 }
+
+#[test]
+fn a_set_of_a_hand_dropped_key_signs_with_it() {
+    let p = Project::new();
+    std::fs::create_dir_all(p.at("keys")).unwrap();
+    tool(
+        "openssl",
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "keys/legacy.pem"],
+        p.path(),
+    );
+    p.ok(&["build", "--now", NOW]);
+    let t = token(&p, &["--now", NOW, "--sub", "dev"]);
+    assert_eq!(parts(&t).0, r#"{"alg":"ES256","kid":"legacy","typ":"JWT"}"#);
+    let (code, doc) = verify_json(&p, &t, &["--now", NOW]);
+    assert_eq!((code, &doc["state"]), (0, &json!("current")), "{doc}");
+}
