@@ -57,73 +57,40 @@ struct Report<'a> {
     claims: &'a Object,
 }
 
+/// What was found for the token's kid: the JWK Set checked against, its JWK of the kid, and what
+/// the key directory knows of it.
+struct Found {
+    /// The set named in the report: the one that publishes the kid, else one that knows it.
+    set: Option<String>,
+    /// The JWK Set checked against, for messages (a file or URL).
+    source: String,
+    /// The published JWK of the kid.
+    published: Option<Published>,
+    /// The key directory's facts about the kid.
+    known: Option<KeyFacts>,
+}
+
 /// Checks the token and prints the verdicts; a failed check is exit 1.
 pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
     let token = read_token(options.token.as_deref())?;
     let decoded = decode(&token).map_err(Error::Failed)?;
-    let kid = decoded.header.text("kid").map(str::to_string);
-    let known_sets = known_sets(ctx, options.jwks.is_some())?;
-    let jwks = match &options.jwks {
-        Some(target) => {
-            let jwks = read_jwks_option(target)?;
-            if jwks.keys.iter().any(has_private_members) {
-                ctx.ui.warn(&format!(
-                    "{}: this JWK Set holds private key members; verify needs only public keys (out/public/…/jwks.json), and a set with private members must never be published",
-                    jwks.source
-                ));
-            }
-            vec![jwks]
-        }
-        None => built_sets(ctx, known_sets.as_deref().unwrap_or_default())?,
-    };
-    let found = kid.as_deref().and_then(|kid| publisher(ctx, &jwks, kid, &decoded));
-    let known = kid.as_deref().and_then(|kid| {
-        let sets = known_sets.as_deref().unwrap_or_default();
-        let publisher = found.and_then(|(set, _)| set.set.as_deref());
-        let holder =
-            sets.iter().filter(|s| s.key(kid).is_some()).min_by_key(|s| Some(s.display_path()) != publisher)?;
-        let key = holder.key(kid)?;
-        Some(KeyFacts {
-            set: holder.display_path().to_string(),
-            state: key.state(ctx.now),
-            key_use: key.meta.key_use,
-            alg: key.meta.alg,
-            revoked: key.meta.revoked,
-            expires: key.meta.expires,
-        })
-    });
-    let published = found.map(|(_, jwk)| published_key(jwk));
-    let source = match (found, jwks.as_slice()) {
-        (Some((set, _)), _) => set.source.clone(),
-        (None, [one]) => one.source.clone(),
-        (None, _) => format!("the built jwks.json of {}", ctx.out.join("public").display()),
-    };
+    let found = find(ctx, options, &decoded)?;
     let expect = Expect { iss: options.iss.clone(), aud: options.aud.clone() };
-    let checks = run_checks(&decoded, published.as_ref(), known.as_ref(), &source, &expect, ctx.now);
-    let set = found.and_then(|(s, _)| s.set.clone()).or_else(|| known.as_ref().map(|k| k.set.clone()));
-    let state = known.as_ref().map(|k| k.state.name());
+    let checks = run_checks(&decoded, found.published.as_ref(), found.known.as_ref(), &found.source, &expect, ctx.now);
     let valid = checks.iter().all(|c| c.ok);
     if options.json {
         let report = Report {
             valid,
-            kid: kid.as_deref(),
-            set: set.clone(),
-            state,
+            kid: decoded.header.text("kid"),
+            set: found.set.clone(),
+            state: found.known.as_ref().map(|k| k.state.name()),
             checks: &checks,
             header: &decoded.header,
             claims: &decoded.claims,
         };
         ctx.ui.data(&String::from_utf8_lossy(&crate::json::json_bytes(&report, true)));
     } else {
-        ctx.ui.data(&text(
-            &decoded,
-            set.as_deref(),
-            &source,
-            kid.as_deref(),
-            published.as_ref(),
-            known.as_ref(),
-            &checks,
-        ));
+        ctx.ui.data(&text(&decoded, &found, &checks));
     }
     if valid {
         return Ok(());
@@ -134,6 +101,58 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
         if failed.len() == 1 { "check" } else { "checks" },
         failed.join(", ")
     )))
+}
+
+/// Reads the JWK Set(s) and the key directory, and finds the token's kid in them.
+fn find(ctx: &Context, options: &VerifyOptions, decoded: &Decoded) -> Result<Found> {
+    let kid = decoded.header.text("kid");
+    let sets = known_sets(ctx, options.jwks.is_some())?;
+    let sets = sets.as_deref().unwrap_or_default();
+    let jwks = match &options.jwks {
+        Some(target) => vec![given_jwks(ctx, target)?],
+        None => built_sets(ctx, sets)?,
+    };
+    let found = kid.and_then(|kid| publisher(ctx, &jwks, kid, decoded));
+    let publishing_set = found.and_then(|(set, _)| set.set.clone());
+    let known = kid.and_then(|kid| key_facts(sets, kid, publishing_set.as_deref(), ctx));
+    let source = match (found, jwks.as_slice()) {
+        (Some((set, _)), _) => set.source.clone(),
+        (None, [one]) => one.source.clone(),
+        (None, _) => format!("the built jwks.json of {}", ctx.out.join("public").display()),
+    };
+    Ok(Found {
+        set: publishing_set.or_else(|| known.as_ref().map(|k| k.set.clone())),
+        source,
+        published: found.map(|(_, jwk)| published_key(jwk)),
+        known,
+    })
+}
+
+/// `--jwks`: the set read, with a warning when it holds private members.
+fn given_jwks(ctx: &Context, target: &str) -> Result<Jwks> {
+    let jwks = read_jwks_option(target)?;
+    if jwks.keys.iter().any(has_private_members) {
+        ctx.ui.warn(&format!(
+            "{}: this JWK Set holds private key members; verify needs only public keys (out/public/…/jwks.json), and a set with private members must never be published",
+            jwks.source
+        ));
+    }
+    Ok(jwks)
+}
+
+/// What the key directory knows of `kid`: from the set that publishes it when that set has it,
+/// else from the first set that has it.
+fn key_facts(sets: &[KeySet], kid: &str, publisher: Option<&str>, ctx: &Context) -> Option<KeyFacts> {
+    let holder = sets.iter().filter(|s| s.key(kid).is_some()).min_by_key(|s| Some(s.display_path()) != publisher)?;
+    let key = holder.key(kid)?;
+    Some(KeyFacts {
+        set: holder.display_path().to_string(),
+        state: key.state(ctx.now),
+        key_use: key.meta.key_use,
+        alg: key.meta.alg,
+        revoked: key.meta.revoked,
+        expires: key.meta.expires,
+    })
 }
 
 /// The JWK of `kid` and the JWK Set that publishes it. Sets' kids repeat (every tenant has an
@@ -282,20 +301,14 @@ fn published_key(jwk: &Value) -> Published {
 }
 
 /// The report a person reads: header, claims, set and key, one line per check, the verdict.
-fn text(
-    decoded: &Decoded,
-    set: Option<&str>,
-    source: &str,
-    kid: Option<&str>,
-    published: Option<&Published>,
-    known: Option<&KeyFacts>,
-    checks: &[Check],
-) -> String {
+fn text(decoded: &Decoded, found: &Found, checks: &[Check]) -> String {
     let pretty = |o: &Object| serde_json::to_string_pretty(o).unwrap_or_default().replace('\n', "\n  ");
     let mut out = format!("header:\n  {}\nclaims:\n  {}\n", pretty(&decoded.header), pretty(&decoded.claims));
-    out.push_str(&format!("set:    {} ({source})\n", set.unwrap_or("none (no set of the key directory has this kid)")));
-    let alg = published.and_then(|p| p.alg.clone()).or_else(|| known.map(|k| k.alg.name().to_string()));
-    let key = match kid {
+    let set = found.set.as_deref().unwrap_or("none (no set of the key directory has this kid)");
+    out.push_str(&format!("set:    {set} ({})\n", found.source));
+    let known = found.known.as_ref();
+    let alg = found.published.as_ref().and_then(|p| p.alg.clone()).or_else(|| known.map(|k| k.alg.name().to_string()));
+    let key = match decoded.header.text("kid") {
         Some(kid) => format!(
             "{kid} (alg {}, state {})",
             alg.as_deref().unwrap_or("unknown"),
