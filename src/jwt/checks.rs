@@ -288,3 +288,91 @@ fn aud_check(token: &Decoded, expected: &str) -> Check {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::Object;
+    use serde_json::json;
+
+    const NOW: i64 = 1_767_225_600;
+
+    fn token(header: Value, claims: Value) -> Decoded {
+        let object = |v: Value| Object::parse(v.to_string().as_bytes()).unwrap();
+        Decoded { header: object(header), claims: object(claims), signing_input: "x.y".into(), signature: vec![] }
+    }
+
+    fn facts(state: State, key_use: Use) -> KeyFacts {
+        KeyFacts {
+            set: ".".into(),
+            state,
+            key_use,
+            alg: Alg::Es256,
+            revoked: Some(Timestamp::from_unix(NOW - 5)),
+            expires: Some(Timestamp::from_unix(NOW - 9)),
+        }
+    }
+
+    fn names_failed(checks: &[Check]) -> Vec<&'static str> {
+        checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn exp_and_nbf_allow_exactly_sixty_seconds() {
+        let at = |secs: i64| Timestamp::from_unix(NOW + secs);
+        let t = token(json!({}), json!({"exp": NOW, "nbf": NOW + 100}));
+        assert!(exp_check(&t, at(59)).ok && !exp_check(&t, at(60)).ok);
+        assert!(nbf_check(&t, at(40)).ok && !nbf_check(&t, at(39)).ok);
+        let none = token(json!({}), json!({}));
+        assert!(exp_check(&none, at(0)).ok && nbf_check(&none, at(0)).ok, "absent claims pass");
+        let text = token(json!({}), json!({"exp": "soon"}));
+        assert_eq!(exp_check(&text, at(0)).detail, "exp is a string, not a NumericDate (seconds since the epoch)");
+    }
+
+    #[test]
+    fn iss_and_aud_are_checked_only_when_expected() {
+        let t = token(json!({"alg": "ES256", "kid": "k"}), json!({"iss": "me", "aud": ["a", "b"]}));
+        let now = Timestamp::from_unix(NOW);
+        assert_eq!(run_checks(&t, None, None, "s", &Expect::default(), now).len(), 5);
+        let expect = Expect { iss: Some("me".into()), aud: Some("b".into()) };
+        let checks = run_checks(&t, None, None, "s", &expect, now);
+        assert_eq!(
+            checks.iter().map(|c| c.name).collect::<Vec<_>>(),
+            ["kid", "alg", "signature", "exp", "nbf", "iss", "aud"]
+        );
+        assert_eq!(names_failed(&checks), ["kid", "alg", "signature"], "no key: the first three fail");
+        assert!(!aud_check(&t, "c").ok && aud_check(&token(json!({}), json!({"aud": "c"})), "c").ok);
+        assert!(!iss_check(&t, "you").ok && !iss_check(&token(json!({}), json!({})), "me").ok);
+    }
+
+    #[test]
+    fn kid_says_what_the_key_directory_knows() {
+        let t = token(json!({"alg": "ES256", "kid": "k"}), json!({}));
+        let kid = |known: Option<&KeyFacts>| kid_check(&t, None, known, "out/public/jwks.json").detail;
+        assert_eq!(
+            kid(Some(&facts(State::Revoked, Use::Sig))),
+            "key `k` of set . is revoked since 2025-12-31T23:59:55Z"
+        );
+        assert!(kid(Some(&facts(State::Expired, Use::Sig))).ends_with("is expired since 2025-12-31T23:59:51Z"));
+        assert!(
+            kid(Some(&facts(State::Current, Use::Enc))).contains("is an encryption key of set . (use enc, alg ES256)")
+        );
+        assert!(
+            kid(Some(&facts(State::Next, Use::Sig))).contains("is next but out/public/jwks.json does not publish it")
+        );
+        assert!(kid(None).contains("no key `k` is published in out/public/jwks.json"));
+        let no_kid = token(json!({"alg": "ES256"}), json!({}));
+        assert!(!kid_check(&no_kid, None, None, "s").ok);
+    }
+
+    #[test]
+    fn alg_refuses_none_and_encryption_algs() {
+        for alg in ["none", "HS256", "RSA-OAEP-256"] {
+            let t = token(json!({"alg": alg, "kid": "k"}), json!({}));
+            let check = alg_check(&t, None, Some(&facts(State::Current, Use::Sig)));
+            assert!(!check.ok && check.detail.contains("is not a signature algorithm"), "{alg}: {check:?}");
+        }
+        let t = token(json!({"kid": "k"}), json!({}));
+        assert_eq!(alg_check(&t, None, None).detail, "the header has no alg");
+    }
+}
