@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::cmd::{Context, load_showing_pending};
 use crate::error::{Error, Result};
 use crate::jwt::{Check, Decoded, Expect, KeyFacts, Object, Published, decode, run_checks};
+use crate::key::PublicKey;
 use crate::layout::set_prefix;
 use crate::model::KeySet;
 
@@ -114,18 +115,15 @@ fn find(ctx: &Context, options: &VerifyOptions, decoded: &Decoded) -> Result<Fou
     };
     let found = kid.and_then(|kid| publisher(ctx, &jwks, kid, decoded));
     let publishing_set = found.and_then(|(set, _)| set.set.clone());
-    let known = kid.and_then(|kid| key_facts(sets, kid, publishing_set.as_deref(), ctx));
+    let published = found.map(|(_, jwk)| published_key(jwk));
+    let public = published.as_ref().and_then(|p| p.key.as_ref().ok());
+    let known = kid.and_then(|kid| key_facts(sets, kid, public, publishing_set.as_deref(), ctx));
     let source = match (found, jwks.as_slice()) {
         (Some((set, _)), _) => set.source.clone(),
         (None, [one]) => one.source.clone(),
         (None, _) => format!("the built jwks.json of {}", ctx.out.join("public").display()),
     };
-    Ok(Found {
-        set: publishing_set.or_else(|| known.as_ref().map(|k| k.set.clone())),
-        source,
-        published: found.map(|(_, jwk)| published_key(jwk)),
-        known,
-    })
+    Ok(Found { set: publishing_set.or_else(|| known.as_ref().map(|k| k.set.clone())), source, published, known })
 }
 
 /// `--jwks`: the set read, with a warning when it holds private members.
@@ -141,9 +139,17 @@ fn given_jwks(ctx: &Context, target: &str) -> Result<Jwks> {
 }
 
 /// What the key directory knows of `kid`: from the set that publishes it when that set has it,
-/// else from the first set that has it.
-fn key_facts(sets: &[KeySet], kid: &str, publisher: Option<&str>, ctx: &Context) -> Option<KeyFacts> {
-    let holder = sets.iter().filter(|s| s.key(kid).is_some()).min_by_key(|s| Some(s.display_path()) != publisher)?;
+/// else from the first set that has it. When the kid is published, only a key with the same
+/// public key counts (a deployed set checked with `--jwks` may reuse a local kid for another key).
+fn key_facts(
+    sets: &[KeySet],
+    kid: &str,
+    published: Option<&PublicKey>,
+    publisher: Option<&str>,
+    ctx: &Context,
+) -> Option<KeyFacts> {
+    let same = |s: &&KeySet| s.key(kid).is_some_and(|k| published.is_none_or(|p| &k.material.public == p));
+    let holder = sets.iter().filter(same).min_by_key(|s| Some(s.display_path()) != publisher)?;
     let key = holder.key(kid)?;
     Some(KeyFacts {
         set: holder.display_path().to_string(),

@@ -575,3 +575,15 @@ fn a_set_of_a_hand_dropped_key_signs_with_it() {
     let (code, doc) = verify_json(&p, &t, &["--now", NOW]);
     assert_eq!((code, &doc["state"]), (0, &json!("current")), "{doc}");
 }
+
+#[test]
+fn a_local_key_of_the_same_kid_but_another_key_says_nothing_about_a_jwks_key() {
+    let p = project();
+    let deployed = project();
+    // Both have an `ec-sig-001`, different keys: the local one's state is not the deployed one's.
+    p.ok(&["revoke", "ec-sig-001", "--now", &at(60)]);
+    std::fs::copy(deployed.at("out/public/jwks.json"), p.at("deployed.json")).unwrap();
+    let t = token(&deployed, &["--now", NOW]);
+    let (code, doc) = verify_json(&p, &t, &["--now", &at(120), "--jwks", "deployed.json"]);
+    assert_eq!((code, &doc["set"], &doc["state"]), (0, &Value::Null, &Value::Null), "{doc}");
+}
