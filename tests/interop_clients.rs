@@ -721,11 +721,12 @@ fn five_clients_in_three_languages_verify_every_alg_and_round_trip_every_jwe_alg
     assert_doc_is_current(&doc);
 }
 
-/// `jwksmith token` (issue 17): a token minted for every signing spec verifies in PyJWT and node
-/// jose through `jwksmith serve`'s jwks.json, with its iss, aud and exp required and checked, and
-/// carries exactly the claims `token` was asked for. Tokens use the real clock (the clients do).
+/// `jwksmith token` and `verify` (issue 17): a token minted for every signing spec verifies in
+/// PyJWT and node jose through `jwksmith serve`'s jwks.json, with its iss, aud and exp required and
+/// checked, and carries exactly the claims `token` was asked for (tokens use the real clock, as
+/// the clients do); and `jwksmith verify --jwks URL` judges PyJWT's tokens as the clients do.
 #[test]
-fn tokens_from_jwksmith_token_verify_in_pyjwt_and_jose_for_every_alg() {
+fn tokens_from_jwksmith_token_verify_in_pyjwt_and_jose_and_verify_judges_pyjwts_for_every_alg() {
     if let Err(why) = clients::python().and(clients::node_interop()) {
         return clients::unavailable("jwksmith token against PyJWT and jose", why);
     }
@@ -769,6 +770,33 @@ fn tokens_from_jwksmith_token_verify_in_pyjwt_and_jose_for_every_alg() {
                 "{client}, {id}: ttl 1h"
             );
         }
+    }
+    // And the other way: PyJWT's tokens for every alg (valid, tampered, unknown kid), judged by
+    // `jwksmith verify` against the served jwks.json as the clients judge them.
+    let public: Value = serde_json::from_slice(&p.read("out/public/jwks.json")).unwrap();
+    let keys: Vec<Value> = common::SIGNING_SPECS
+        .iter()
+        .map(|(spec, alg, _)| {
+            let jwk =
+                public["keys"].as_array().unwrap().iter().find(|k| k["alg"] == *alg && k["use"] == "sig").unwrap();
+            json!({"spec": spec, "alg": alg, "kid": jwk["kid"], "pem": p.at(&format!("out/private/{spec}.pem"))})
+        })
+        .collect();
+    let keys_file = write_json(work, "pyjwt-keys.json", &Value::from(keys));
+    let signed = python(work, "pyjwt-sign", &["sign", &keys_file]).json();
+    assert_eq!(signed.as_array().unwrap().len(), common::SIGNING_SPECS.len() * CASES.len());
+    for t in signed.as_array().unwrap() {
+        let out = p.run(&["verify", "--json", "--jwks", &jwks_url, str_of(t, "token")]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+        let failed: Vec<&str> =
+            doc["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).map(|c| str_of(c, "name")).collect();
+        let expected: &[&str] = match str_of(t, "case") {
+            "valid" => &[],
+            "tampered-payload" | "tampered-signature" => &["signature"],
+            _ => &["kid", "alg", "signature"],
+        };
+        assert_eq!(failed, expected, "jwksmith verify on {}: {doc}", str_of(t, "id"));
+        assert_eq!(out.status.success(), expected.is_empty(), "{}", str_of(t, "id"));
     }
     server.stop();
 }
