@@ -1,6 +1,6 @@
-//! The I/O edge of the local issuer (`serve --local-issuer`): for each request it finds the sets
-//! under `keys/`, reads the one the path names (age identities from the environment, as `build`
-//! reads them), reads the token request's body (at most [`MAX_BODY`] bytes), takes the clock
+//! The I/O edge of the local issuer (`serve --local-issuer`): for each request to an issuer's
+//! path it reads the one set the path names, and only its directory (age identities from the
+//! environment, as `build` reads them), reads the token request's body (at most [`MAX_BODY`] bytes), takes the clock
 //! (or `--now`), and hands them to the pure answers of `issuer.rs`. The sets are read again at
 //! every request, so the answers follow `keys/` as `watch` does; nothing is written anywhere.
 
@@ -13,7 +13,7 @@ use super::issuer::{self, DOCUMENT_METHODS, Endpoint, TOKEN_METHODS};
 use super::oauth::{self, MAX_BODY, OAuthError};
 use crate::cmd::Context;
 use crate::error::Result;
-use crate::keydir::{SetDir, discover};
+use crate::keydir::{SetDir, discover_set};
 use crate::model::KeySet;
 use crate::times::Timestamp;
 
@@ -38,18 +38,21 @@ impl LocalIssuer {
     }
 
     /// The answer to a request for a set's discovery document or token endpoint; `None` for any
-    /// other path (the site answers it). A `keys/` that cannot be walked names no set.
+    /// other path (the site answers it), found without reading `keys/` at all, and for a path
+    /// where no set is. A set directory that cannot be read is a 503 saying why.
     pub(crate) fn answer(&self, request: &mut tiny_http::Request) -> Option<Reply> {
-        let dirs = discover(&self.keys).ok()?;
-        let (path, endpoint) = issuer::route(request.url(), dirs.iter().map(|d| d.path.as_str()))?;
-        let dir = dirs.iter().find(|d| d.path == path)?;
+        let (path, endpoint) = issuer::route(request.url())?;
+        let dir = match discover_set(&self.keys, &path) {
+            Ok(found) => found?,
+            Err(e) => return Some(issuer::error_reply(&OAuthError::unavailable(super::describe(&e)))),
+        };
         let method = request.method().clone();
         Some(match (endpoint, method) {
             (_, tiny_http::Method::Options) => issuer::preflight(endpoint),
-            (Endpoint::Discovery, tiny_http::Method::Get | tiny_http::Method::Head) => self.document(dir),
+            (Endpoint::Discovery, tiny_http::Method::Get | tiny_http::Method::Head) => self.document(&dir),
             (Endpoint::Discovery, _) => issuer::wrong_method(DOCUMENT_METHODS),
             (Endpoint::Token, tiny_http::Method::Post) => {
-                self.token(dir, request).unwrap_or_else(|e| issuer::error_reply(&e))
+                self.token(&dir, request).unwrap_or_else(|e| issuer::error_reply(&e))
             }
             (Endpoint::Token, _) => issuer::wrong_method(TOKEN_METHODS),
         })
