@@ -64,12 +64,19 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
     let kid = decoded.header.text("kid").map(str::to_string);
     let known_sets = known_sets(ctx, options.jwks.is_some())?;
     let jwks = match &options.jwks {
-        Some(target) => vec![read_jwks_option(target)?],
+        Some(target) => {
+            let jwks = read_jwks_option(target)?;
+            if jwks.keys.iter().any(has_private_members) {
+                ctx.ui.warn(&format!(
+                    "{}: this JWK Set holds private key members; verify needs only public keys (out/public/…/jwks.json), and a set with private members must never be published",
+                    jwks.source
+                ));
+            }
+            vec![jwks]
+        }
         None => built_sets(ctx, known_sets.as_deref().unwrap_or_default())?,
     };
-    let found = kid.as_deref().and_then(|kid| {
-        jwks.iter().find_map(|set| set.keys.iter().find(|k| k["kid"].as_str() == Some(kid)).map(|jwk| (set, jwk)))
-    });
+    let found = kid.as_deref().and_then(|kid| publisher(ctx, &jwks, kid, &decoded));
     let known = kid.as_deref().and_then(|kid| {
         let sets = known_sets.as_deref().unwrap_or_default();
         let publisher = found.and_then(|(set, _)| set.set.as_deref());
@@ -127,6 +134,35 @@ pub fn run(ctx: &Context, options: &VerifyOptions) -> Result<()> {
         if failed.len() == 1 { "check" } else { "checks" },
         failed.join(", ")
     )))
+}
+
+/// The JWK of `kid` and the JWK Set that publishes it. Sets' kids repeat (every tenant has an
+/// `rsa-sig-001`): of several sets publishing the kid, the first whose key verifies the
+/// signature, else the first; a notice names the others.
+fn publisher<'a>(ctx: &Context, jwks: &'a [Jwks], kid: &str, token: &Decoded) -> Option<(&'a Jwks, &'a Value)> {
+    let candidates: Vec<(&Jwks, &Value)> = jwks
+        .iter()
+        .filter_map(|set| set.keys.iter().find(|k| k["kid"].as_str() == Some(kid)).map(|jwk| (set, jwk)))
+        .collect();
+    let alg = token.header.text("alg").and_then(|a| a.parse::<crate::jose::Alg>().ok());
+    let verifies = |jwk: &Value| {
+        let (Ok(public), Some(alg)) = (published_key(jwk).key, alg) else { return false };
+        crate::selftest::verify(&public, alg, token.signing_input.as_bytes(), &token.signature).is_ok()
+    };
+    let chosen = candidates.iter().find(|(_, jwk)| verifies(jwk)).or(candidates.first()).copied()?;
+    let others: Vec<&str> = candidates
+        .iter()
+        .filter(|(set, _)| set.source != chosen.0.source)
+        .filter_map(|(set, _)| set.set.as_deref())
+        .collect();
+    if !others.is_empty() {
+        ctx.ui.notice(&format!(
+            "kid `{kid}` is also published by set {}; checking against set {} (--set picks one)",
+            others.join(", set "),
+            chosen.0.set.as_deref().unwrap_or(".")
+        ));
+    }
+    Some(chosen)
 }
 
 /// The token argument, or stdin (trimmed).
@@ -231,6 +267,11 @@ fn jwks_keys(bytes: &[u8]) -> std::result::Result<Vec<Value>, String> {
         Some(Value::Array(keys)) => Ok(keys.clone()),
         _ => Err("is not a JWK Set: it has no \"keys\" array".into()),
     }
+}
+
+/// True when a JWK carries a private member (`d p q dp dq qi oth k`).
+fn has_private_members(jwk: &Value) -> bool {
+    ["d", "p", "q", "dp", "dq", "qi", "oth", "k"].iter().any(|m| jwk.get(m).is_some())
 }
 
 /// The public key of one JWK (its private members, if any, are dropped at once).

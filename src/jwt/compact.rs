@@ -40,7 +40,7 @@ impl Object {
     pub(crate) fn parse(bytes: &[u8]) -> Result<Object, String> {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(_)) => serde_json::from_slice(bytes).map_err(|e| format!("is not valid JSON ({e})")),
-            Ok(other) => Err(format!("is JSON {}, not a JSON object", kind(&other))),
+            Ok(other) => Err(format!("is {}, not a JSON object", kind(&other))),
             Err(e) => Err(format!("is not valid JSON ({e})")),
         }
     }
@@ -127,10 +127,14 @@ pub(crate) fn decode(token: &str) -> Result<Decoded, String> {
     match parts.len() {
         3 => {}
         5 => return Err("the token has five parts: it is an encrypted JWE, not a signed JWS; verify checks signed tokens (header.payload.signature)".into()),
+        1 => {
+            return Err(
+                "the token is not a compact JWS: it has no `.`; a compact JWS is three base64url parts, header.payload.signature".into(),
+            );
+        }
         n => {
             return Err(format!(
-                "the token is not a compact JWS: it has {n} part{} separated by `.`, a compact JWS has three (header.payload.signature)",
-                if n == 1 { "" } else { "s" }
+                "the token is not a compact JWS: it has {n} parts separated by `.`, not three (header.payload.signature)"
             ));
         }
     }
@@ -157,7 +161,7 @@ mod tests {
         o.set("a", json!("x"));
         o.set("b", json!(true));
         assert_eq!(o.to_json(), r#"{"z":1,"a":"x","m":{"y":1},"b":true}"#);
-        assert_eq!(Object::parse(b"[1]").unwrap_err(), "is JSON an array, not a JSON object");
+        assert_eq!(Object::parse(b"[1]").unwrap_err(), "is an array, not a JSON object");
         assert!(Object::parse(b"{").unwrap_err().starts_with("is not valid JSON"));
     }
 
@@ -174,11 +178,12 @@ mod tests {
     #[test]
     fn malformed_tokens_say_what_is_wrong() {
         let err = |t: &str| decode(t).unwrap_err();
-        assert!(err("abc").contains("it has 1 part separated"), "{}", err("abc"));
+        assert!(err("abc").contains("it has no `.`"), "{}", err("abc"));
+        assert!(err("a.b").contains("it has 2 parts separated by `.`, not three"));
         assert!(err("a.b.c.d.e").contains("JWE"));
         assert!(err("a*.b.c").contains("header (part 1 of 3) is not base64url"));
         let h = b64u(b"{\"alg\":\"RS256\"}");
-        assert!(err(&format!("{h}.{}.c", b64u(b"[]"))).contains("payload is JSON an array"));
+        assert!(err(&format!("{h}.{}.c", b64u(b"[]"))).contains("payload is an array, not a JSON object"));
         assert!(err(&format!("{}.{}.c", b64u(b"nope"), b64u(b"{}"))).contains("header is not valid JSON"));
         assert!(err(&format!("{h}.{}.c=", b64u(b"{}"))).contains("signature (part 3 of 3)"));
         assert!(err("  ").contains("empty"));

@@ -92,7 +92,9 @@ pub(crate) fn mint(set: &KeySet, selection: &Selection, claims: &Claims, now: Ti
 }
 
 /// The key that signs a set's tokens, as `token` picks it: the current key of the first signing
-/// spec (or of `Selection::Spec`), or the key `Selection::Kid` names, whatever its state. An
+/// spec (or of `Selection::Spec`; a set whose signing specs have no key yet: its first current
+/// signing key outside every spec, such as a hand-dropped one), or the key `Selection::Kid`
+/// names, whatever its state. An
 /// error names the set and key and says why it cannot sign: an encryption key, no private part,
 /// a private part encrypted to age recipients that no identity of this run opens, no current key.
 ///
@@ -107,18 +109,33 @@ pub(crate) fn signing_key<'a>(set: &'a KeySet, selection: &Selection, now: Times
             ))
         })?,
         Selection::Spec(name) => current_of_spec(set, name, now)?,
-        Selection::FirstSigningSpec => {
-            let first = set.config.keys.iter().find(|s| s.key_use == Use::Sig).ok_or_else(|| {
-                Error::Failed(format!(
-                    "set {}: no signing spec (a [[key]] with use = \"sig\") in its keyset.toml, so no key signs tokens; add one and run `jwksmith rotate`",
-                    set.display_path()
-                ))
-            })?;
-            current_of_spec(set, &first.spec, now)?
-        }
+        Selection::FirstSigningSpec => first_signing_key(set, now)?,
     };
     check_signs(set, key)?;
     Ok(key)
+}
+
+/// The current key of the first signing spec. A set whose signing specs have no key at all
+/// (hand-dropped or imported keys only, outside every spec) signs with its first current
+/// signing key without a spec, as `jwks.json` lists it after the specs' keys.
+fn first_signing_key(set: &KeySet, now: Timestamp) -> Result<&Key> {
+    let first = set.config.keys.iter().find(|s| s.key_use == Use::Sig);
+    if let Some(spec) = first
+        && set.keys_of_spec(&spec.spec).next().is_some()
+    {
+        return current_of_spec(set, &spec.spec, now);
+    }
+    let specless = set.keys.iter().find(|k| {
+        k.meta.spec.is_none() && k.meta.key_use == Use::Sig && k.state(now) == crate::lifecycle::State::Current
+    });
+    match (specless, first) {
+        (Some(key), _) => Ok(key),
+        (None, Some(spec)) => current_of_spec(set, &spec.spec, now),
+        (None, None) => Err(Error::Failed(format!(
+            "set {}: no signing spec (a [[key]] with use = \"sig\") in its keyset.toml, so no key signs tokens; add one and run `jwksmith rotate`",
+            set.display_path()
+        ))),
+    }
 }
 
 fn known_kids(set: &KeySet) -> String {
@@ -272,6 +289,20 @@ mod tests {
         crate::selftest::verify(public, Alg::Es256, decoded.signing_input.as_bytes(), &decoded.signature).unwrap();
         let next = mint(&set, &Selection::Kid("ec-sig-002".into()), &Claims::default(), now).unwrap();
         assert!(decode(&next).unwrap().header.text("kid") == Some("ec-sig-002"), "--kid takes a next key too");
+    }
+
+    #[test]
+    fn a_set_of_hand_dropped_keys_signs_with_its_current_signing_key() {
+        let mut set = set("");
+        let now = Timestamp::from_unix(NOW);
+        set.keys.retain(|k| k.meta.spec.as_deref() != Some("ec-sig"));
+        let mut legacy = key("legacy", &spec("ec-sig", Use::Sig, Alg::Es256), NOW - 10, true);
+        legacy.meta.spec = None;
+        set.keys.push(legacy);
+        assert_eq!(signing_key(&set, &Selection::FirstSigningSpec, now).unwrap().kid(), "legacy");
+        // Once the spec has a key, the spec's key signs.
+        set.keys.push(key("ec-sig-001", &spec("ec-sig", Use::Sig, Alg::Es256), NOW - 5, true));
+        assert_eq!(signing_key(&set, &Selection::FirstSigningSpec, now).unwrap().kid(), "ec-sig-001");
     }
 
     #[test]

@@ -29,4 +29,5 @@ mod serve_robust;
 mod serve_watch;
 mod site;
 mod smoke;
+mod token_verify;
 mod validation;

@@ -9,6 +9,10 @@
 //   encrypt JWKS_URL            fetches the JWK Set and encrypts to every `use: enc` key with `jose`
 //                               (CompactEncrypt + importJWK, content encryption A256GCM).
 //   decrypt PRIVATE_JWKS JWES   JWES: [{"id", "jwe"}]. Decrypts with `jose` and the private JWK Set file.
+//   verify-minted JWKS_URL TOKENS
+//                               TOKENS: [{"id", "alg", "token", "iss", "aud"}], made by `jwksmith token`.
+//                               Verifies each with `jose` (createRemoteJWKSet + jwtVerify, requiring its
+//                               iss, aud and exp): {"client", "results": {id: {"outcome", "detail", "claims"}}}.
 //
 // Verification outcomes: `valid` (signature and claims check), `bad-signature`, `no-key` (no key
 // with the token's kid), `error` (anything else; `detail` says what).
@@ -146,18 +150,39 @@ async function decrypt(privateJwksPath, items) {
   return { client: 'jose', results };
 }
 
+async function verifyMinted(url, tokens) {
+  const jwks = createRemoteJWKSet(new URL(url), { timeoutDuration: 10000 });
+  const results = {};
+  for (const t of tokens) {
+    try {
+      const { payload } = await jwtVerify(t.token, jwks, {
+        algorithms: [t.alg],
+        issuer: t.iss,
+        audience: t.aud,
+        requiredClaims: ['exp', 'iat'],
+      });
+      results[t.id] = { outcome: 'valid', detail: '', claims: payload };
+    } catch (e) {
+      results[t.id] = { outcome: 'error', detail: describe(e), claims: null };
+    }
+  }
+  return { client: 'jose', results };
+}
+
 async function main(argv) {
   const [mode, ...args] = argv;
   let out;
   if (mode === 'verify' && args.length === 2) {
     const tokens = JSON.parse(readFileSync(args[1], 'utf8'));
     out = { clients: [await verifyJose(args[0], tokens), await verifyJsonwebtoken(args[0], tokens)] };
+  } else if (mode === 'verify-minted' && args.length === 2) {
+    out = await verifyMinted(args[0], JSON.parse(readFileSync(args[1], 'utf8')));
   } else if (mode === 'encrypt' && args.length === 1) {
     out = await encrypt(args[0]);
   } else if (mode === 'decrypt' && args.length === 2) {
     out = await decrypt(args[0], JSON.parse(readFileSync(args[1], 'utf8')));
   } else {
-    process.stderr.write('usage: clients.mjs verify JWKS_URL TOKENS | encrypt JWKS_URL | decrypt PRIVATE_JWKS JWES\n');
+    process.stderr.write('usage: clients.mjs verify JWKS_URL TOKENS | verify-minted JWKS_URL TOKENS | encrypt JWKS_URL | decrypt PRIVATE_JWKS JWES\n');
     process.exit(2);
   }
   process.stdout.write(`${JSON.stringify(out, null, 1)}\n`);

@@ -14,6 +14,10 @@ Modes (every one prints one JSON document on stdout):
   encrypt JWKS_URL          fetches the JWK Set and encrypts to every `use: enc` key with joserfc (JWE
                             compact, content encryption A256GCM).
   decrypt PRIVATE_JWKS JWES JWES: [{"id", "jwe"}]. Decrypts with joserfc and the private JWK Set file.
+  verify-minted JWKS_URL TOKENS
+                            TOKENS: [{"id", "alg", "token", "iss", "aud"}], made by `jwksmith token`.
+                            Verifies each with PyJWT (`jwt.PyJWKClient`), requiring its iss, aud and
+                            exp, and prints {"client", "results": {id: {"outcome", "detail", "claims"}}}.
 
 Verification outcomes: `valid` (signature and claims check), `bad-signature`, `no-key` (no key
 with the token's kid), `error` (anything else; `detail` says what).
@@ -164,6 +168,26 @@ def decrypt(private_jwks, items):
     return {"client": "joserfc", "results": results}
 
 
+def verify_minted(url, tokens):
+    client = jwt.PyJWKClient(url, timeout=10)
+    results = {}
+    for t in tokens:
+        try:
+            key = client.get_signing_key_from_jwt(t["token"])
+            claims = jwt.decode(
+                t["token"],
+                key.key,
+                algorithms=[t["alg"]],
+                issuer=t["iss"],
+                audience=t["aud"],
+                options={"require": ["exp", "iat", "iss", "aud"]},
+            )
+            results[t["id"]] = {"outcome": "valid", "detail": "", "claims": claims}
+        except Exception as e:  # noqa: BLE001 - every failure is recorded as it is
+            results[t["id"]] = {"outcome": "error", "detail": f"{type(e).__name__}: {e}", "claims": None}
+    return {"client": "PyJWT", "results": results}
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "sign" and len(argv) == 3:
@@ -173,6 +197,9 @@ def main(argv):
         with open(argv[3]) as f:
             tokens = json.load(f)
         out = {"clients": [verify_pyjwt(argv[2], tokens), verify_joserfc(argv[2], tokens)]}
+    elif mode == "verify-minted" and len(argv) == 4:
+        with open(argv[3]) as f:
+            out = verify_minted(argv[2], json.load(f))
     elif mode == "encrypt" and len(argv) == 3:
         out = encrypt(argv[2])
     elif mode == "decrypt" and len(argv) == 4:
