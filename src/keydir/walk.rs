@@ -215,8 +215,7 @@ mod tests {
             let walked = all.iter().find(|s| s.path == path).unwrap();
             assert_eq!((&one.path, &one.dir, &one.files), (&walked.path, &walked.dir, &walked.files), "{path:?}");
         }
-        for path in ["tenants", "empty", "empty/.hidden", "nope", "tenants//acme", "tenants/../tenants/acme"]
-        {
+        for path in ["tenants", "empty", "empty/.hidden", "nope", "tenants//acme", "tenants/../tenants/acme"] {
             assert!(discover_set(&keys, path).unwrap().is_none(), "{path:?} is no set of the walk");
             assert!(all.iter().all(|s| s.path != path), "{path:?}");
         }
