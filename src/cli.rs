@@ -182,6 +182,11 @@ then each --claim; a later one replaces an earlier one of the same name. One set
         /// Allow a non-loopback address.
         #[arg(long)]
         allow_remote: bool,
+        /// Also act as every set's issuer at this address, in memory: discovery documents
+        /// (<set>/.well-known/openid-configuration) and a client-credentials token endpoint
+        /// (POST <set>/token) signing with the set's current key.
+        #[arg(long)]
+        local_issuer: bool,
     },
     /// Upload out/public/ to S3 (or an S3-compatible store); refused when out/public/ is stale.
     Publish {

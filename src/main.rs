@@ -62,8 +62,8 @@ fn run(ctx: &Context, command: Command) -> Result<()> {
         Command::Prune => cmd::prune::run(ctx),
         Command::Rekey => cmd::rekey::run(ctx),
         Command::Watch => jwksmith::watch::run(ctx),
-        Command::Serve { addr, allow_remote } => {
-            jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote })
+        Command::Serve { addr, allow_remote, local_issuer } => {
+            jwksmith::serve::run(ctx, &jwksmith::serve::ServeOptions { addr, allow_remote, local_issuer })
         }
         Command::Publish { url } => jwksmith::publish::run(ctx, &url),
     }

@@ -11,6 +11,18 @@
 //!
 //! Every case has tokens that must fail: a flipped signature byte, another set's issuer, another
 //! set's key. Clients come from `common::clients`; the scripts are in `tests/discovery/`.
+//!
+//! The same clients against `serve --local-issuer` (SPEC §5.2), on the real clock, for sets with
+//! no `issuer` of their own and every signing alg:
+//!
+//! - go-oidc discovers `http://127.0.0.1:PORT[/tenants/acme]` and verifies a token from the token
+//!   endpoint and tokens of `jwksmith token --iss <local issuer>` for every signing alg (and
+//!   rejects another audience, another issuer, another set's key, a flipped signature);
+//! - authlib validates the document strictly, its `OAuth2Session` gets tokens by client
+//!   credentials (client_secret_basic and client_secret_post), PyJWT verifies them through the
+//!   discovered `jwks_uri`;
+//! - openid-client's `discovery()` + `clientCredentialsGrant` get tokens that jose verifies with
+//!   `createRemoteJWKSet` at the discovered `jwks_uri`.
 
 mod common;
 
@@ -330,5 +342,197 @@ fn openid_client_discovers_and_jose_verifies() {
     }
     let root_kids = kids(&issuers.p.json("out/public/jwks.json"));
     assert_eq!(root_kids[..2], ["rsa-sig-001", "ec-sig-001"], "signing keys first");
+    issuers.stop();
+}
+
+// ---------------------------------------------------------------------------------------------
+// `serve --local-issuer`: the same clients against the local issuer of each set, on the real
+// clock (the clients check `exp` against it), with the token endpoint's client-credentials flow.
+
+/// The client id and secret the clients authenticate with (any values are accepted).
+const CLIENT: (&str, &str) = ("local-client", "any secret: &=+");
+
+/// A keyset.toml with every signing alg (the first, RS256, signs the endpoint's tokens; OpenID
+/// Discovery requires RS256) and an encryption spec, and no `issuer`; the nested set names its
+/// keys by thumbprint, so the two sets share no kid.
+fn local_keyset(path: &str) -> String {
+    let kid = if path.is_empty() { "" } else { "kid = \"thumbprint\"\n" };
+    let mut toml = kid.to_string();
+    for (spec, alg, shape) in common::SIGNING_SPECS {
+        toml.push_str(&format!("[[key]]\nspec = \"{spec}\"\n{shape}\nuse = \"sig\"\nalg = \"{alg}\"\n\n"));
+    }
+    toml + "[[key]]\nspec = \"ec-enc\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"enc\"\nalg = \"ECDH-ES\"\n"
+}
+
+/// `jwksmith serve --local-issuer` on the real clock over a root and a nested set.
+struct LocalIssuers {
+    p: Project,
+    child: Child,
+    lines: Receiver<String>,
+    base: String,
+}
+
+impl LocalIssuers {
+    fn start() -> LocalIssuers {
+        let p = Project::with_keyset(&local_keyset(""));
+        p.write("keys/tenants/acme/keyset.toml", local_keyset("tenants/acme").as_bytes());
+        p.ok(&["rotate"]);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--local-issuer"])
+            .current_dir(p.path())
+            .env("JWKSMITH_CACHE_DIR", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(p.at("serve.stderr")).unwrap())
+            .spawn()
+            .expect("start jwksmith serve --local-issuer");
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+        let first = lines.recv_timeout(WAIT).expect("serve prints its address");
+        let base = first
+            .strip_prefix("serving out/public at ")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("first line of serve: {first:?}"))
+            .to_string();
+        let issuers = LocalIssuers { p, child, lines, base };
+        let start = Instant::now();
+        while !issuers.p.at("out/public/tenants/acme/jwks.json").exists() {
+            assert!(start.elapsed() < WAIT, "serve never built");
+            thread::sleep(Duration::from_millis(100));
+        }
+        issuers
+    }
+
+    fn issuer(&self, path: &str) -> String {
+        issuer(&self.base, path)
+    }
+
+    /// An access token from the set's token endpoint, by client credentials in HTTP Basic.
+    fn endpoint_token(&self, path: &str, audience: &str) -> String {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", CLIENT.0, "secret"));
+        let mut answer = ureq::post(&format!("{}/token", self.issuer(path)))
+            .header("Authorization", &format!("Basic {basic}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!("grant_type=client_credentials&audience={audience}"))
+            .unwrap_or_else(|e| panic!("token endpoint of {path:?}: {e}"));
+        let answer: Value = serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_string()
+    }
+
+    /// `jwksmith token --set PATH --spec S --iss ISS --aud AUD`: one line, the JWT.
+    fn cli_token(&self, path: &str, spec: &str, iss: &str) -> String {
+        let set = if path.is_empty() { "." } else { path };
+        let out = self.p.ok(&["token", "--set", set, "--spec", spec, "--iss", iss, "--aud", AUDIENCE, "--sub", spec]);
+        String::from_utf8(out.stdout).unwrap().trim_end().to_string()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        assert_no_leak_in_text(&self.lines.try_iter().collect::<Vec<_>>().join("\n"), "stdout of serve");
+        assert_no_leak_in_text(&fs::read_to_string(self.p.at("serve.stderr")).unwrap_or_default(), "stderr of serve");
+    }
+}
+
+impl Drop for LocalIssuers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn go_oidc_verifies_local_issuer_tokens() {
+    let oidccheck = match clients::go_program("oidccheck", GO_MAIN) {
+        Ok(program) => program,
+        Err(why) => return clients::unavailable("discovery::go_oidc_verifies_local_issuer_tokens", &why),
+    };
+    let issuers = LocalIssuers::start();
+    for path in SETS {
+        let (issuer, other) = (issuers.issuer(path), issuers.issuer(SETS.into_iter().find(|s| *s != path).unwrap()));
+        // The endpoint's token, then `jwksmith token --iss <local issuer>` for every signing alg.
+        let mut tokens = vec![(issuers.endpoint_token(path, AUDIENCE), true)];
+        for (spec, _, _) in common::SIGNING_SPECS {
+            tokens.push((issuers.cli_token(path, spec, &issuer), true));
+        }
+        tokens.push((flip_signature(&tokens[0].0), false));
+        tokens.push((issuers.endpoint_token(path, "someone-else"), false));
+        tokens.push((issuers.cli_token(path, "rs256", &other), false));
+        let other_set = if path.is_empty() { "tenants/acme" } else { "" };
+        tokens.push((issuers.cli_token(other_set, "rs256", &issuer), false));
+        let args: Vec<&str> = tokens.iter().map(|(t, _)| t.as_str()).collect();
+        let out = client(Command::new(&oidccheck).arg(&issuer).arg(AUDIENCE).args(&args));
+        let lines: Vec<String> = out.lines().map(str::to_string).collect();
+        assert_eq!(lines[0], format!("jwks_uri {issuer}/jwks.json"), "{out}");
+        assert_eq!(lines[1], "algs ES256,ES384,ES512,PS256,PS384,PS512,RS256,RS384,RS512", "{out}");
+        assert_outcomes("go-oidc (local issuer)", path, &lines[2..], &tokens);
+    }
+    issuers.stop();
+}
+
+#[test]
+fn authlib_gets_a_token_from_the_local_issuer() {
+    let python = match clients::python() {
+        Ok(python) => python,
+        Err(why) => return clients::unavailable("discovery::authlib_gets_a_token_from_the_local_issuer", why),
+    };
+    let issuers = LocalIssuers::start();
+    for path in SETS {
+        let issuer = issuers.issuer(path);
+        let out = client(Command::new(python).arg(repo().join("tests/discovery/clients.py")).args([
+            "client-credentials",
+            &issuer,
+            AUDIENCE,
+            CLIENT.0,
+            CLIENT.1,
+        ]));
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(report["metadata"], "ok", "authlib's strict validation of {issuer}: {report}");
+        for method in ["client_secret_basic", "client_secret_post"] {
+            let got = &report["tokens"][method];
+            assert_eq!(got["token_type"], "Bearer", "{method}: {report}");
+            assert_eq!(got["expires_in"], 3600, "{method}: {report}");
+            let claims = &got["claims"];
+            assert_eq!(claims["iss"], issuer.as_str(), "{method}: {report}");
+            assert_eq!((&claims["sub"], &claims["aud"]), (&json!(CLIENT.0), &json!(AUDIENCE)), "{method}: {report}");
+            assert_eq!(claims["scope"], "read write", "{method}: {report}");
+            assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600, "{report}");
+        }
+        assert!(report["rejected"].as_str().unwrap().starts_with("rejected"), "another audience: {report}");
+    }
+    issuers.stop();
+}
+
+#[test]
+fn openid_client_gets_a_token_that_jose_verifies() {
+    let dir: PathBuf = match clients::node_discovery() {
+        Ok(dir) => dir.to_path_buf(),
+        Err(why) => return clients::unavailable("discovery::openid_client_gets_a_token_that_jose_verifies", why),
+    };
+    let issuers = LocalIssuers::start();
+    for path in SETS {
+        let issuer = issuers.issuer(path);
+        let out = client(Command::new("node").arg(dir.join("discovery.mjs")).args([
+            "--client-credentials",
+            &issuer,
+            AUDIENCE,
+            CLIENT.0,
+            CLIENT.1,
+        ]));
+        let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(report["issuer"], issuer.as_str(), "{report}");
+        assert_eq!(report["token_endpoint"], format!("{issuer}/token").as_str(), "{report}");
+        for method in ["client_secret_basic", "client_secret_post"] {
+            let got = &report["tokens"][method];
+            assert_eq!(got["verified"], "valid", "{method}: {report}");
+            assert_eq!(got["claims"]["iss"], issuer.as_str(), "{method}: {report}");
+            assert_eq!(got["claims"]["sub"], CLIENT.0, "{method}: {report}");
+            assert_eq!(got["claims"]["aud"], AUDIENCE, "{method}: {report}");
+            assert_eq!(got["expires_in"], 3600, "{method}: {report}");
+        }
+        assert!(report["rejected"].as_str().unwrap().starts_with("rejected"), "another audience: {report}");
+    }
     issuers.stop();
 }

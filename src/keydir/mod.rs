@@ -24,7 +24,7 @@ mod walk;
 pub(crate) use input::{STDIN_NAME, not_regular, read_input, read_stdin, special_kind};
 pub(crate) use set::{check_now_after_created, config_of, read_set};
 pub use walk::discover;
-pub(crate) use walk::discover_stamped;
+pub(crate) use walk::{discover_set, discover_stamped};
 
 /// Name of a set's policy file.
 pub(crate) const KEYSET_FILE: &str = "keyset.toml";

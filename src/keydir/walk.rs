@@ -24,29 +24,30 @@ pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
 /// [`discover`], also returning every directory it read with its stamp, taken before the
 /// directory was read (`None` when it could not be taken).
 pub(crate) fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> {
-    check_root(root)?;
-    let mut walk = Walk {
-        root,
-        canonical_root: fs::canonicalize(root).map_err(|e| Error::io(root, e))?,
-        sets: BTreeMap::new(),
-        dirs: Vec::new(),
-        last: None,
-    };
-    // Siblings' paths are their parent's path plus their names, so ordering them by path is
-    // ordering them by file name (`sort_by_file_name`), without splitting paths into components.
-    let walker = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
-        .into_iter();
-    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().as_encoded_bytes().starts_with(b"."));
-    for entry in walker {
-        let entry = entry.map_err(|e| {
-            let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-            Error::io(&path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot walk directory")))
-        })?;
-        walk.visit(&entry)?;
-    }
+    let mut walk = Walk::new(root)?;
+    walk.read(root, None)?;
     Ok((walk.sets.into_values().collect(), walk.dirs))
+}
+
+/// The set at publish path `path` (`""`: the root set) exactly as [`discover`] finds it, reading
+/// only its own directory: `None` when that directory is not a set (it holds no `keyset.toml`
+/// or key file), or is one no walk reaches (a hidden segment, a directory on the way that is a
+/// symlink, which the walk does not follow). For serve's local issuer, which looks up one set per
+/// request.
+pub(crate) fn discover_set(root: &Path, path: &str) -> Result<Option<SetDir>> {
+    let mut walk = Walk::new(root)?;
+    let mut dir = root.to_path_buf();
+    for segment in path.split('/').filter(|_| !path.is_empty()) {
+        if segment.is_empty() || segment.starts_with('.') {
+            return Ok(None);
+        }
+        dir.push(segment);
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return Ok(None);
+        }
+    }
+    walk.read(&dir, Some(1))?;
+    Ok(walk.sets.remove(path))
 }
 
 fn check_root(root: &Path) -> Result<()> {
@@ -73,7 +74,35 @@ struct Walk<'a> {
     last: Option<(PathBuf, String)>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// A walk of the key directory `root`, which must exist.
+    fn new(root: &'a Path) -> Result<Self> {
+        check_root(root)?;
+        let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+        Ok(Walk { root, canonical_root, sets: BTreeMap::new(), dirs: Vec::new(), last: None })
+    }
+
+    /// Visits `start` (`root` or a directory under it) and what lies under it, `max_depth`
+    /// levels down at most (`None`: all). Hidden entries are skipped, links not followed.
+    fn read(&mut self, start: &Path, max_depth: Option<usize>) -> Result<()> {
+        // Siblings' paths are their parent's path plus their names, so ordering them by path is
+        // ordering them by file name (`sort_by_file_name`), without splitting paths into components.
+        let walker = walkdir::WalkDir::new(start)
+            .follow_links(false)
+            .max_depth(max_depth.unwrap_or(usize::MAX))
+            .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
+            .into_iter();
+        let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().as_encoded_bytes().starts_with(b"."));
+        for entry in walker {
+            let entry = entry.map_err(|e| {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_else(|| self.root.to_path_buf());
+                Error::io(&path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot walk directory")))
+            })?;
+            self.visit(&entry)?;
+        }
+        Ok(())
+    }
+
     fn visit(&mut self, entry: &walkdir::DirEntry) -> Result<()> {
         let path = entry.path();
         let name = entry.file_name().to_str().ok_or_else(|| {
@@ -161,4 +190,34 @@ fn publish_path(root: &Path, dir: &Path) -> Result<String> {
         parts.push(text);
     }
     Ok(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_set_is_found_as_the_whole_walk_finds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        for file in
+            ["keyset.toml", "a.pem", "tenants/acme/keyset.toml", "tenants/acme/k.pub.pem", "tenants/acme/x/b.pem"]
+        {
+            fs::create_dir_all(keys.join(file).parent().unwrap()).unwrap();
+            fs::write(keys.join(file), "x").unwrap();
+        }
+        fs::create_dir_all(keys.join("empty/.hidden")).unwrap();
+        fs::write(keys.join("empty/.hidden/keyset.toml"), "x").unwrap();
+        fs::write(keys.join("tenants/acme/notes.txt"), "x").unwrap();
+        let all = discover(&keys).unwrap();
+        for path in ["", "tenants/acme", "tenants/acme/x"] {
+            let one = discover_set(&keys, path).unwrap().unwrap_or_else(|| panic!("{path:?} is a set"));
+            let walked = all.iter().find(|s| s.path == path).unwrap();
+            assert_eq!((&one.path, &one.dir, &one.files), (&walked.path, &walked.dir, &walked.files), "{path:?}");
+        }
+        for path in ["tenants", "empty", "empty/.hidden", "nope", "tenants//acme", "tenants/../tenants/acme"] {
+            assert!(discover_set(&keys, path).unwrap().is_none(), "{path:?} is no set of the walk");
+            assert!(all.iter().all(|s| s.path != path), "{path:?}");
+        }
+    }
 }

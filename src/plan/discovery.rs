@@ -30,14 +30,12 @@ impl Serialize for Document {
 /// like one above replaces it in place, the others follow sorted by name.
 pub(super) fn members(set: &KeySet, published: &[&Key]) -> Vec<(String, Value)> {
     let issuer = set.config.issuer.as_str();
-    let algs: BTreeSet<&str> =
-        published.iter().filter(|k| k.meta.key_use == Use::Sig).map(|k| k.meta.alg.name()).collect();
     let mut members: Vec<(String, Value)> = vec![
         ("issuer".into(), issuer.into()),
         ("jwks_uri".into(), format!("{}/jwks.json", issuer.trim_end_matches('/')).into()),
         ("response_types_supported".into(), Value::from(vec!["id_token"])),
         ("subject_types_supported".into(), Value::from(vec!["public"])),
-        ("id_token_signing_alg_values_supported".into(), Value::from(algs.into_iter().collect::<Vec<_>>())),
+        ("id_token_signing_alg_values_supported".into(), Value::from(signing_algs(published))),
     ];
     let mut extra: Vec<&(String, Value)> = set.config.discovery.iter().collect();
     extra.sort_by(|a, b| a.0.cmp(&b.0));
@@ -50,9 +48,23 @@ pub(super) fn members(set: &KeySet, published: &[&Key]) -> Vec<(String, Value)> 
     members
 }
 
+/// The sorted, distinct algs of the signing keys among `published` (the keys of `jwks.json`):
+/// the document's `id_token_signing_alg_values_supported`.
+pub(crate) fn signing_algs(published: &[&Key]) -> Vec<&'static str> {
+    let algs: BTreeSet<&'static str> =
+        published.iter().filter(|k| k.meta.key_use == Use::Sig).map(|k| k.meta.alg.name()).collect();
+    algs.into_iter().collect()
+}
+
 /// The document's bytes.
 pub(super) fn document(set: &KeySet, published: &[&Key], pretty: bool) -> Vec<u8> {
-    json_bytes(&Document(members(set, published)), pretty)
+    members_bytes(members(set, published), pretty)
+}
+
+/// The JSON bytes of an object with these members, in this order (serve's local issuer writes
+/// its documents with it too).
+pub(crate) fn members_bytes(members: Vec<(String, Value)>, pretty: bool) -> Vec<u8> {
+    json_bytes(&Document(members), pretty)
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use rayon::prelude::*;
 
 pub(crate) use checks::MirrorClaim;
 use checks::{check_collisions, check_mirrors, owner};
-pub(crate) use set::current_of_spec;
+pub(crate) use discovery::{members_bytes, signing_algs};
 pub use set::{PlanOptions, plan_set};
+pub(crate) use set::{current_of_spec, published_keys};
 
 use crate::error::Result;
 pub(crate) use crate::layout::Planned;

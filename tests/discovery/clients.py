@@ -8,6 +8,13 @@
                           `OpenIDProviderMetadata(...).validate()` on it as served, then on copies missing
                           each required member (and one whose signing algs lack RS256), which must fail:
                           {url: {"served": "ok" | error, "broken": {name: "rejected" | "accepted"}}}.
+  client-credentials ISSUER AUDIENCE CLIENT_ID CLIENT_SECRET
+                          the flow of an app against `serve --local-issuer`: discovers ISSUER, validates
+                          the document with authlib's strict validator, gets a token with authlib's
+                          OAuth2Session (client_credentials, once per auth method) and verifies it with
+                          PyJWT through the discovered jwks_uri; then one token for another audience,
+                          which must fail: {"metadata": "ok" | error, "tokens": {method: {"token_type",
+                          "expires_in", "claims"}}, "rejected": "rejected: <why>" | "accepted"}.
 """
 
 import json
@@ -16,6 +23,7 @@ import time
 import urllib.request
 
 import jwt
+from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
 REQUIRED = [
@@ -64,9 +72,44 @@ def validate(urls):
     return report
 
 
+def client_credentials(issuer, audience, client_id, client_secret):
+    with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=30) as response:
+        document = json.load(response)
+    metadata = outcome(document)
+    keys = jwt.PyJWKClient(document["jwks_uri"])
+    algs = document["id_token_signing_alg_values_supported"]
+
+    def verified(token, aud):
+        key = keys.get_signing_key_from_jwt(token)
+        return jwt.decode(token, key, algorithms=algs, audience=aud, issuer=document["issuer"])
+
+    tokens = {}
+    for method in ["client_secret_basic", "client_secret_post"]:
+        session = OAuth2Session(client_id, client_secret, token_endpoint_auth_method=method, scope="read write")
+        token = session.fetch_token(document["token_endpoint"], grant_type="client_credentials", audience=audience)
+        tokens[method] = {
+            "token_type": token["token_type"],
+            "expires_in": token["expires_in"],
+            "claims": verified(token["access_token"], audience),
+        }
+    session = OAuth2Session(client_id, client_secret)
+    other = session.fetch_token(document["token_endpoint"], grant_type="client_credentials", audience="someone-else")
+    try:
+        verified(other["access_token"], audience)
+        rejected = "accepted"
+    except jwt.InvalidTokenError as e:
+        rejected = f"rejected: {type(e).__name__}"
+    return {"metadata": metadata, "tokens": tokens, "rejected": rejected}
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    result = sign(args[0]) if mode == "sign" else validate(args)
+    if mode == "sign":
+        result = sign(args[0])
+    elif mode == "client-credentials":
+        result = client_credentials(*args)
+    else:
+        result = validate(args)
     json.dump(result, sys.stdout)
 
 

@@ -19,6 +19,7 @@ mod interop_keys;
 mod issuer;
 mod jwt_verify;
 mod kubernetes;
+mod local_issuer;
 mod locks;
 mod outputs;
 mod record_warnings;
