@@ -13,8 +13,8 @@ use minijinja::{Environment, context};
 use rayon::prelude::*;
 use serde::Serialize;
 
-pub(crate) use pages::PAGE_LIMIT;
 use pages::{LINK_BUDGET, Link, PageNav, chain, chain_page_name, is_chain_page, link_cost, root_href, set_href};
+pub(crate) use pages::{PAGE_LIMIT, chain_page_count};
 pub(crate) use rows::{SiteSet, site_set};
 pub(crate) use templates::{Override, load};
 

@@ -1,5 +1,6 @@
 //! The site's pages (issue 18): each set's page at `<publish path>/index.html`, the root page
-//! that shows the root set and links every other set, and the chain of pages it continues on.
+//! that shows the root set and links every other set, the chain of pages it continues on, and
+//! the file-count warnings of `check` and `status` (Cloudflare Pages' limits).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -142,4 +143,87 @@ fn a_set_directory_named_like_a_page_of_the_chain_is_an_error_naming_it() {
         "{stderr}"
     );
     assert!(!p.at("out").exists(), "nothing written");
+}
+
+// ---------------------------------------------------------------------------------------------
+// File counts
+
+/// A project of `n` public-only sets `t/0000`, `t/0001`, … (one EC key each, made by rotate,
+/// its private key deleted), each with an issuer and the API mirrors (8 public files a set),
+/// and a root set with the key too (4 public files).
+fn counted_sets(n: usize) -> Project {
+    let p = Project::with_keyset(EC_ONE);
+    p.ok(&["rotate", "--now", NOW, "-q"]);
+    let key = |ext: &str| p.read(&format!("keys/ec-sig-001.{ext}"));
+    let (public, meta) = (key("pub.pem"), key("meta.json"));
+    fs::remove_file(p.at("keys/ec-sig-001.key.pem")).unwrap();
+    for i in 0..n {
+        let dir = format!("keys/t/{i:04}");
+        let toml = format!(
+            "service_id = \"s{i}\"\nissuer = \"https://keys.example.com/t/{i:04}\"\napi_mirrors = true\n{EC_ONE}"
+        );
+        p.write(&format!("{dir}/keyset.toml"), toml.as_bytes());
+        p.write(&format!("{dir}/ec-sig-001.pub.pem"), &public);
+        p.write(&format!("{dir}/ec-sig-001.meta.json"), &meta);
+    }
+    p
+}
+
+const EC_ONE: &str = "[[key]]\nspec = \"ec-sig\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"sig\"\nalg = \"ES256\"\n";
+
+fn count_files(dir: &Path) -> usize {
+    walk(dir).len()
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn check_and_status_warn_past_a_hosts_file_limit_naming_the_count() {
+    // 249 sets of 8 files, the root set's 4, one page of links, _headers, .nojekyll, 404.html:
+    // 2,000 files, one past the limit the test hook sets in place of Cloudflare Pages' 20,000
+    // (the unit tests of `file_limits` cover the real numbers at their edges).
+    let p = counted_sets(249);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+            .args(args)
+            .args(["--now", NOW])
+            .current_dir(p.path())
+            .env("JWKSMITH_CACHE_DIR", "off")
+            .env("JWKSMITH_FILE_LIMITS", "1999,100000")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let warning = "out/public/ holds 2,000 files as `jwksmith build` writes it, more than the 1,999 files a site that Cloudflare Pages allows on its Free plan (its paid plans allow 100,000)";
+    let (code, stderr) = run(&["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    p.ok(&["build", "--now", NOW, "-q"]);
+    assert_eq!(count_files(&p.at("out/public")), 2_000, "the count is what build wrote");
+    let (code, stderr) = run(&["check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("Cloudflare Pages allows").count(), 1, "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    // --set counts the whole site still; --strict fails on the warning.
+    assert!(run(&["check", "--set", "t/0001"]).1.contains(warning));
+    assert_eq!(run(&["check", "--strict", "--set", "t/0001"]).0, Some(1));
+    // Without the hook, the documented limits: no warning at 2,000 files.
+    assert!(!String::from_utf8_lossy(&p.ok(&["check", "--now", NOW]).stderr).contains("Cloudflare"));
+
+    // One file fewer (a set without its issuer): within the limit, no warning.
+    let toml = format!("service_id = \"s7\"\napi_mirrors = true\n{EC_ONE}");
+    p.write("keys/t/0007/keyset.toml", toml.as_bytes());
+    let (code, stderr) = run(&["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("Cloudflare"), "1,999 files are within the limit: {stderr}");
+    p.ok(&["build", "--now", NOW, "-q"]);
+    assert_eq!(count_files(&p.at("out/public")), 1_999);
+    assert!(!run(&["check"]).1.contains("Cloudflare"));
 }
