@@ -139,7 +139,8 @@ fn a_set_directory_named_like_a_page_of_the_chain_is_an_error_naming_it() {
     p.write("keys/index-2.html/keyset.toml", EC_SPECS.as_bytes());
     let stderr = p.fails(&["build", "--now", NOW, "-q"], 1);
     assert!(
-        stderr.contains("out/public/index-2.html would be a file of the site and a directory of set index-2.html"),
+        stderr.contains("out/public/index-2.html would be a file of the site and a directory of set index-2.html")
+            && stderr.contains("rename the set's directory: the site's own files (index.html, index-2.html"),
         "{stderr}"
     );
     assert!(!p.at("out").exists(), "nothing written");
