@@ -18,6 +18,7 @@ pub mod config;
 pub mod custody;
 pub mod deployed;
 pub mod error;
+pub(crate) mod file_limits;
 pub mod generate;
 pub mod gitignore;
 pub mod header_rules;

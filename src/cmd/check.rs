@@ -70,6 +70,7 @@ pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
     }
     let files: Vec<&OutputFile> = plan.written().collect();
     crate::header_rules::warnings(&files).iter().for_each(|w| ctx.ui.warn(w));
+    selection.loaded.warn_file_count(&ctx.ui);
     let sets = &selection.loaded.sets;
     let deployed = url.map(|u| crate::deployed::run(&ctx.ui, u, sets, &files)).transpose()?.flatten();
     let warnings = ctx.ui.warnings();

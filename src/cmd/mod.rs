@@ -158,6 +158,27 @@ fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<St
     Ok(Loaded { dirs, sets })
 }
 
+impl Loaded {
+    /// Warns when `out/public/` of every set (selected or not: the whole site is deployed)
+    /// passes a host's limit on the files of a site ([`crate::file_limits`]). A set not loaded
+    /// counts by its `keyset.toml` (the default policy when that cannot be read: its own command
+    /// reports it).
+    pub(crate) fn warn_file_count(&self, ui: &Ui) {
+        let others: Vec<(&str, crate::config::KeysetConfig)> = self
+            .dirs
+            .par_iter()
+            .filter(|d| !self.sets.iter().any(|s| s.path == d.path))
+            .map(|d| (d.path.as_str(), crate::keydir::config_of(d).map(|(c, _)| c).unwrap_or_default()))
+            .collect();
+        let sets = self.sets.iter().map(|s| (s.path.as_str(), &s.config)).chain(others.iter().map(|(p, c)| (*p, c)));
+        let count = crate::file_limits::site_file_count(sets);
+        let limits = crate::file_limits::limits(std::env::var("JWKSMITH_FILE_LIMITS").ok().as_deref());
+        if let Some(warning) = crate::file_limits::warning(count, &limits) {
+            ui.warn(&warning);
+        }
+    }
+}
+
 /// Ownership of a `--set` run: the selected sets' own files, not nested sets', not site files.
 pub struct SetOwnership {
     selected: Vec<String>,
@@ -183,7 +204,7 @@ impl Ownership for SetOwnership {
         let Some(inner) = rel.strip_prefix("public/").or_else(|| rel.strip_prefix("private/")) else {
             return false;
         };
-        if crate::site::SITE_FILES.iter().any(|f| f.strip_prefix("public/") == Some(inner))
+        if (rel.starts_with("public/") && crate::site::is_site_file(inner))
             || inner.starts_with("api/")
             || inner.starts_with("projects/")
         {

@@ -119,6 +119,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     for warning in loaded.sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
         ctx.ui.warn(&warning);
     }
+    loaded.warn_file_count(&ctx.ui);
     let status = status(&loaded.sets, ctx.now);
     if json {
         ctx.ui.data(&String::from_utf8_lossy(&crate::json::json_bytes(&status, true)));

@@ -14,7 +14,7 @@ use crate::stamp::{Nanos, Stamp};
 use crate::times::Timestamp;
 
 /// Version of the record's format; a record of another version is ignored.
-pub(super) const FORMAT: u32 = 3;
+pub(super) const FORMAT: u32 = 4;
 
 /// The record of the last full build of one `keys`/`out`/templates triple.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,7 +34,7 @@ pub(crate) struct Record {
     pub(super) out_dirs: Vec<(String, Stamp)>,
     /// Every set, by publish path.
     pub(super) sets: Vec<SetRecord>,
-    /// `index.html`, `_headers`, `.nojekyll`, `404.html`.
+    /// The site-wide files: the root chain of pages, `_headers`, `.nojekyll`, `404.html`.
     pub(super) site: Vec<Output>,
 }
 
@@ -205,11 +205,6 @@ impl Record {
     /// How many files the recorded build left in `out/`.
     pub(crate) fn output_count(&self) -> usize {
         self.sets.iter().map(|s| s.outputs.len()).sum::<usize>() + self.site.len()
-    }
-
-    /// The size of `index.html` as the last build wrote it.
-    pub(crate) fn index_size(&self) -> Option<u64> {
-        self.site.iter().find(|o| o.path == "public/index.html").map(|o| o.stamp.size())
     }
 
     /// The recorded key-directory stamps (to carry into the next record).

@@ -42,8 +42,13 @@ pub(crate) fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a s
     paths.sort_unstable();
     for (path, owner) in paths {
         if let Some((file, by)) = crate::layout::parents(path).find_map(|dir| files.get_key_value(dir)) {
+            let fix = if *by == "the site" {
+                "rename the set's directory: the site's own files (index.html, index-2.html, …, 404.html, _headers) are at the root"
+            } else {
+                "move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
+            };
             return Err(Error::Failed(format!(
-                "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
+                "out/{file} would be a file of {by} and a directory of {owner} (for out/{path}); {fix}"
             )));
         }
     }

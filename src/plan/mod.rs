@@ -26,7 +26,7 @@ use crate::error::Result;
 pub(crate) use crate::layout::Planned;
 use crate::layout::{Output, OutputFile};
 use crate::model::KeySet;
-use crate::site::{SITE_FILES, Site, SiteSet, site_set};
+use crate::site::{Site, SiteSet, site_set};
 use crate::times::Timestamp;
 
 /// Where one set's part of the plan comes from.
@@ -52,11 +52,12 @@ pub(crate) struct KeptSet<'a> {
     pub(crate) site: &'a SiteSet,
 }
 
-/// Where the site files (`index.html`, `_headers`, `.nojekyll`, `404.html`) come from.
+/// Where the site-wide files (the root chain of pages, `_headers`, `.nojekyll`, `404.html`)
+/// come from.
 pub(crate) enum SiteSource<'a> {
-    /// Rendered with these templates; `index_size` is the size of the last `index.html`, if
-    /// known (a buffer hint, never a change of bytes).
-    Render { site: &'a Site, index_size: Option<u64> },
+    /// Rendered with the templates, from the root set's row and every set's publish path (and
+    /// files, for `_headers`).
+    Render,
     /// As the last build left them (no set and no template changed).
     Kept(&'a [Output]),
     /// Left alone (a run of selected sets).
@@ -67,6 +68,8 @@ pub(crate) enum SiteSource<'a> {
 pub(crate) struct Inputs<'a> {
     /// Every set of `keys/`, in walk order.
     pub(crate) sets: Vec<SetSource<'a>>,
+    /// The templates: the pages of loaded sets, and the site files when rendered.
+    pub(crate) templates: &'a Site,
     /// The site files.
     pub(crate) site: SiteSource<'a>,
     /// Files of `out/` the run leaves alone and its files must not collide with (a run of
@@ -119,13 +122,16 @@ struct Part<'a> {
 /// not render.
 pub(crate) fn plan(inputs: &Inputs, now: Timestamp) -> Result<Plan> {
     check_mirrors(claims(&inputs.sets).iter().map(Cow::as_ref))?;
-    let parts: Vec<Part> = inputs.sets.par_iter().map(|source| part(source, now, inputs.options)).collect();
+    let parts: Vec<Part> = inputs
+        .sets
+        .par_iter()
+        .map(|source| part(source, now, inputs.options, inputs.templates))
+        .collect::<Result<_>>()?;
+    let site = site_files_of(&inputs.site, inputs.templates, &parts)?;
     let set_files = parts.iter().flat_map(|p| p.files.iter().map(|f| (f.path(), p.owner.as_str())));
-    let site_paths: &[&str] = if matches!(inputs.site, SiteSource::Untouched) { &[] } else { &SITE_FILES };
-    let site_files = site_paths.iter().map(|p| (*p, "the site"));
+    let site_files = site.iter().map(|f| (f.path(), "the site"));
     let untouched = inputs.untouched.iter().map(|f| (f.as_str(), "a set this build does not select"));
     check_collisions(set_files.chain(site_files).chain(untouched))?;
-    let site = site_files_of(&inputs.site, &parts)?;
     let mut plan = Plan { files: Vec::new(), sets: Vec::with_capacity(parts.len()) };
     for part in parts {
         let start = plan.files.len();
@@ -155,33 +161,56 @@ fn claims<'a>(sets: &'a [SetSource<'a>]) -> Vec<Cow<'a, MirrorClaim>> {
     planned.chain(unselected).collect()
 }
 
+/// Every file of one loaded set at `now`, its page included (`<publish path>/index.html`, for
+/// every set but the root set, whose page is the root page of the site), and what it shows on
+/// the site.
+pub(crate) fn plan_loaded(
+    set: &KeySet,
+    now: Timestamp,
+    options: PlanOptions,
+    templates: &Site,
+) -> Result<(Vec<OutputFile>, SiteSet)> {
+    let row = site_set(set, now);
+    let mut files = plan_set(set, now, options);
+    if !set.path.is_empty() {
+        files.push(templates.set_page(&row)?);
+    }
+    Ok((files, row))
+}
+
 /// One set's part: a loaded set planned at `now` (with what it shows on the site), a kept set's
 /// recorded files, nothing of an unselected set.
-fn part<'a>(source: &'a SetSource<'a>, now: Timestamp, options: PlanOptions) -> Part<'a> {
-    match source {
-        SetSource::Loaded(set) => Part {
-            owner: owner(&set.path),
-            files: plan_set(set, now, options).into_iter().map(Planned::Write).collect(),
-            site: Some(Cow::Owned(site_set(set, now))),
-        },
+fn part<'a>(source: &'a SetSource<'a>, now: Timestamp, options: PlanOptions, templates: &Site) -> Result<Part<'a>> {
+    Ok(match source {
+        SetSource::Loaded(set) => {
+            let (files, row) = plan_loaded(set, now, options, templates)?;
+            Part {
+                owner: owner(&set.path),
+                files: files.into_iter().map(Planned::Write).collect(),
+                site: Some(Cow::Owned(row)),
+            }
+        }
         SetSource::Kept(kept) => Part {
             owner: owner(kept.path),
             files: kept.outputs.iter().cloned().map(Planned::Keep).collect(),
             site: Some(Cow::Borrowed(kept.site)),
         },
         SetSource::Unselected(_) => Part { owner: String::new(), files: Vec::new(), site: None },
-    }
+    })
 }
 
-/// The site files: rendered from every set's row and files, kept, or none.
-fn site_files_of(source: &SiteSource, parts: &[Part]) -> Result<Vec<Planned>> {
+/// The site files: rendered from the root set's row, every set's publish path and files, kept,
+/// or none.
+fn site_files_of(source: &SiteSource, templates: &Site, parts: &[Part]) -> Result<Vec<Planned>> {
     match source {
-        SiteSource::Render { site, index_size } => {
+        SiteSource::Render => {
             let sets: Vec<(&SiteSet, Vec<&str>)> = parts
                 .iter()
                 .filter_map(|p| Some((p.site.as_deref()?, p.files.iter().map(Planned::path).collect())))
                 .collect();
-            Ok(site.files(&sets, *index_size)?.into_iter().map(Planned::Write).collect())
+            let root = sets.iter().map(|(s, _)| *s).find(|s| s.path.is_empty());
+            let paths: Vec<&str> = sets.iter().map(|(s, _)| s.path.as_str()).filter(|p| !p.is_empty()).collect();
+            Ok(templates.files(root, &paths, &sets)?.into_iter().map(Planned::Write).collect())
         }
         SiteSource::Kept(outputs) => Ok(outputs.iter().cloned().map(Planned::Keep).collect()),
         SiteSource::Untouched => Ok(Vec::new()),
@@ -206,20 +235,23 @@ mod tests {
         KeySet { path: path.into(), dir, config, config_file: None, keys: Vec::new(), unfinished: Vec::new() }
     }
 
+    fn templates() -> &'static Site {
+        static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
+        SITE.get_or_init(|| Site::new(Vec::new()).unwrap())
+    }
+
     fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource<'a>, untouched: &'a [String]) -> Inputs<'a> {
-        Inputs { sets, site, untouched, options: OPTIONS }
+        Inputs { sets, templates: templates(), site, untouched, options: OPTIONS }
     }
 
     #[test]
     fn a_kept_set_plans_as_if_it_were_loaded() {
         let (a, b) = (set("a", false), set("b", false));
-        let row = site_set(&b, now());
-        let outputs: Vec<Output> = plan_set(&b, now(), OPTIONS)
-            .into_iter()
-            .map(|f| Output { path: f.path, stamp: Stamp::default() })
-            .collect();
-        let site = Site::new(Vec::new()).unwrap();
-        let render = || SiteSource::Render { site: &site, index_size: None };
+        let (files, row) = plan_loaded(&b, now(), OPTIONS, templates()).unwrap();
+        assert!(files.iter().any(|f| f.path == "public/b/index.html"), "a set's page is one of its files");
+        let outputs: Vec<Output> =
+            files.into_iter().map(|f| Output { path: f.path, stamp: Stamp::default() }).collect();
+        let render = || SiteSource::Render;
         let kept = SetSource::Kept(KeptSet { path: "b", outputs: &outputs, mirror: None, site: &row });
         let incremental = plan(&inputs(vec![SetSource::Loaded(&a), kept], render(), &[]), now()).unwrap();
         let full = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], render(), &[]), now()).unwrap();
@@ -231,7 +263,8 @@ mod tests {
         assert_eq!(paths(&incremental), paths(&full));
         let site_files = |plan: &Plan| plan.files[plan.site_start()..].to_vec();
         assert_eq!(site_files(&incremental), site_files(&full), "the same site from a kept row");
-        assert_eq!(site_files(&full).iter().map(Planned::path).collect::<Vec<_>>(), SITE_FILES);
+        let site_paths = ["public/index.html", "public/_headers", "public/.nojekyll", "public/404.html"];
+        assert_eq!(site_files(&full).iter().map(Planned::path).collect::<Vec<_>>(), site_paths);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod kubernetes;
 mod local_issuer;
 mod locks;
 mod outputs;
+mod pages;
 mod record_warnings;
 mod redaction;
 mod rotation;

@@ -186,8 +186,8 @@ fn outputs(plan: &Plan, stamps: &[Stamp], range: std::ops::Range<usize>) -> Vec<
 enum SiteChoice {
     /// As recorded.
     Keep(Vec<Output>),
-    /// Rendered again with these templates.
-    Render(Box<Site>),
+    /// Rendered again.
+    Render,
 }
 
 /// Builds every set, reusing what the last build's record proves unchanged (with `use_record`;
@@ -208,7 +208,6 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     // Something changed: the site is rendered again or the record rewritten, with the site rows.
     let mut last = last.and_then(Last::with_rows);
     let (dirs, found) = find(ctx, last.as_ref(), seen_at)?;
-    let index_size = last.as_ref().and_then(|l| l.record.index_size());
     let reuse = match &mut last {
         Some(l) => l.record.reuse(&l.survey, dirs, ctx.now, &templates),
         None => Reuse::nothing(dirs),
@@ -219,10 +218,12 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     warn(ctx, &states)?;
     let site = match reuse.site {
         Some(outputs) => SiteChoice::Keep(outputs),
-        None => SiteChoice::Render(Box::new(crate::site::load(&ctx.templates)?)),
+        None => SiteChoice::Render,
     };
+    // The pages of loaded sets render with the templates, whether or not the site files do.
+    let rendering = crate::site::load(&ctx.templates)?;
     let Found { key_dirs, keys_as_recorded, existing, out_as_recorded } = found;
-    let (plan, report) = plan_and_write(ctx, pretty, &states, &site, index_size, existing, out_as_recorded)?;
+    let (plan, report) = plan_and_write(ctx, pretty, &states, (&rendering, &site), existing, out_as_recorded)?;
     let read_again = states.iter().any(|s| matches!(s, SetState::Loaded(_)));
     let records: Vec<SetRecord> = states
         .into_iter()
@@ -312,22 +313,22 @@ fn write_record(
     }
 }
 
-/// Plans the sets and the site, and writes the plan; `existing` is what is under `out/`
-/// (`out_as_recorded`: as the record has it).
+/// Plans the sets and the site (with the templates), and writes the plan; `existing` is what is
+/// under `out/` (`out_as_recorded`: as the record has it).
 fn plan_and_write(
     ctx: &Context,
     pretty: bool,
     states: &[SetState],
-    site: &SiteChoice,
-    index_size: Option<u64>,
+    (templates, site): (&Site, &SiteChoice),
     existing: Entries,
     out_as_recorded: bool,
 ) -> Result<(Plan, WriteReport)> {
     let inputs = Inputs {
         sets: states.iter().map(SetState::source).collect(),
+        templates,
         site: match site {
             SiteChoice::Keep(outputs) => SiteSource::Kept(outputs),
-            SiteChoice::Render(site) => SiteSource::Render { site, index_size },
+            SiteChoice::Render => SiteSource::Render,
         },
         untouched: &[],
         options: PlanOptions { force_pretty: pretty },
