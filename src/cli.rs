@@ -22,8 +22,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags accepted by every command.
+/// Flags accepted by every command, listed under their own heading in every `--help`, apart
+/// from the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Key directory.
     #[arg(long, global = true, value_name = "DIR", default_value = "keys")]
@@ -211,5 +213,17 @@ mod tests {
         let b = Cli::parse_from(["jwksmith", "--now", "2026-01-01T00:00:00Z", "build"]);
         assert_eq!(a.global.now, b.global.now);
         assert!(Cli::try_parse_from(["jwksmith", "--now", "soon", "build"]).is_err());
+    }
+
+    #[test]
+    fn each_help_lists_its_own_options_apart_from_the_global_ones() {
+        let mut cli = Cli::command();
+        cli.build();
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let help = sub.render_help().to_string();
+            let (own, global) = help.split_once("Global options:").unwrap_or_else(|| panic!("{help}"));
+            assert!(!own.contains("--keys") && !own.contains("--quiet"), "{}: {own}", sub.get_name());
+            assert!(global.contains("--keys <DIR>") && global.contains("--now <RFC3339>"), "{global}");
+        }
     }
 }
