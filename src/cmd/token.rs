@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::cmd::{Context, load_showing_pending};
 use crate::error::{Error, Result};
-use crate::jwt::{Claims, Object, Selection, mint, signing_key};
+use crate::jwt::{Claims, Object, Selection, sign, signing_key};
 use crate::times::Span;
 
 /// The flags of `token`.
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, options: &TokenOptions) -> Result<()> {
         key.meta.alg,
         key.state(ctx.now)
     ));
-    let token = mint(set, &selection, &claims, ctx.now)?;
+    let token = sign(set, key, &claims, ctx.now)?;
     ctx.ui.data(&format!("{token}\n"));
     Ok(())
 }

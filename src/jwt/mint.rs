@@ -71,14 +71,18 @@ impl Claims {
     }
 }
 
-/// A compact JWS signed by the key `selection` picks ([`signing_key`]), with header
-/// `{"alg","kid","typ":"JWT"}` and the claims of [`Claims::object`]. The error says which key
-/// cannot sign and why.
+/// A compact JWS signed by the key `selection` picks ([`signing_key`]): [`sign`] with it. The
+/// error says which key cannot sign and why.
 ///
-/// Used by `jwksmith token` and by serve's local issuer (`serve --local-issuer`, its token
-/// endpoint): keep this signature stable.
+/// Used by serve's local issuer (`serve --local-issuer`, its token endpoint); `jwksmith token`
+/// picks the key first to report it, then calls [`sign`].
 pub(crate) fn mint(set: &KeySet, selection: &Selection, claims: &Claims, now: Timestamp) -> Result<String> {
-    let key = signing_key(set, selection, now)?;
+    sign(set, signing_key(set, selection, now)?, claims, now)
+}
+
+/// A compact JWS signed by `key` (a key of `set` that [`signing_key`] picked), with header
+/// `{"alg","kid","typ":"JWT"}` and the claims of [`Claims::object`].
+pub(crate) fn sign(set: &KeySet, key: &Key, claims: &Claims, now: Timestamp) -> Result<String> {
     let header = Object(vec![
         ("alg".into(), key.meta.alg.name().into()),
         ("kid".into(), key.kid().into()),

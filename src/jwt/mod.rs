@@ -5,7 +5,8 @@
 //! JSON, and one signing path for build and tokens means one set of key handling to trust.
 //!
 //! - `compact.rs`: the compact form: encode, decode, ordered JSON objects.
-//! - `mint.rs`: the key that signs ([`signing_key`]), the claims ([`Claims`]), [`mint`]; also
+//! - `mint.rs`: the key that signs ([`signing_key`]), the claims ([`Claims`]), [`sign`] and
+//!   [`mint`] (both at once); also
 //!   the local issuer's (`serve --local-issuer`) way to make its access tokens.
 //! - `checks.rs`: the verdicts of `verify` (kid, alg, signature, exp, nbf, iss, aud).
 
@@ -15,4 +16,4 @@ mod mint;
 
 pub(crate) use checks::{Check, Expect, KeyFacts, Published, run_checks};
 pub(crate) use compact::{Decoded, Object, decode, kind};
-pub(crate) use mint::{Claims, Selection, mint, signing_key};
+pub(crate) use mint::{Claims, Selection, mint, sign, signing_key};
