@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod clients;
+pub mod running;
 pub mod sites;
 
 /// A fixed instant for reproducible runs.

@@ -6,10 +6,8 @@
 //! under `out/`, a stalled token request that delays no other client, and plain `serve` with no
 //! token endpoint and its files byte for byte.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+use crate::common::running::Running;
 use crate::common::{NOW, Project, assert_no_leak_in_text, snapshot};
 
 /// The longest any wait may take, so that a failure never hangs CI.
@@ -63,74 +62,28 @@ alg = "ES256"
 
 /// `jwksmith serve …` running in a project; killed on drop, its output scanned for keys.
 struct Server {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
+    _running: Running,
     addr: SocketAddr,
-}
-
-fn pump(stream: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
 }
 
 impl Server {
     /// Starts `serve --addr 127.0.0.1:0 ARGS` with `env`, and waits for its first build.
     fn start(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jwksmith"));
-        command
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(p.path())
-            .env("JWKSMITH_CACHE_DIR", "off")
-            .env_remove("JWKSMITH_AGE_IDENTITY")
-            .env_remove("JWKSMITH_AGE_IDENTITY_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("start jwksmith serve");
-        let (stdout, stderr) = (Arc::default(), Arc::default());
-        pump(child.stdout.take().unwrap(), Arc::clone(&stdout));
-        pump(child.stderr.take().unwrap(), Arc::clone(&stderr));
-        let start = Instant::now();
-        loop {
-            let out = stdout.lock().unwrap().clone();
-            if out.lines().any(|l| l.starts_with("built ")) {
-                let first = out.lines().next().unwrap();
-                let addr = first
-                    .strip_prefix("serving out/public at http://")
-                    .and_then(|rest| rest.strip_suffix('/'))
-                    .unwrap_or_else(|| panic!("first line of serve: {first:?}"));
-                return Server { child, stdout, stderr, addr: addr.parse().unwrap() };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("serve exited ({status}): {out}\n{}", stderr.lock().unwrap());
-            }
-            assert!(start.elapsed() < WAIT, "serve never built: {out}\n{}", stderr.lock().unwrap());
-            thread::sleep(Duration::from_millis(25));
-        }
+        let args = [&["serve", "--addr", "127.0.0.1:0"], args].concat();
+        let mut running = Running::start_with(p, &args, |command| {
+            command
+                .env("JWKSMITH_CACHE_DIR", "off")
+                .env_remove("JWKSMITH_AGE_IDENTITY")
+                .env_remove("JWKSMITH_AGE_IDENTITY_FILE")
+                .envs(env.iter().copied());
+        })
+        .waiting(WAIT);
+        let addr = running.served();
+        Server { _running: running, addr }
     }
 
     fn base(&self) -> String {
         format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        assert_no_leak_in_text(&self.stdout.lock().unwrap(), "stdout of serve");
-        assert_no_leak_in_text(&self.stderr.lock().unwrap(), "stderr of serve");
     }
 }
 

@@ -6,21 +6,16 @@
 //! recreated (SPEC §6 "Clear errors"), and ignores hidden directories under `keys/`.
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::common::running::Running;
 use crate::common::{NOW, Project, assert_no_leak_in_text, tool};
 use serde_json::Value;
 
-/// The longest any single wait may take, so that a failure never hangs CI.
-const WAIT: Duration = Duration::from_secs(10);
-/// How often a wait loop polls.
-const POLL: Duration = Duration::from_millis(25);
 /// The contract: a stalled client delays no other client by more than this.
 const PROMPT: Duration = Duration::from_secs(1);
 
@@ -33,103 +28,6 @@ use = "sig"
 alg = "ES256"
 "#;
 
-// ---------------------------------------------------------------------------------------------
-// A running jwksmith child process.
-
-/// `jwksmith ARGS` running in a project; killed and reaped on drop.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    what: String,
-}
-
-fn pump(stream: impl Read + Send + 'static, sink: Arc<Mutex<String>>) {
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
-            sink.lock().unwrap().push_str(&line);
-            line.clear();
-        }
-    });
-}
-
-impl Running {
-    fn start(p: &Project, args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
-            .args(args)
-            .current_dir(p.path())
-            .env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start jwksmith");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        pump(child.stdout.take().unwrap(), stdout.clone());
-        pump(child.stderr.take().unwrap(), stderr.clone());
-        Running { child, stdout, stderr, what: format!("jwksmith {}", args.join(" ")) }
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn context(&self) -> String {
-        format!("{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.what, self.stdout(), self.stderr.lock().unwrap())
-    }
-
-    /// How many builds have finished (each prints one `built …` line).
-    fn builds(&self) -> usize {
-        self.stdout().lines().filter(|l| l.starts_with("built ")).count()
-    }
-
-    /// Polls `cond` until it holds; panics after `WAIT` or if the process exits. Returns how
-    /// long it took.
-    fn until(&mut self, what: &str, mut cond: impl FnMut(&Running) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            if cond(self) {
-                return start.elapsed();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("waiting for {what}: the process exited ({status})\n{}", self.context());
-            }
-            if start.elapsed() > WAIT {
-                panic!("waiting for {what}: nothing after {WAIT:?}\n{}", self.context());
-            }
-            thread::sleep(POLL);
-        }
-    }
-
-    /// The number of builds once no build has finished for 300 ms.
-    fn quiet_builds(&self) -> usize {
-        let mut builds = self.builds();
-        loop {
-            thread::sleep(Duration::from_millis(300));
-            match self.builds() {
-                now if now == builds => return builds,
-                now => builds = now,
-            }
-        }
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        assert_no_leak_in_text(&self.stdout(), &format!("stdout of {}", self.what));
-        assert_no_leak_in_text(&self.stderr.lock().unwrap(), &format!("stderr of {}", self.what));
-    }
-}
-
 /// A project with keys in the root set and in `tenants/acme`, made by `rotate`.
 fn project() -> Project {
     let p = Project::with_keyset(EC_KEYSET);
@@ -140,17 +38,11 @@ fn project() -> Project {
 
 /// Starts `serve` on an ephemeral loopback port, waits for its first build, returns the address.
 fn serve(p: &Project) -> (Running, SocketAddr) {
-    let mut server = Running::start(p, &["serve", "--addr", "127.0.0.1:0", "--now", NOW]);
-    server.until("the `serving` line and the first build", |r| {
-        r.stdout().lines().next().is_some_and(|l| l.starts_with("serving ")) && r.builds() >= 1
+    let mut server = Running::start_with(p, &["serve", "--addr", "127.0.0.1:0", "--now", NOW], |c| {
+        c.env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"));
     });
-    let out = server.stdout();
-    let first = out.lines().next().unwrap();
-    let addr = first
-        .strip_prefix("serving out/public at http://")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("first line is not `serving out/public at http://ADDR/`: {first:?}"));
-    (server, addr.parse().unwrap())
+    let addr = server.served();
+    (server, addr)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -560,7 +452,9 @@ fn watch_keeps_rebuilding_after_keys_is_replaced() {
     let p = Project::with_keyset(EC_KEYSET);
     p.ok(&["rotate", "--now", NOW]);
     let jwks = p.at("out/public/jwks.json");
-    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    let mut w = Running::start_with(&p, &["watch", "--now", NOW, "-v"], |c| {
+        c.env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"));
+    });
     w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
     for (round, how) in ROUNDS.into_iter().enumerate() {
         replace(&p, "keys", how, round);
@@ -594,7 +488,9 @@ fn watch_keeps_rebuilding_after_the_templates_directory_is_replaced() {
     };
     p.write("site-template/index.html", page("first").as_bytes());
     let index = p.at("out/public/index.html");
-    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    let mut w = Running::start_with(&p, &["watch", "--now", NOW, "-v"], |c| {
+        c.env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"));
+    });
     w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
     assert!(fs::read_to_string(&index).unwrap().contains("<h1>first</h1>"));
     for (round, how) in ROUNDS.into_iter().enumerate() {
@@ -620,7 +516,9 @@ fn watch_ignores_hidden_directories_under_keys() {
     fs::create_dir_all(p.at("keys/tenants/acme/.cache")).unwrap();
     p.write("keys/tenants/acme/keyset.toml", EC_KEYSET.as_bytes());
     p.ok(&["rotate", "--now", NOW]);
-    let mut w = Running::start(&p, &["watch", "--now", NOW, "-v"]);
+    let mut w = Running::start_with(&p, &["watch", "--now", NOW, "-v"], |c| {
+        c.env("JWKSMITH_CACHE_DIR", p.at(".jwksmith-cache"));
+    });
     w.until("the `watching` line", |r| r.builds() >= 1 && r.stdout().contains("watching "));
     let builds = w.quiet_builds();
     // What jwksmith keeps in keys/.jwksmith/ (locks, temporary files), and what a tool caches

@@ -4,21 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
+use crate::common::running::Running;
 use crate::common::{NOW, Project, assert_no_leak_in_dir, assert_no_leak_in_text, snapshot, tool};
 use serde_json::Value;
-
-/// The longest any single wait may take, so that a failure never hangs CI.
-const WAIT: Duration = Duration::from_secs(10);
-/// How often a wait loop polls.
-const POLL: Duration = Duration::from_millis(25);
 
 /// A root set with one RSA and one EC signing key, an issuer and the API mirrors on.
 const ROOT_KEYSET: &str = r#"service_id = "example"
@@ -61,162 +55,6 @@ crv = "P-256"
 use = "sig"
 alg = "ES256"
 "#;
-
-// ---------------------------------------------------------------------------------------------
-// A running jwksmith child process.
-
-/// `jwksmith ARGS` running in a project; killed and reaped on drop, whatever happens.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    pumps: Vec<JoinHandle<()>>,
-    what: String,
-}
-
-/// Copies a child's stream line by line into a shared string.
-fn pump(stream: impl Read + Send + 'static, sink: Arc<Mutex<String>>) -> JoinHandle<()> {
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => sink.lock().unwrap().push_str(&line),
-            }
-        }
-    })
-}
-
-impl Running {
-    fn start(p: &Project, args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
-            .args(args)
-            .current_dir(p.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start jwksmith");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let pumps = vec![
-            pump(child.stdout.take().unwrap(), stdout.clone()),
-            pump(child.stderr.take().unwrap(), stderr.clone()),
-        ];
-        Running { child, stdout, stderr, pumps, what: format!("jwksmith {}", args.join(" ")) }
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// How many builds have finished (each prints one `built …` report line).
-    fn builds(&self) -> usize {
-        self.stdout().lines().filter(|l| l.starts_with("built ")).count()
-    }
-
-    /// How many `error:` lines are on stderr.
-    fn errors(&self) -> usize {
-        self.stderr().lines().filter(|l| l.starts_with("error:")).count()
-    }
-
-    /// The command and the last lines of its output, for failure messages.
-    fn context(&self) -> String {
-        fn tail(text: &str) -> String {
-            const LINES: usize = 30;
-            let lines: Vec<&str> = text.lines().collect();
-            let skipped = lines.len().saturating_sub(LINES);
-            let head = if skipped > 0 { format!("[{skipped} earlier lines]\n") } else { String::new() };
-            head + &lines[skipped..].join("\n")
-        }
-        format!("{}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.what, tail(&self.stdout()), tail(&self.stderr()))
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Polls `cond` until it holds; panics after `WAIT`, or at once if the process has exited.
-    fn until(&mut self, what: &str, mut cond: impl FnMut(&Running) -> bool) {
-        let start = Instant::now();
-        loop {
-            if cond(self) {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                // One last look: the condition may have become true just before it exited.
-                thread::sleep(POLL);
-                if cond(self) {
-                    return;
-                }
-                panic!("waiting for {what}: the process exited ({status})\n{}", self.context());
-            }
-            if start.elapsed() > WAIT {
-                panic!("waiting for {what}: nothing after {WAIT:?}\n{}", self.context());
-            }
-            thread::sleep(POLL);
-        }
-    }
-
-    /// Waits (bounded) for the process to exit by itself.
-    fn wait_exit(&mut self) -> ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.join_pumps();
-                return status;
-            }
-            if start.elapsed() > WAIT {
-                panic!("{} was expected to exit but still runs after {WAIT:?}\n{}", self.what, self.context());
-            }
-            thread::sleep(POLL);
-        }
-    }
-
-    /// Waits for the first stdout line, `serving out/public at http://ADDR/`, and returns ADDR.
-    fn serving_addr(&mut self) -> SocketAddr {
-        self.until("the `serving … at http://…/` line on stdout", |r| {
-            r.stdout().lines().any(|l| l.starts_with("serving "))
-        });
-        let out = self.stdout();
-        let first = out.lines().next().unwrap();
-        let addr = first
-            .strip_prefix("serving out/public at http://")
-            .and_then(|rest| rest.strip_suffix('/'))
-            .unwrap_or_else(|| panic!("first stdout line is not `serving out/public at http://ADDR/`: {first:?}"));
-        addr.parse().unwrap_or_else(|e| panic!("{addr:?} in {first:?} is not an address: {e}"))
-    }
-
-    fn join_pumps(&mut self) {
-        for pump in std::mem::take(&mut self.pumps) {
-            let _ = pump.join();
-        }
-    }
-
-    /// Kills the process and returns everything it printed, checked for leaked private keys.
-    fn stop(mut self) -> (String, String) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.join_pumps();
-        let (out, err) = (self.stdout(), self.stderr());
-        assert_no_leak_in_text(&out, &format!("stdout of {}", self.what));
-        assert_no_leak_in_text(&err, &format!("stderr of {}", self.what));
-        (out, err)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // A raw HTTP/1.1 client.
