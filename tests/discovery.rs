@@ -120,12 +120,58 @@ fn issuer(base: &str, path: &str) -> String {
     if path.is_empty() { base.to_string() } else { format!("{base}/{path}") }
 }
 
-/// `jwksmith serve` with a root and a nested issuer, both of its address.
-struct Issuers {
-    p: Project,
+/// `jwksmith serve --addr 127.0.0.1:0 ARGS` in a project: its stdout lines, the base URL it
+/// printed; stderr goes to the project's `serve.stderr`. Killed on drop.
+struct Serving {
     child: Child,
     lines: Receiver<String>,
     base: String,
+}
+
+impl Serving {
+    fn start(p: &Project, args: &[&str]) -> Serving {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(p.path())
+            .env("JWKSMITH_CACHE_DIR", "off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(p.at("serve.stderr")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start jwksmith serve {}: {e}", args.join(" ")));
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
+        let first = lines.recv_timeout(WAIT).expect("serve prints its address");
+        let base = first
+            .strip_prefix("serving out/public at ")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("first line of serve: {first:?}"))
+            .to_string();
+        Serving { child, lines, base }
+    }
+
+    /// Kills serve and checks what it printed for private keys.
+    fn stop(mut self, p: &Project) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        assert_no_leak_in_text(&self.lines.try_iter().collect::<Vec<_>>().join("\n"), "stdout of serve");
+        assert_no_leak_in_text(&fs::read_to_string(p.at("serve.stderr")).unwrap_or_default(), "stderr of serve");
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `jwksmith serve` with a root and a nested issuer, both of its address.
+struct Issuers {
+    p: Project,
+    serve: Serving,
 }
 
 const SETS: [&str; 2] = ["", "tenants/acme"];
@@ -137,28 +183,11 @@ impl Issuers {
         let p = Project::with_keyset(&keyset("", None));
         p.write("keys/tenants/acme/keyset.toml", keyset("tenants/acme", None).as_bytes());
         p.ok(&["rotate", "--now", NOW]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--now", NOW])
-            .current_dir(p.path())
-            .env("JWKSMITH_CACHE_DIR", "off")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(p.at("serve.stderr")).unwrap())
-            .spawn()
-            .expect("start jwksmith serve");
-        let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
-        let first = lines.recv_timeout(WAIT).expect("serve prints its address");
-        let base = first
-            .strip_prefix("serving out/public at ")
-            .and_then(|rest| rest.strip_suffix('/'))
-            .unwrap_or_else(|| panic!("first line of serve: {first:?}"))
-            .to_string();
-        let issuers = Issuers { p, child, lines, base };
+        let serve = Serving::start(&p, &["--now", NOW]);
+        let issuers = Issuers { p, serve };
         for path in SETS {
             let file = if path.is_empty() { "keys/keyset.toml".into() } else { format!("keys/{path}/keyset.toml") };
-            issuers.p.write(&file, keyset(path, Some(&issuers.base)).as_bytes());
+            issuers.p.write(&file, keyset(path, Some(&issuers.serve.base)).as_bytes());
         }
         for path in SETS {
             issuers.wait_for_document(path);
@@ -167,7 +196,7 @@ impl Issuers {
     }
 
     fn issuer(&self, path: &str) -> String {
-        issuer(&self.base, path)
+        issuer(&self.serve.base, path)
     }
 
     fn document_url(&self, path: &str) -> String {
@@ -218,18 +247,8 @@ impl Issuers {
     }
 
     /// Stops serve and checks what it printed for private key material.
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        assert_no_leak_in_text(&self.lines.try_iter().collect::<Vec<_>>().join("\n"), "stdout of serve");
-        assert_no_leak_in_text(&fs::read_to_string(self.p.at("serve.stderr")).unwrap_or_default(), "stderr of serve");
-    }
-}
-
-impl Drop for Issuers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) {
+        self.serve.stop(&self.p);
     }
 }
 
@@ -367,9 +386,7 @@ fn local_keyset(path: &str) -> String {
 /// `jwksmith serve --local-issuer` on the real clock over a root and a nested set.
 struct LocalIssuers {
     p: Project,
-    child: Child,
-    lines: Receiver<String>,
-    base: String,
+    serve: Serving,
 }
 
 impl LocalIssuers {
@@ -377,25 +394,8 @@ impl LocalIssuers {
         let p = Project::with_keyset(&local_keyset(""));
         p.write("keys/tenants/acme/keyset.toml", local_keyset("tenants/acme").as_bytes());
         p.ok(&["rotate"]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jwksmith"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--local-issuer"])
-            .current_dir(p.path())
-            .env("JWKSMITH_CACHE_DIR", "off")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(File::create(p.at("serve.stderr")).unwrap())
-            .spawn()
-            .expect("start jwksmith serve --local-issuer");
-        let (tx, lines) = mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).try_for_each(|l| tx.send(l)));
-        let first = lines.recv_timeout(WAIT).expect("serve prints its address");
-        let base = first
-            .strip_prefix("serving out/public at ")
-            .and_then(|rest| rest.strip_suffix('/'))
-            .unwrap_or_else(|| panic!("first line of serve: {first:?}"))
-            .to_string();
-        let issuers = LocalIssuers { p, child, lines, base };
+        let serve = Serving::start(&p, &["--local-issuer"]);
+        let issuers = LocalIssuers { p, serve };
         let start = Instant::now();
         while !issuers.p.at("out/public/tenants/acme/jwks.json").exists() {
             assert!(start.elapsed() < WAIT, "serve never built");
@@ -405,7 +405,7 @@ impl LocalIssuers {
     }
 
     fn issuer(&self, path: &str) -> String {
-        issuer(&self.base, path)
+        issuer(&self.serve.base, path)
     }
 
     /// An access token from the set's token endpoint, by client credentials in HTTP Basic.
@@ -428,18 +428,8 @@ impl LocalIssuers {
         String::from_utf8(out.stdout).unwrap().trim_end().to_string()
     }
 
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        assert_no_leak_in_text(&self.lines.try_iter().collect::<Vec<_>>().join("\n"), "stdout of serve");
-        assert_no_leak_in_text(&fs::read_to_string(self.p.at("serve.stderr")).unwrap_or_default(), "stderr of serve");
-    }
-}
-
-impl Drop for LocalIssuers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn stop(self) {
+        self.serve.stop(&self.p);
     }
 }
 
