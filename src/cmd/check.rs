@@ -3,13 +3,17 @@
 //! due soon or overdue, client pitfalls ([`crate::lint`]) and hand-dropped private keys that git
 //! would commit; `--strict` fails on any warning.
 
+use rayon::prelude::*;
+use serde_json::Value;
+
 use crate::cmd::build::{Selection, plural, warn_missing_specs, warn_unignored_keys};
 use crate::cmd::{Context, load_reusing_self_tests};
 use crate::error::{Error, Result};
-use crate::layout::{OutputFile, set_prefix};
+use crate::layout::{OutputFile, set_prefix, written};
 use crate::lifecycle::State;
 use crate::lint::lint_set;
-use crate::plan::plan;
+use crate::model::KeySet;
+use crate::plan::{Plan, PlannedSet, plan};
 use crate::times::Timestamp;
 use crate::write::diff_public;
 
@@ -48,6 +52,15 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
     None
 }
 
+/// The `jwks.json` that `plan` writes for `set`, parsed (`null` when there is none), looked up
+/// among the set's own files (`part`, its range of the plan): the cost per set does not grow
+/// with the number of sets.
+fn planned_jwks(plan: &Plan, set: &KeySet, part: &PlannedSet) -> Value {
+    let path = format!("public/{}jwks.json", set_prefix(&set.path));
+    let file = written(&plan.files[part.files.clone()]).find(|f| f.path == path);
+    file.and_then(|f| serde_json::from_slice(&f.bytes).ok()).unwrap_or_default()
+}
+
 /// Runs the check; `strict` turns warnings into failure; `url`: also check the site deployed
 /// there ([`crate::deployed`]).
 pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
@@ -57,20 +70,21 @@ pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
     let selection = Selection::read(ctx, loaded)?;
     let plan = plan(&selection.inputs(false), ctx.now)?;
     let diffs = diff_public(&ctx.out, &plan.files, selection.ownership())?;
-    for set in &selection.loaded.sets {
-        let path = format!("public/{}jwks.json", set_prefix(&set.path));
-        let planned = plan.written().find(|f| f.path == path).map(|f| serde_json::from_slice(&f.bytes));
-        let jwks = planned.and_then(Result::ok).unwrap_or_default();
-        for w in lint_set(set, &jwks, ctx.now) {
-            ctx.ui.warn(&w);
-        }
+    let sets = &selection.loaded.sets;
+    // Linted on all cores, printed in set order.
+    let lints: Vec<Vec<String>> = sets
+        .par_iter()
+        .zip(&plan.sets)
+        .map(|(set, part)| lint_set(set, &planned_jwks(&plan, set, part), ctx.now))
+        .collect();
+    for (set, warnings) in sets.iter().zip(lints) {
+        warnings.iter().for_each(|w| ctx.ui.warn(w));
         if let Some(notice) = crate::issuer::serve_notice(set) {
             ctx.ui.notice(&notice);
         }
     }
     let files: Vec<&OutputFile> = plan.written().collect();
     crate::header_rules::warnings(&files).iter().for_each(|w| ctx.ui.warn(w));
-    let sets = &selection.loaded.sets;
     let deployed = url.map(|u| crate::deployed::run(&ctx.ui, u, sets, &files)).transpose()?.flatten();
     let warnings = ctx.ui.warnings();
     if !diffs.is_empty() {
