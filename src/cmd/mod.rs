@@ -134,6 +134,29 @@ pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
 }
 
 fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync) -> Result<Loaded> {
+    let dirs = discover_selected(ctx)?;
+    let mut sets = Vec::new();
+    load_selected(ctx, &dirs, usize::MAX, load_one, |batch| {
+        sets.extend(batch);
+        Ok(())
+    })?;
+    Ok(Loaded { dirs, sets })
+}
+
+/// Like [`load_showing_pending`], but the selected sets are handed to `each` in walk order,
+/// `batch` sets at a time, each batch dropped before the next is read: a run over any number
+/// of sets holds at most `batch` loaded sets (`status`). Stops at the first error, which names
+/// its file; the batches before it have been handed over.
+pub(crate) fn load_showing_pending_in_batches(
+    ctx: &Context,
+    batch: usize,
+    each: impl FnMut(Vec<KeySet>) -> Result<()>,
+) -> Result<()> {
+    load_selected(ctx, &discover_selected(ctx)?, batch, read_set_usable, each)
+}
+
+/// Every set directory under `keys/`; an error when a `--set` names none of them.
+fn discover_selected(ctx: &Context) -> Result<Vec<SetDir>> {
     let dirs = discover(&ctx.keys)?;
     for wanted in &ctx.sets {
         if !dirs.iter().any(|d| &d.path == wanted) {
@@ -144,16 +167,31 @@ fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<St
             )));
         }
     }
+    Ok(dirs)
+}
+
+/// Loads the selected sets of `dirs` on all cores, `batch` at a time, printing each batch's
+/// warnings in set order before handing its sets to `each`.
+fn load_selected(
+    ctx: &Context,
+    dirs: &[SetDir],
+    batch: usize,
+    load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync,
+    mut each: impl FnMut(Vec<KeySet>) -> Result<()>,
+) -> Result<()> {
     let selected: Vec<&SetDir> = dirs.iter().filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path)).collect();
-    let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
-    let mut sets = Vec::with_capacity(loaded.len());
-    for (set, warnings) in loaded {
-        for w in warnings {
-            ctx.ui.warn(&w);
+    for chunk in selected.chunks(batch.max(1)) {
+        let loaded: Vec<(KeySet, Vec<String>)> = chunk.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
+        let mut sets = Vec::with_capacity(loaded.len());
+        for (set, warnings) in loaded {
+            for w in warnings {
+                ctx.ui.warn(&w);
+            }
+            sets.push(set);
         }
-        sets.push(set);
+        each(sets)?;
     }
-    Ok(Loaded { dirs, sets })
+    Ok(())
 }
 
 /// Ownership of a `--set` run: the selected sets' own files, not nested sets', not site files.
