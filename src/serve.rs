@@ -1,5 +1,6 @@
 //! `jwksmith serve`: `watch` plus a loopback HTTP server of `out/public/` that sends the headers
-//! `_headers` declares, `index.html` at `/`, and `404.html` with status 404 for anything else — never a file outside
+//! `_headers` declares, a directory's `index.html` at `/` and at `/tenants/acme/` (with a redirect
+//! from `/tenants/acme`, as static hosts do), and `404.html` with status 404 for anything else — never a file outside
 //! `out/public/` (no `..`, no encoded traversal, no symlinks out). `OPTIONS` of a file answers a
 //! CORS preflight. Each connection is answered on a thread of its own, so a client that stalls
 //! delays no other.
@@ -39,7 +40,8 @@ pub(crate) struct Reply {
 }
 
 /// Maps a request path to a file under `root`, or `None` (404). Decodes `%xx`, refuses `..`,
-/// backslashes and NULs, serves `index.html` for `/`, and checks the real path stays in `root`.
+/// backslashes and NULs, serves a directory's `index.html` for `/` and `/tenants/acme/`, and
+/// checks the real path stays in `root`.
 pub(crate) fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     let raw = url.split(['?', '#']).next().unwrap_or("");
     let decoded = percent_decode_str(raw).decode_utf8().ok()?;
@@ -60,6 +62,25 @@ pub(crate) fn resolve(root: &Path, url: &str) -> Option<PathBuf> {
     (real.starts_with(&root) && real.is_file()).then_some(real)
 }
 
+/// Where `GET url` is redirected when it names a directory of `root` that has an `index.html`
+/// without the trailing slash (`/tenants/acme`): the same URL with the slash (`/tenants/acme/`),
+/// as GitHub Pages, Cloudflare Pages and nginx answer, so that the page's relative links
+/// resolve inside the set's directory.
+pub(crate) fn directory_redirect(root: &Path, url: &str) -> Option<String> {
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (url.split('#').next().unwrap_or(""), None),
+    };
+    if path.ends_with('/') || path.contains('#') {
+        return None;
+    }
+    resolve(root, &format!("{path}/"))?;
+    Some(match query {
+        Some(query) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    })
+}
+
 fn default_content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
@@ -73,6 +94,11 @@ fn default_content_type(path: &Path) -> &'static str {
 pub(crate) fn reply(root: &Path, url: &str) -> Reply {
     let not_found = || not_found(root);
     let Some(file) = resolve(root, url) else {
+        if let Some(location) = directory_redirect(root, url) {
+            let headers =
+                vec![("Location".into(), location), ("Content-Type".into(), "text/plain; charset=utf-8".into())];
+            return Reply { status: 301, headers, body: b"moved: the address of a directory ends with /\n".to_vec() };
+        }
         return not_found();
     };
     let Ok(body) = fs::read(&file) else { return not_found() };
@@ -271,6 +297,24 @@ mod tests {
         ] {
             assert!(resolve(&root, bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_directory_answers_its_index_html_and_redirects_without_its_slash() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("tenants/acme")).unwrap();
+        fs::create_dir_all(dir.path().join("empty")).unwrap();
+        fs::write(dir.path().join("tenants/acme/index.html"), "acme").unwrap();
+        fs::write(dir.path().join("tenants/acme/jwks.json"), "{}").unwrap();
+        assert_eq!(reply(dir.path(), "/tenants/acme/").body, b"acme");
+        let moved = reply(dir.path(), "/tenants/acme?x=1");
+        assert_eq!(moved.status, 301);
+        assert!(moved.headers.contains(&("Location".into(), "/tenants/acme/?x=1".into())), "{:?}", moved.headers);
+        assert_eq!(directory_redirect(dir.path(), "/tenants/acme"), Some("/tenants/acme/".into()));
+        for none in ["/tenants", "/empty", "/tenants/acme/jwks.json", "/tenants/acme/", "/nope", "/../tenants/acme"] {
+            assert_eq!(directory_redirect(dir.path(), none), None, "{none}");
+        }
+        assert_eq!(reply(dir.path(), "/tenants").status, 404, "a directory without a page");
     }
 
     #[test]

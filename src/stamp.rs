@@ -59,11 +59,6 @@ impl Stamp {
         std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
     }
 
-    /// The file's size in bytes.
-    pub(crate) fn size(&self) -> u64 {
-        self.size
-    }
-
     /// True when this stamp, taken at `seen_at`, does not prove the file unchanged since: it was
     /// changed within [`RACY_MARGIN`] before (or, by its times, after), or its file system keeps
     /// no times.

@@ -115,6 +115,13 @@ fn cloudflare_pages_gives_every_file_of_201_sets_its_headers() {
     }
     assert_eq!(files.len(), 202 * 7);
     assert_not_json(&base, "/tenants/t200/");
+    // Each set's directory is its page, and the root page links it.
+    for (url, file) in [("/", "index.html"), ("/tenants/t200/", "tenants/t200/index.html")] {
+        let got = get(&format!("{base}{url}")).unwrap();
+        assert_eq!((got.status, &got.body), (200, &p.read(&format!("out/public/{file}"))), "GET {url}");
+    }
+    let root = String::from_utf8(p.read("out/public/index.html")).unwrap();
+    assert!(root.contains("href=\"tenants&#x2f;t200&#x2f;index.html\""), "the root page links the last set");
     assert_eq!(get(&format!("{base}/tenants/t999/jwks.json")).unwrap().status, 404);
 }
 
@@ -254,6 +261,12 @@ fn check_url_against_nginx_warns_about_every_header_it_does_not_send() {
         let untyped = format!("warning: {url}: content type application/octet-stream, not application/json (this host");
         assert_eq!(stderr.contains(&untyped), extensionless, "{url}: {stderr}");
     }
+    // nginx answers a set's directory with its page, and redirects the URL without the slash.
+    let page = get(&format!("{base}/tenants/acme/")).unwrap();
+    assert_eq!((page.status, page.body), (200, p.read("out/public/tenants/acme/index.html")));
+    let moved = get(&format!("{base}/tenants/acme")).unwrap();
+    assert_eq!(moved.status, 301, "{moved:?}");
+    assert!(moved.all("location").iter().any(|l| l.ends_with("/tenants/acme/")), "{moved:?}");
     // --strict makes the warnings fail.
     let strict = p.run(&["check", "--strict", "--now", NOW, "--url", &base]);
     assert_eq!(strict.status.code(), Some(1), "{}", String::from_utf8_lossy(&strict.stderr));

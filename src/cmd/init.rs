@@ -17,8 +17,8 @@ pub(crate) const GITIGNORE_LINES: [&str; 3] = ["*.key.pem", "out/private/", "tar
 const TEMPLATE_README: &str = "\
 Site templates for jwksmith.
 
-A file here with the name of an embedded template replaces it: index.html, index-set.html
-(one set's section of index.html), _headers, .nojekyll, 404.html.
+A file here with the name of an embedded template replaces it: index.html (the layout of
+every page), index-set.html (one set's section of its page), _headers, .nojekyll, 404.html.
 Templates use minijinja (Jinja2 syntax). Delete a file to get the embedded default back.
 ";
 

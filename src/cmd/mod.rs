@@ -219,7 +219,7 @@ impl Ownership for SetOwnership {
         let Some(inner) = rel.strip_prefix("public/").or_else(|| rel.strip_prefix("private/")) else {
             return false;
         };
-        if crate::site::SITE_FILES.iter().any(|f| f.strip_prefix("public/") == Some(inner))
+        if (rel.starts_with("public/") && crate::site::is_site_file(inner))
             || inner.starts_with("api/")
             || inner.starts_with("projects/")
         {

@@ -10,7 +10,7 @@ use super::record::{FORMAT, Record, binary_stamp};
 use crate::stamp::digest;
 
 /// The first bytes of a record file (with [`FORMAT`] in them).
-const MAGIC: &[u8; 8] = b"jwksrec3";
+const MAGIC: &[u8; 8] = b"jwksrec5";
 
 /// The fixed start of a record file: [`MAGIC`], the lengths of the record and of the site rows
 /// (little-endian u64), then the SHA-256 of each.

@@ -162,12 +162,14 @@ impl Record {
         templates: &Option<Vec<Option<Stamp>>>,
     ) -> Reuse {
         let same_sets = self.sets.len() == dirs.len() && self.sets.iter().zip(&dirs).all(|(r, d)| r.path == d.path);
+        // Every set's page renders with the templates: other templates, no set is kept.
+        let same_templates = templates.is_some() && templates == &self.templates;
         let index: HashMap<&str, usize> = self.sets.iter().enumerate().map(|(i, r)| (r.path.as_str(), i)).collect();
         let chosen: Vec<Option<usize>> = dirs
             .iter()
             .map(|d| {
                 let i = *index.get(d.path.as_str())?;
-                self.sets[i].reusable(d, now, survey.sets_same[i]).then_some(i)
+                (same_templates && self.sets[i].reusable(d, now, survey.sets_same[i])).then_some(i)
             })
             .collect();
         let mut slots: Vec<Option<SetRecord>> = std::mem::take(&mut self.sets).into_iter().map(Some).collect();
@@ -179,11 +181,8 @@ impl Record {
                 None => Choice::Load(dir),
             })
             .collect();
-        let site_kept = same_sets
-            && sets.iter().all(|c| matches!(c, Choice::Reuse(_)))
-            && templates.is_some()
-            && templates == &self.templates
-            && survey.site_same;
+        let site_kept =
+            same_sets && same_templates && sets.iter().all(|c| matches!(c, Choice::Reuse(_))) && survey.site_same;
         Reuse { sets, site: site_kept.then(|| self.site.clone()) }
     }
 }

@@ -1,9 +1,9 @@
 //! The planner: the sets and `now` in, every file of `out/` the run is responsible for out.
-//! Pure: no disk, no clock. One set's files are [`plan_set`]; [`plan`] plans a run whose sets
-//! are all loaded at once (`build --set`, a build into a read-only `out/`, `check --set`,
-//! `publish`) with the site and the checks of the whole plan. A build of every set plans its
-//! sets in batches with the same pieces (`crate::cmd::build`), and keeps the files of the sets
-//! its record proves current; the plan is the same either way.
+//! Pure: no disk, no clock. One set's files, its page included, are [`plan_loaded`]; [`plan`]
+//! plans a run whose sets are all loaded at once (`build --set`, a build into a read-only
+//! `out/`, `check --set`, `publish`) with the site files and the checks of the whole plan. A
+//! build of every set plans its sets in batches with the same pieces (`crate::cmd::build`) and
+//! keeps the files of the sets its record proves current; the plan is the same either way.
 
 mod checks;
 mod discovery;
@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::layout::OutputFile;
 pub(crate) use crate::layout::Planned;
 use crate::model::KeySet;
-use crate::site::{SITE_FILES, Site, SiteSet, site_set};
+use crate::site::{HeaderSet, Site, SiteSet, site_set};
 use crate::times::Timestamp;
 
 /// Where one set's part of the plan comes from.
@@ -35,11 +35,12 @@ pub(crate) enum SetSource<'a> {
     Unselected(Option<&'a MirrorClaim>),
 }
 
-/// Where the site files (`index.html`, `_headers`, `.nojekyll`, `404.html`) come from.
-pub(crate) enum SiteSource<'a> {
-    /// Rendered with these templates; `index_size` is the size of the last `index.html`, if
-    /// known (a buffer hint, never a change of bytes).
-    Render { site: &'a Site, index_size: Option<u64> },
+/// Where the site-wide files (the root chain of pages, `_headers`, `.nojekyll`, `404.html`)
+/// come from.
+pub(crate) enum SiteSource {
+    /// Rendered with the templates, from the root set's row and every set's publish path (and
+    /// files, for `_headers`).
+    Render,
     /// Left alone (a run of selected sets).
     Untouched,
 }
@@ -48,8 +49,10 @@ pub(crate) enum SiteSource<'a> {
 pub(crate) struct Inputs<'a> {
     /// Every set of `keys/`, in walk order.
     pub(crate) sets: Vec<SetSource<'a>>,
+    /// The templates: the pages of loaded sets, and the site files when rendered.
+    pub(crate) templates: &'a Site,
     /// The site files.
-    pub(crate) site: SiteSource<'a>,
+    pub(crate) site: SiteSource,
     /// Files of `out/` the run leaves alone and its files must not collide with (a run of
     /// selected sets: the other sets' files and the site's), relative to `out/`.
     pub(crate) untouched: &'a [String],
@@ -62,7 +65,8 @@ pub(crate) struct Inputs<'a> {
 pub(crate) struct Plan {
     /// Every file.
     pub(crate) files: Vec<Planned>,
-    /// For each of [`Inputs::sets`], in order: its part of `files`.
+    /// For each of [`Inputs::sets`], in order: its part of `files`, and what a loaded set
+    /// shows on the site (the record keeps it).
     pub(crate) sets: Vec<PlannedSet>,
 }
 
@@ -92,13 +96,16 @@ struct Part {
 /// not render.
 pub(crate) fn plan(inputs: &Inputs, now: Timestamp) -> Result<Plan> {
     check_mirrors(claims(&inputs.sets).iter().map(Cow::as_ref))?;
-    let parts: Vec<Part> = inputs.sets.par_iter().map(|source| part(source, now, inputs.options)).collect();
+    let parts: Vec<Part> = inputs
+        .sets
+        .par_iter()
+        .map(|source| part(source, now, inputs.options, inputs.templates))
+        .collect::<Result<_>>()?;
+    let site = site_files_of(&inputs.site, inputs.templates, &parts)?;
     let set_files = parts.iter().flat_map(|p| p.files.iter().map(|f| (f.path(), p.owner.as_str())));
-    let site_paths: &[&str] = if matches!(inputs.site, SiteSource::Untouched) { &[] } else { &SITE_FILES };
-    let site_files = site_paths.iter().map(|p| (*p, "the site"));
+    let site_files = site.iter().map(|f| (f.path(), "the site"));
     let untouched = inputs.untouched.iter().map(|f| (f.as_str(), "a set this build does not select"));
     check_collisions(set_files.chain(site_files).chain(untouched))?;
-    let site = site_files_of(&inputs.site, &parts)?;
     let mut plan = Plan { files: Vec::new(), sets: Vec::with_capacity(parts.len()) };
     for part in parts {
         let start = plan.files.len();
@@ -123,28 +130,48 @@ fn claims<'a>(sets: &'a [SetSource<'a>]) -> Vec<Cow<'a, MirrorClaim>> {
     planned.chain(unselected).collect()
 }
 
-/// One set's part: a loaded set planned at `now` (with what it shows on the site), nothing of
-/// an unselected set.
-fn part(source: &SetSource, now: Timestamp, options: PlanOptions) -> Part {
-    match source {
-        SetSource::Loaded(set) => Part {
-            owner: owner(&set.path),
-            files: plan_set(set, now, options).into_iter().map(Planned::Write).collect(),
-            site: Some(site_set(set, now)),
-        },
-        SetSource::Unselected(_) => Part { owner: String::new(), files: Vec::new(), site: None },
+/// Every file of one loaded set at `now`, its page included (`<publish path>/index.html`, for
+/// every set but the root set, whose page is the root page of the site), and what it shows on
+/// the site.
+pub(crate) fn plan_loaded(
+    set: &KeySet,
+    now: Timestamp,
+    options: PlanOptions,
+    templates: &Site,
+) -> Result<(Vec<OutputFile>, SiteSet)> {
+    let row = site_set(set, now);
+    let mut files = plan_set(set, now, options);
+    if !set.path.is_empty() {
+        files.push(templates.set_page(&row)?);
     }
+    Ok((files, row))
 }
 
-/// The site files: rendered from every set's row and files, or none.
-fn site_files_of(source: &SiteSource, parts: &[Part]) -> Result<Vec<Planned>> {
+/// One set's part: a loaded set planned at `now` (with what it shows on the site), nothing of
+/// an unselected set.
+fn part(source: &SetSource, now: Timestamp, options: PlanOptions, templates: &Site) -> Result<Part> {
+    Ok(match source {
+        SetSource::Loaded(set) => {
+            let (files, row) = plan_loaded(set, now, options, templates)?;
+            Part { owner: owner(&set.path), files: files.into_iter().map(Planned::Write).collect(), site: Some(row) }
+        }
+        SetSource::Unselected(_) => Part { owner: String::new(), files: Vec::new(), site: None },
+    })
+}
+
+/// The site files: rendered from the root set's row, every set's publish path and files, or
+/// none.
+fn site_files_of(source: &SiteSource, templates: &Site, parts: &[Part]) -> Result<Vec<Planned>> {
     match source {
-        SiteSource::Render { site, index_size } => {
+        SiteSource::Render => {
             let sets: Vec<(&SiteSet, Vec<&str>)> = parts
                 .iter()
                 .filter_map(|p| Some((p.site.as_ref()?, p.files.iter().map(Planned::path).collect())))
                 .collect();
-            Ok(site.files(&sets, *index_size)?.into_iter().map(Planned::Write).collect())
+            let root = sets.iter().map(|(s, _)| *s).find(|s| s.path.is_empty());
+            let paths: Vec<&str> = sets.iter().map(|(s, _)| s.path.as_str()).filter(|p| !p.is_empty()).collect();
+            let headers: Vec<HeaderSet> = sets.into_iter().map(|(s, files)| s.header_set(files)).collect();
+            Ok(templates.files(root, &paths, &headers)?.into_iter().map(Planned::Write).collect())
         }
         SiteSource::Untouched => Ok(Vec::new()),
     }
@@ -167,23 +194,29 @@ mod tests {
         KeySet { path: path.into(), dir, config, config_file: None, keys: Vec::new(), unfinished: Vec::new() }
     }
 
-    fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource<'a>, untouched: &'a [String]) -> Inputs<'a> {
-        Inputs { sets, site, untouched, options: OPTIONS }
+    fn templates() -> &'static Site {
+        static SITE: std::sync::OnceLock<Site> = std::sync::OnceLock::new();
+        SITE.get_or_init(|| Site::new(Vec::new()).unwrap())
+    }
+
+    fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource, untouched: &'a [String]) -> Inputs<'a> {
+        Inputs { sets, templates: templates(), site, untouched, options: OPTIONS }
     }
 
     #[test]
     fn a_plan_holds_each_sets_files_in_set_order_then_the_sites() {
         let (a, b) = (set("a", false), set("b", false));
-        let site = Site::new(Vec::new()).unwrap();
-        let render = SiteSource::Render { site: &site, index_size: None };
-        let plan = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], render, &[]), now()).unwrap();
+        let plan = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], SiteSource::Render, &[]), now());
+        let plan = plan.unwrap();
         let paths = |range: Range<usize>| plan.files[range].iter().map(Planned::path).collect::<Vec<_>>();
-        let of_b: Vec<String> = plan_set(&b, now(), OPTIONS).into_iter().map(|f| f.path).collect();
-        assert_eq!(paths(plan.sets[1].files.clone()), of_b);
+        let (of_b, _) = plan_loaded(&b, now(), OPTIONS, templates()).unwrap();
+        assert!(of_b.iter().any(|f| f.path == "public/b/index.html"), "a set's page is one of its files");
+        assert_eq!(paths(plan.sets[1].files.clone()), of_b.iter().map(|f| f.path.as_str()).collect::<Vec<_>>());
         assert!(
             paths(plan.sets[0].files.clone()).iter().all(|p| p.starts_with("public/a/") || p.starts_with("private/a/"))
         );
-        assert_eq!(paths(plan.sets[1].files.end..plan.files.len()), SITE_FILES);
+        let site_paths = ["public/index.html", "public/_headers", "public/.nojekyll", "public/404.html"];
+        assert_eq!(paths(plan.sets[1].files.end..plan.files.len()), site_paths);
     }
 
     #[test]

@@ -12,7 +12,8 @@ use crate::times::Timestamp;
 /// of its public files. Kept by incremental builds for the sets they do not reload.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub(crate) struct SiteSet {
-    path: String,
+    /// Its publish path (`""` for the root set).
+    pub(crate) path: String,
     display_path: String,
     pub(super) prefix: String,
     issuer: String,

@@ -240,9 +240,9 @@ fn text(p: &Project, rel: &str) -> String {
     String::from_utf8(p.read(rel)).unwrap()
 }
 
-/// True when `index.html` has a section for the set at `path` (HTML-escaped, `/` as `&#x2f;`).
+/// True when `index.html` links the page of the set at `path` (HTML-escaped, `/` as `&#x2f;`).
 fn in_index(p: &Project, path: &str) -> bool {
-    text(p, "out/public/index.html").contains(&format!("Set <code>{}</code>", path.replace('/', "&#x2f;")))
+    text(p, "out/public/index.html").contains(&format!(">{}</a>", path.replace('/', "&#x2f;")))
 }
 
 /// A same-length edit of a text file, in place.
@@ -593,13 +593,16 @@ fn template_overrides_added_changed_and_removed() {
         "<section><h2>{{ set.display_path }}</h2>{% for key in set.keys %}<p>{{ key.kid }}</p>{% endfor %}</section>\n";
     p.write("site-template/index-set.html", section.as_bytes());
     assert_same_as_fresh(&p, NOW, &[]);
-    assert!(text(&p, "out/public/index.html").contains("<section><h2>tenants&#x2f;acme</h2><p>"));
+    // It is on the set's own page: every page renders again.
+    let page = "out/public/tenants/acme/index.html";
+    assert!(text(&p, page).contains("<section><h2>tenants&#x2f;acme</h2><p>"));
+    assert!(text(&p, "out/public/index.html").contains("<section><h2>.</h2><p>"), "the root set's on the root page");
     edit_same_length(&p, "site-template/index-set.html", "<p>", "<b>");
     assert_same_as_fresh(&p, NOW, &[]);
-    assert!(text(&p, "out/public/index.html").contains("<section><h2>tenants&#x2f;acme</h2><b>"));
+    assert!(text(&p, page).contains("<section><h2>tenants&#x2f;acme</h2><b>"));
     fs::remove_file(p.at("site-template/index-set.html")).unwrap();
     assert_same_as_fresh(&p, NOW, &[]);
-    assert!(!text(&p, "out/public/index.html").contains("<section><h2>"));
+    assert!(!text(&p, page).contains("<section><h2>") && !text(&p, "out/public/index.html").contains("<section><h2>"));
 
     settle();
     assert_same_as_fresh(&p, NOW, &[]);

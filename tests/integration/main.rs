@@ -21,6 +21,7 @@ mod jwt_verify;
 mod kubernetes;
 mod locks;
 mod outputs;
+mod pages;
 mod record_warnings;
 mod redaction;
 mod rotation;

@@ -451,6 +451,16 @@ fn serve_sends_every_file_with_its_declared_headers() {
         assert_eq!(r.body, index, "GET {path} is out/public/index.html");
     }
 
+    // A set's directory is its page, as static hosts serve it; without the slash, a redirect
+    // there (the page's relative links resolve inside the directory).
+    let page = p.read("out/public/tenants/acme/index.html");
+    let r = get(addr, "/tenants/acme/");
+    assert_eq!(r.status, 200, "GET /tenants/acme/");
+    assert!(r.header("content-type").unwrap_or_default().starts_with("text/html"));
+    assert_eq!(r.body, page, "GET /tenants/acme/ is its index.html");
+    let r = get(addr, "/tenants/acme");
+    assert_eq!((r.status, r.header("location")), (301, Some("/tenants/acme/")), "GET /tenants/acme");
+
     // `/jwks.json`: the file byte for byte, with the three headers of the contract.
     let jwks = p.read("out/public/jwks.json");
     for path in ["/jwks.json", "/jwks.json?v=2"] {

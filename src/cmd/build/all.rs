@@ -17,11 +17,11 @@ use crate::incremental::{
     trusted_dirs,
 };
 use crate::keydir::{CreatedAfter, SetDir, discover_stamped};
-use crate::layout::{Output, OutputFile, parents};
+use crate::layout::{Output, OutputFile, parents, set_prefix};
 use crate::model::KeySet;
-use crate::plan::{PlanOptions, check_collisions, check_mirrors, owner, plan_set};
+use crate::plan::{PlanOptions, check_collisions, check_mirrors, owner, plan_loaded};
 use crate::selftest::{SelfTested, read_set_tested};
-use crate::site::{SITE_FILES, Site, SiteSet, site_set};
+use crate::site::{HeaderSet, Site, SiteSet};
 use crate::stamp::{Nanos, Root, Stamp, now_nanos};
 use crate::write::{
     All, Entries, Prepared, Staging, WriteReport, check_out_dir, commit, remove_stale, restore_dir_modes, walk_out,
@@ -93,8 +93,9 @@ struct Fresh {
 
 /// One set of the build.
 enum SetState {
-    /// As the record has it, with what it shows on the site: its files are kept.
-    Reused { record: Box<SetRecord>, site: SiteSet },
+    /// As the record has it (the root set with what it shows on the root page): its files are
+    /// kept.
+    Reused { record: Box<SetRecord>, site: Option<SiteSet> },
     /// Read again.
     Loaded(Fresh),
 }
@@ -113,7 +114,8 @@ impl SetState {
     fn make(ctx: &Context, keys: &Root, choice: Choice, out_exists: bool) -> std::result::Result<SetState, Problem> {
         let dir = match choice {
             Choice::Reuse(record) => {
-                let site = record.site().ok_or(Problem::Undecodable)?;
+                // Only the root set's row is shown by a site file (the root page).
+                let site = if record.path.is_empty() { Some(record.site().ok_or(Problem::Undecodable)?) } else { None };
                 return Ok(SetState::Reused { record, site });
             }
             Choice::Load(dir) => dir,
@@ -152,8 +154,8 @@ impl SetState {
 enum SiteChoice {
     /// As recorded.
     Keep(Vec<Output>),
-    /// Rendered again with these templates.
-    Render(Box<Site>),
+    /// Rendered again.
+    Render,
 }
 
 /// How many sets are read, planned and staged at once: what a build holds in memory of its sets'
@@ -183,13 +185,14 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     // Something changed: the site is rendered again or the record rewritten, with the site rows.
     let mut last = last.and_then(Last::with_rows);
     let (dirs, found) = find(ctx, last.as_ref(), seen_at)?;
-    let index_size = last.as_ref().and_then(|l| l.record.index_size());
     let reuse = match &mut last {
         Some(l) => l.record.reuse(&l.survey, dirs, ctx.now, &templates),
         None => Reuse::nothing(dirs),
     };
+    // The pages of loaded sets render with the templates, whether or not the site files do.
+    let rendering = crate::site::load(&ctx.templates)?;
     let staging = Staging::new(&ctx.out)?;
-    let run = Run { ctx, pretty, seen_at, out_exists, index_size };
+    let run = Run { ctx, pretty, seen_at, out_exists, templates: &rendering };
     // Staged files not committed (a failure) are removed with the staging directory.
     let built = run.stream(reuse.sets, &staging).and_then(|s| match s {
         Some(streamed) => run.finish(streamed, reuse.site, found, &staging).map(Some),
@@ -233,7 +236,7 @@ struct Run<'a> {
     pretty: bool,
     seen_at: Nanos,
     out_exists: bool,
-    index_size: Option<u64>,
+    templates: &'a Site,
 }
 
 /// What the batches leave: every set's record and row, and the files staged for the commit.
@@ -242,8 +245,8 @@ struct Streamed {
     /// Each set's record (a loaded set's outputs without their stamps yet), and whether it was
     /// read again.
     records: Vec<(SetRecord, bool)>,
-    /// What each set shows on the site.
-    rows: Vec<SiteSet>,
+    /// What the root set shows on the root page.
+    root: Option<SiteSet>,
     /// Each file to write: its set, its place among the set's outputs, private or not, and what
     /// the comparison with the disk made of it.
     pending: Vec<(usize, usize, bool, Prepared)>,
@@ -291,19 +294,22 @@ impl Run<'_> {
             streamed.dropped.extend(state.dropped_private());
         }
         let options = PlanOptions { force_pretty: self.pretty };
-        let planned: Vec<(SetState, Vec<OutputFile>)> = states
+        let planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
             .into_par_iter()
             .map(|state| {
-                let files = match &state {
-                    SetState::Loaded(fresh) => plan_set(&fresh.set, ctx.now, options),
-                    SetState::Reused { .. } => Vec::new(),
+                let (files, row) = match &state {
+                    SetState::Loaded(fresh) => {
+                        let (files, row) = plan_loaded(&fresh.set, ctx.now, options, self.templates)?;
+                        (files, Some(row))
+                    }
+                    SetState::Reused { .. } => (Vec::new(), None),
                 };
-                (state, files)
+                Ok((state, files, row))
             })
-            .collect();
-        let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files)| files).collect();
+            .collect::<Result<_>>()?;
+        let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files, _)| files).collect();
         let mut prepared = staging.prepare(&written)?.into_iter();
-        for (state, files) in planned {
+        for (state, files, row) in planned {
             let index = streamed.records.len();
             let outputs = |stamps: &mut dyn Iterator<Item = Stamp>| -> Vec<Output> {
                 files
@@ -313,11 +319,11 @@ impl Run<'_> {
             };
             match state {
                 SetState::Reused { record, site } => {
+                    streamed.root = streamed.root.take().or(site);
                     streamed.records.push((*record, false));
-                    streamed.rows.push(site);
                 }
                 SetState::Loaded(fresh) => {
-                    let row = site_set(&fresh.set, ctx.now);
+                    let row = row.expect("a loaded set is planned with its row");
                     let mut stamps = Vec::with_capacity(files.len());
                     for (i, file) in files.iter().enumerate() {
                         let p = prepared.next().expect("one comparison per file");
@@ -326,15 +332,14 @@ impl Run<'_> {
                             streamed.pending.push((index, i, file.private, p));
                         }
                     }
-                    let read = SetRead {
-                        set: &fresh.set,
-                        inputs: fresh.inputs,
-                        site: encode_site(&row),
-                        warnings: fresh.warnings,
-                    };
+                    // Only the root page shows a set's row: the others' are not recorded.
+                    let site = if fresh.set.path.is_empty() { encode_site(&row) } else { Vec::new() };
+                    let read = SetRead { set: &fresh.set, inputs: fresh.inputs, site, warnings: fresh.warnings };
                     let record = SetRecord::new(read, self.seen_at, ctx.now, outputs(&mut stamps.into_iter()));
                     streamed.records.push((record, true));
-                    streamed.rows.push(row);
+                    if fresh.set.path.is_empty() {
+                        streamed.root = Some(row);
+                    }
                 }
             }
         }
@@ -352,7 +357,7 @@ impl Run<'_> {
         staging: &Staging,
     ) -> Result<Finished> {
         let ctx = self.ctx;
-        let Streamed { mut records, rows, pending, warnings, dropped, too_new } = streamed;
+        let Streamed { mut records, root, pending, warnings, dropped, too_new } = streamed;
         if let Some(found) = too_new {
             return Err(found.error);
         }
@@ -360,32 +365,26 @@ impl Run<'_> {
         warnings::warn_unignored(ctx, &dropped);
         let site = match kept_site {
             Some(outputs) => SiteChoice::Keep(outputs),
-            None => SiteChoice::Render(Box::new(crate::site::load(&ctx.templates)?)),
+            None => SiteChoice::Render,
         };
         check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_ref()))?;
+        let site_files: Vec<OutputFile> = match &site {
+            SiteChoice::Render => self.site_files(root.as_ref(), &records)?,
+            SiteChoice::Keep(_) => Vec::new(),
+        };
+        let kept_site = match &site {
+            SiteChoice::Keep(outputs) => outputs.as_slice(),
+            SiteChoice::Render => &[],
+        };
         let owners: Vec<String> = records.iter().map(|(r, _)| owner(&r.path)).collect();
         let set_files = records
             .iter()
             .zip(&owners)
             .flat_map(|((r, _), owner)| r.outputs.iter().map(move |o| (o.path.as_str(), owner.as_str())));
-        check_collisions(set_files.chain(SITE_FILES.iter().map(|p| (*p, "the site"))))?;
-        let site_files: Vec<OutputFile> = match &site {
-            SiteChoice::Render(templates) => {
-                let sets: Vec<(&SiteSet, Vec<&str>)> = records
-                    .iter()
-                    .zip(&rows)
-                    .map(|((r, _), row)| (row, r.outputs.iter().map(|o| o.path.as_str()).collect()))
-                    .collect();
-                templates.files(&sets, self.index_size)?
-            }
-            SiteChoice::Keep(_) => Vec::new(),
-        };
-        drop(rows);
+        let site_paths = site_files.iter().map(|f| f.path.as_str()).chain(kept_site.iter().map(|o| o.path.as_str()));
+        check_collisions(set_files.chain(site_paths.map(|p| (p, "the site"))))?;
+        drop(owners);
         let site_prepared = staging.prepare(&site_files.iter().collect::<Vec<_>>())?;
-        let kept_site = match &site {
-            SiteChoice::Keep(outputs) => outputs.as_slice(),
-            SiteChoice::Render(_) => &[],
-        };
         if !found.out_as_recorded {
             // A directory of `out/` changed: the kept files' directories get their modes back too.
             let kept_sets = records.iter().filter(|(_, fresh)| !fresh).flat_map(|(r, _)| &r.outputs);
@@ -425,6 +424,23 @@ impl Run<'_> {
         drop(wanted);
         drop(planned_dirs);
         Ok((records, site, site_outputs, report, found))
+    }
+
+    /// The site files rendered: the root chain of pages from the root set's row and every other
+    /// set's publish path, `_headers` from every set's files and `cache_max_age`.
+    fn site_files(&self, root: Option<&SiteSet>, records: &[(SetRecord, bool)]) -> Result<Vec<OutputFile>> {
+        let paths: Vec<&str> = records.iter().map(|(r, _)| r.path.as_str()).filter(|p| !p.is_empty()).collect();
+        let prefixes: Vec<String> = records.iter().map(|(r, _)| set_prefix(&r.path)).collect();
+        let headers: Vec<HeaderSet> = records
+            .iter()
+            .zip(&prefixes)
+            .map(|((r, _), prefix)| HeaderSet {
+                prefix,
+                max_age: r.max_age,
+                files: r.outputs.iter().map(|o| o.path.as_str()).collect(),
+            })
+            .collect();
+        self.templates.files(root, &paths, &headers)
     }
 }
 

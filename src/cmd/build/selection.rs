@@ -17,12 +17,15 @@ pub(crate) struct Selection {
     pub(crate) loaded: Loaded,
     /// The mirror claims of the sets not selected, in walk order.
     others: Vec<Option<MirrorClaim>>,
-    /// The templates, when every set is selected (a `--set` run leaves the site alone).
-    site: Option<Site>,
+    /// The templates: the selected sets' pages, and the site files when every set is selected
+    /// (a `--set` run leaves the site-wide files alone).
+    site: Site,
     /// Files of `out/` this run leaves alone.
     untouched: Vec<String>,
     /// Which existing files of `out/` this run may rewrite or remove.
     ownership: Box<dyn Ownership>,
+    /// Every set is selected: the site-wide files are planned too.
+    all_sets: bool,
 }
 
 impl Selection {
@@ -31,7 +34,7 @@ impl Selection {
         let unselected = loaded.dirs.iter().filter(|d| !loaded.sets.iter().any(|s| s.path == d.path));
         // Sets a `--set` build does not load keep their mirror paths: they count too.
         let others = unselected.map(claim_of_dir).collect::<Result<_>>()?;
-        let site = if ctx.all_sets() { Some(crate::site::load(&ctx.templates)?) } else { None };
+        let site = crate::site::load(&ctx.templates)?;
         let ownership: Box<dyn Ownership> =
             if ctx.all_sets() { Box::new(All) } else { Box::new(SetOwnership::new(&ctx.sets, &loaded.dirs)) };
         // A `--set` build keeps the other sets' files: the planned ones must not collide with them.
@@ -40,7 +43,7 @@ impl Selection {
         } else {
             existing_files(&ctx.out)?.into_iter().filter(|f| !ownership.owns(f)).collect()
         };
-        Ok(Selection { loaded, others, site, untouched, ownership })
+        Ok(Selection { loaded, others, site, untouched, ownership, all_sets: ctx.all_sets() })
     }
 
     /// The plan's inputs: the loaded sets, then the others (for their claims).
@@ -49,10 +52,8 @@ impl Selection {
         let others = self.others.iter().map(|claim| SetSource::Unselected(claim.as_ref()));
         Inputs {
             sets: loaded.chain(others).collect(),
-            site: match &self.site {
-                Some(site) => SiteSource::Render { site, index_size: None },
-                None => SiteSource::Untouched,
-            },
+            templates: &self.site,
+            site: if self.all_sets { SiteSource::Render } else { SiteSource::Untouched },
             untouched: &self.untouched,
             options: PlanOptions { force_pretty: pretty },
         }
