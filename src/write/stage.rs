@@ -54,7 +54,7 @@ pub(crate) struct Staging {
 }
 
 /// How many bytes of files to write a run holds in memory before it stages them on disk.
-pub(crate) const HELD_BYTES: usize = 64 << 20;
+pub(crate) const HELD_BYTES: usize = 16 << 20;
 
 impl Staging {
     /// The staging directory of `out` (nothing is made yet).
