@@ -147,7 +147,8 @@ def main():
     cache_root = os.path.abspath("target/bench-workloads")
     cached = workloads.workload(binary, a.sets, cache_root)
 
-    work = tempfile.mkdtemp(prefix="jwksmith-bench-", dir=a.work_dir)
+    # Absolute: the commands run in it, and take paths under it.
+    work = os.path.abspath(tempfile.mkdtemp(prefix="jwksmith-bench-", dir=a.work_dir))
     atexit.register(shutil.rmtree, work, True)
     keys = os.path.join(work, "keys")
     shutil.copytree(os.path.join(cached, "keys"), keys)
