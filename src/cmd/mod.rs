@@ -135,24 +135,29 @@ pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
 
 fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync) -> Result<Loaded> {
     let dirs = discover_selected(ctx)?;
-    let mut sets = Vec::new();
-    load_selected(ctx, &dirs, usize::MAX, load_one, |batch| {
-        sets.extend(batch);
-        Ok(())
-    })?;
+    let selected: Vec<&SetDir> = dirs.iter().filter(|d| is_selected(ctx, d)).collect();
+    let sets = load_batch(ctx, &selected, &load_one)?;
     Ok(Loaded { dirs, sets })
 }
 
 /// Like [`load_showing_pending`], but the selected sets are handed to `each` in walk order,
-/// `batch` sets at a time, each batch dropped before the next is read: a run over any number
-/// of sets holds at most `batch` loaded sets (`status`). Stops at the first error, which names
-/// its file; the batches before it have been handed over.
+/// `batch` sets at a time, each batch (and its directories' file lists) dropped before the next
+/// is read: a run over any number of sets holds at most `batch` loaded sets (`status`). Stops
+/// at the first error, which names its file; the batches before it have been handed over.
 pub(crate) fn load_showing_pending_in_batches(
     ctx: &Context,
     batch: usize,
-    each: impl FnMut(Vec<KeySet>) -> Result<()>,
+    mut each: impl FnMut(Vec<KeySet>) -> Result<()>,
 ) -> Result<()> {
-    load_selected(ctx, &discover_selected(ctx)?, batch, read_set_usable, each)
+    let mut dirs = discover_selected(ctx)?;
+    dirs.retain(|d| is_selected(ctx, d));
+    dirs.reverse();
+    while !dirs.is_empty() {
+        let chunk: Vec<SetDir> = dirs.drain(dirs.len().saturating_sub(batch.max(1))..).rev().collect();
+        let chunk: Vec<&SetDir> = chunk.iter().collect();
+        each(load_batch(ctx, &chunk, &read_set_usable)?)?;
+    }
+    Ok(())
 }
 
 /// Every set directory under `keys/`; an error when a `--set` names none of them.
@@ -170,28 +175,26 @@ fn discover_selected(ctx: &Context) -> Result<Vec<SetDir>> {
     Ok(dirs)
 }
 
-/// Loads the selected sets of `dirs` on all cores, `batch` at a time, printing each batch's
-/// warnings in set order before handing its sets to `each`.
-fn load_selected(
+/// True when the run selects the set at `dir` (every set without `--set`).
+fn is_selected(ctx: &Context, dir: &SetDir) -> bool {
+    ctx.all_sets() || ctx.sets.contains(&dir.path)
+}
+
+/// Loads `dirs` on all cores, then prints their warnings in set order.
+fn load_batch(
     ctx: &Context,
-    dirs: &[SetDir],
-    batch: usize,
-    load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync,
-    mut each: impl FnMut(Vec<KeySet>) -> Result<()>,
-) -> Result<()> {
-    let selected: Vec<&SetDir> = dirs.iter().filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path)).collect();
-    for chunk in selected.chunks(batch.max(1)) {
-        let loaded: Vec<(KeySet, Vec<String>)> = chunk.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
-        let mut sets = Vec::with_capacity(loaded.len());
-        for (set, warnings) in loaded {
-            for w in warnings {
-                ctx.ui.warn(&w);
-            }
-            sets.push(set);
+    dirs: &[&SetDir],
+    load_one: &(impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync),
+) -> Result<Vec<KeySet>> {
+    let loaded: Vec<(KeySet, Vec<String>)> = dirs.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
+    let mut sets = Vec::with_capacity(loaded.len());
+    for (set, warnings) in loaded {
+        for w in warnings {
+            ctx.ui.warn(&w);
         }
-        each(sets)?;
+        sets.push(set);
     }
-    Ok(())
+    Ok(sets)
 }
 
 /// Ownership of a `--set` run: the selected sets' own files, not nested sets', not site files.
