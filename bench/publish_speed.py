@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""W6 of bench/run: `jwksmith publish` of W1's 1,000 sets against `aws s3 sync`, on one moto S3
+"""W8 of bench/run: `jwksmith publish` of W1's 1,000 sets against `aws s3 sync`, on one moto S3
 server on loopback (moto's server mode and awscli, pinned in bench/requirements.txt).
 
 Each round publishes W1's out/public/ (about 7,000 files) into two new buckets, one per tool,
@@ -102,13 +102,13 @@ def run(a, binary, work, endpoint, log_path):
                 times[(name, which)].append(elapsed)
                 print(f"  round {r + 1}: {name:16} {which:5} {elapsed:7.2f} s  {counts[(name, which)]} requests",
                       file=sys.stderr)
-    print(f"\nW6: publish of W1's out/public/ ({files} files) to moto on loopback; medians of {a.runs} round(s)\n")
+    print(f"\nW8: publish of W1's out/public/ ({files} files) to moto on loopback; medians of {a.runs} round(s)\n")
     print("| workload | tool | median | runs | requests |")
     print("|---|---|---|---|---|")
     for which in ("first", "no-op"):
         for name in tools:
             t = statistics.median(times[(name, which)])
-            print(f"| W6 ({which}) | {name} | {t:.2f} s | {len(times[(name, which)])} | {counts[(name, which)]} |")
+            print(f"| W8 ({which}) | {name} | {t:.2f} s | {len(times[(name, which)])} | {counts[(name, which)]} |")
 
 
 if __name__ == "__main__":

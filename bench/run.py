@@ -9,12 +9,22 @@ W2  the same build again, nothing changed: time, and files whose mtime changed (
 W3  one key of one set replaced (its .key.pem and .pub.pem), then build.
 W4  bench/watch_latency.py --workload (serve over W1's keys): key saved -> new jwks.json.
 W5  bench/rotate_speed.py: rotate of 100 empty sets, all cores vs one thread.
-W6  bench/publish_speed.py: `jwksmith publish` of W1's out/public/ to a moto S3 server on
+W6  public-only sets (W1's sets' keyset.toml, public files and metadata copied; what a deploy job
+    without secrets builds) at 1,000, 10,000 and 100,000 sets: cold build (fresh out/, empty
+    record directory), no-op build, check, status --json; time and peak RSS at each size.
+W7  the CI path: W6's 1,000 sets, cold build and check on a fresh runner (JWKSMITH_CACHE_DIR an
+    empty directory), against the SPKI floor (benches/spki_floor.rs: read and parse each
+    *.pub.pem on all cores).
+W8  bench/publish_speed.py: `jwksmith publish` of W1's out/public/ to a moto S3 server on
     loopback, first and no-op, against `aws s3 sync` on the same server.
+W1 (disk): W1 and the ring floor again with the keys and outputs on the disk (--disk-dir, under
+    target/ by default), since users' CI writes to disk.
 
 Every command is a whole process timed from start to exit; peak RSS comes from /usr/bin/time -v.
 Medians over the rounds. Every W1 writes to its own new out directory, and nothing is deleted
-until the end. The work directory is on tmpfs (/dev/shm) unless --work-dir says otherwise: the
+until the end (W6's outputs, hundreds of thousands of files on tmpfs, are deleted after each size).
+W6 and W7 read their keys from the cache under target/bench-workloads/ (in the page cache after
+the first run); --skip w1,w4,w5,w8,python runs only W6, W7 and W1 on disk. The work directory is on tmpfs (/dev/shm) unless --work-dir says otherwise: the
 farm's ext4 (no journal) allocates inodes several times slower for minutes after thousands of
 files were deleted, which made disk runs vary by 2x with the history of the disk.
 """
@@ -26,17 +36,20 @@ import workloads  # noqa: E402
 NOW = "2026-01-01T00:00:00Z"
 W3_SET = "tenant-0500"
 W3_KID = "rsa-sig-001"
+W6_COMMANDS = ("cold build", "no-op build", "check", "status --json")
 
 
-def timed(cmd, cwd, env=None):
-    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in MiB, stdout)."""
+def timed(cmd, cwd, env=None, discard=False):
+    """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in MiB, stdout). With
+    `discard`, stdout goes to /dev/null (status --json of 100,000 sets is ~170 MB)."""
     start = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, env=env, capture_output=True, text=True)
+    out = subprocess.DEVNULL if discard else subprocess.PIPE
+    p = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
     if p.returncode != 0:
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-    return elapsed, int(rss.group(1)) / 1024 if rss else float("nan"), p.stdout
+    return elapsed, int(rss.group(1)) / 1024 if rss else float("nan"), p.stdout or ""
 
 
 def mtimes(out):
@@ -63,28 +76,79 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def fresh_env(work, name):
+    """The environment of a fresh CI runner: JWKSMITH_CACHE_DIR a new, empty directory."""
+    cache = os.path.join(work, name)
+    os.makedirs(cache)
+    return dict(os.environ, JWKSMITH_CACHE_DIR=cache)
+
+
+def w6(binary, sizes, runs, cached, cache_root, work):
+    """W6 at each size: {size: {command: [(seconds, MiB), ...]}}."""
+    found = {}
+    for n in sizes:
+        keys = workloads.public_sets(cached, n, cache_root)
+        found[n] = {c: [] for c in W6_COMMANDS}
+        for r in range(runs):
+            base = os.path.join(work, f"w6-{n}-{r}")
+            out, env = os.path.join(base, "out"), fresh_env(base, "cache")
+            common = ["-q", "--now", NOW, "--keys", keys, "--out", out]
+            for command, argv in (("cold build", ["build"]), ("no-op build", ["build"]), ("check", ["check"]),
+                                  ("status --json", ["status", "--json"])):
+                seconds, mib, _ = timed([binary, *argv, *common], work, env, discard=True)
+                found[n][command].append((seconds, mib))
+                print(f"  W6 {n:>7} sets, round {r + 1}: {command:14} {seconds:8.3f} s  {mib:7.1f} MiB", file=sys.stderr)
+            shutil.rmtree(base, True)
+    return found
+
+
+def w6_table(found):
+    sizes = sorted(found)
+    print(f"\nW6: public-only sets (W1's public files and metadata); median time and largest peak RSS of "
+          f"{len(next(iter(found.values()))['cold build'])} round(s) per size\n")
+    print("| command | " + " | ".join(f"{n:,} sets" for n in sizes) + " | growth per 10× sets |")
+    print("|---|" + "---|" * len(sizes) + "---|")
+    for command in W6_COMMANDS:
+        cells, times = [], []
+        for n in sizes:
+            rows = found[n][command]
+            t = med([s for s, _ in rows])
+            times.append(t)
+            cells.append(f"{t:.2f} s, {max(m for _, m in rows):.0f} MiB")
+        growth = ", ".join(f"{b / a:.1f}×" for a, b in zip(times, times[1:]))
+        print(f"| {command} | " + " | ".join(cells) + f" | {growth} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/jwksmith")
     ap.add_argument("--floor", required=True, help="the ring_floor bench executable")
+    ap.add_argument("--spki-floor", required=True, help="the spki_floor bench executable (W7)")
     ap.add_argument("--python", default="python3", help="the python with bench/requirements.txt")
     ap.add_argument("--node", default="node")
     ap.add_argument("--sets", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5, help="rounds of W1/W2/W3 and the fast peers")
     ap.add_argument("--python-runs", type=int, default=3, help="rounds that include the python peer (~90 s each)")
     ap.add_argument("--edits", type=int, default=40, help="W4 edits (half of them key saves)")
-    ap.add_argument("--publish-runs", type=int, default=1, help="W6 rounds (each publishes ~7,000 files twice per tool)")
-    ap.add_argument("--skip", default="", help="comma-separated: w4, w5, w6, python")
+    ap.add_argument("--publish-runs", type=int, default=1, help="W8 rounds (each publishes ~4,000 files twice per tool)")
+    ap.add_argument("--w6-sizes", default="1000,10000,100000", help="W6's numbers of sets (multiples of 1,000)")
+    ap.add_argument("--w6-runs", type=int, default=1, help="W6 rounds per size")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated: w1 (W1-W3 on tmpfs), w1disk, w4, w5, w6, w7, w8, python")
     ap.add_argument("--work-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None,
                     help="where the workload copy and the outputs go (default: /dev/shm, tmpfs)")
+    ap.add_argument("--disk-dir", default="target",
+                    help="where W1 on disk copies its keys and writes (default: target/, on the repository's disk)")
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     here = os.path.dirname(os.path.abspath(__file__))
-    binary, floor = os.path.abspath(a.bin), os.path.abspath(a.floor)
+    binary, floor, spki_floor = os.path.abspath(a.bin), os.path.abspath(a.floor), os.path.abspath(a.spki_floor)
     python = os.path.abspath(a.python) if os.sep in a.python else a.python
-    cached = workloads.workload(binary, a.sets, os.path.abspath("target/bench-workloads"))
+    cache_root = os.path.abspath("target/bench-workloads")
+    cached = workloads.workload(binary, a.sets, cache_root)
 
-    work = tempfile.mkdtemp(prefix="jwksmith-bench-", dir=a.work_dir)
+    # Absolute: the commands run in it, and take paths under it.
+    work = os.path.abspath(tempfile.mkdtemp(prefix="jwksmith-bench-", dir=a.work_dir))
     atexit.register(shutil.rmtree, work, True)
     keys = os.path.join(work, "keys")
     shutil.copytree(os.path.join(cached, "keys"), keys)
@@ -94,8 +158,8 @@ def main():
         shutil.copyfile(os.path.join(keys, W3_SET, W3_KID + suffix), os.path.join(original, W3_KID + suffix))
     spare = os.path.join(cached, "spare")
 
-    def build(out):
-        return [binary, "build", "-q", "--now", NOW, "--keys", keys, "--out", out]
+    def build(out, keys_dir=keys):
+        return [binary, "build", "-q", "--now", NOW, "--keys", keys_dir, "--out", out]
 
     tools = {
         "jwksmith build": lambda out: build(out),
@@ -107,7 +171,7 @@ def main():
     rss = {name: [] for name in tools}
     w2, w2_rss, w2_written, w3, w3_written = [], [], [], [], []
     order = list(tools)
-    for r in range(a.runs):
+    for r in range(0 if "w1" in skip else a.runs):
         for name in order[r % len(order):] + order[: r % len(order)]:
             if name.startswith("python") and ("python" in skip or r >= a.python_runs):
                 continue
@@ -132,6 +196,50 @@ def main():
             print(f"  round {r + 1}: W2 {w2[-1]:.3f} s ({w2_written[-1]} files written), "
                   f"W3 {w3[-1]:.3f} s ({w3_written[-1]} files written)", file=sys.stderr)
 
+    # W1 on disk: the same build and ring floor, keys and outputs on the disk, alternating.
+    disk = {"jwksmith build": [], "ring floor": []}
+    disk_rss = {name: [] for name in disk}
+    if "w1disk" not in skip:
+        on_disk = tempfile.mkdtemp(prefix="jwksmith-bench-disk-", dir=os.path.abspath(a.disk_dir))
+        atexit.register(shutil.rmtree, on_disk, True)
+        disk_keys = os.path.join(on_disk, "keys")
+        shutil.copytree(keys, disk_keys)
+        for r in range(a.runs):
+            names = list(disk) if r % 2 == 0 else list(reversed(disk))
+            for name in names:
+                out = os.path.join(on_disk, f"out-{r}")
+                cmd = build(out, disk_keys) if name == "jwksmith build" else [floor, disk_keys]
+                seconds, mib, _ = timed(cmd, on_disk)
+                disk[name].append(seconds)
+                disk_rss[name].append(mib)
+                print(f"  round {r + 1}: W1 on disk: {name:15} {seconds:7.3f} s  {mib:6.1f} MiB", file=sys.stderr)
+
+    # W7: the CI path, 1,000 public-only sets on a fresh runner, against the SPKI floor.
+    w7 = {"jwksmith build": [], "jwksmith check": [], "spki floor": []}
+    w7_rss = {name: [] for name in w7}
+    if "w7" not in skip:
+        public = workloads.public_sets(cached, 1000, cache_root)
+        # One untimed read first: whichever tool went first would otherwise read from the disk.
+        timed([spki_floor, public], work)
+        for r in range(a.runs):
+            base = os.path.join(work, f"w7-{r}")
+            out, env = os.path.join(base, "out"), fresh_env(base, "cache")
+            common = ["-q", "--now", NOW, "--keys", public, "--out", out]
+            steps = [("spki floor", [spki_floor, public]), ("jwksmith build", [binary, "build", *common]),
+                     ("jwksmith check", [binary, "check", *common])]
+            if r % 2:  # the floor runs first in even rounds, last in odd ones
+                steps = steps[1:] + steps[:1]
+            for name, cmd in steps:
+                seconds, mib, _ = timed(cmd, work, env)
+                w7[name].append(seconds)
+                w7_rss[name].append(mib)
+                print(f"  round {r + 1}: W7 {name:15} {seconds:7.3f} s  {mib:6.1f} MiB", file=sys.stderr)
+
+    w6_found = None
+    if "w6" not in skip:
+        sizes = [int(n) for n in a.w6_sizes.split(",") if n]
+        w6_found = w6(binary, sizes, a.w6_runs, cached, cache_root, work)
+
     w4 = w4_small = None
     if "w4" not in skip:
         watch = [sys.executable, os.path.join(here, "watch_latency.py"), "--edits", str(a.edits), "--bin", binary]
@@ -142,13 +250,13 @@ def main():
         p = subprocess.run([sys.executable, os.path.join(here, "rotate_speed.py"), "--sets", "100", "--runs", "3",
                             "--bin", binary], capture_output=True, text=True, check=True)
         w5 = p.stdout
-    w6 = None
-    if "w6" not in skip:
+    w8 = None
+    if "w8" not in skip:
         p = subprocess.run([sys.executable, os.path.join(here, "publish_speed.py"), "--bin", binary, "--workload", cached,
                             "--python", python, "--runs", str(a.publish_runs)], capture_output=True, text=True)
         if p.returncode != 0:
-            sys.exit(f"W6 failed:\n{p.stderr}")
-        w6 = p.stdout
+            sys.exit(f"W8 failed:\n{p.stderr}")
+        w8 = p.stdout
 
     j = med(times["jwksmith build"])
     python_runs = len(times["python + joserfc"])
@@ -167,10 +275,23 @@ def main():
         else:
             ratio = f"{t / j:.1f}x faster"
         print(f"| W1 | {name} | {t:.3f} s | {len(times[name])} | {ratio} | {max(rss[name]):.0f} MiB |")
-    print(f"| W2 (no change) | jwksmith build | {med(w2):.3f} s | {len(w2)} | {med(w2) / j * 100:.1f} % of W1, "
-          f"{max(w2_written)} files written | {max(w2_rss):.0f} MiB |")
-    print(f"| W3 (one key changed) | jwksmith build | {med(w3):.3f} s | {len(w3)} | {med(w3) / j * 100:.1f} % of W1, "
-          f"{statistics.median(w3_written):.0f} files written | |")
+    if w2:
+        print(f"| W2 (no change) | jwksmith build | {med(w2):.3f} s | {len(w2)} | {med(w2) / j * 100:.1f} % of W1, "
+              f"{max(w2_written)} files written | {max(w2_rss):.0f} MiB |")
+        print(f"| W3 (one key changed) | jwksmith build | {med(w3):.3f} s | {len(w3)} | {med(w3) / j * 100:.1f} % of W1, "
+              f"{statistics.median(w3_written):.0f} files written | |")
+    if disk["jwksmith build"]:
+        d = med(disk["jwksmith build"])
+        for name in disk:
+            ratio = f"{d / med(disk[name]):.2f}x the floor's time (on disk)" if name == "ring floor" else ""
+            print(f"| W1 on disk | {name} | {med(disk[name]):.3f} s | {len(disk[name])} | {ratio} | "
+                  f"{max(disk_rss[name]):.0f} MiB |")
+    if w7["jwksmith build"]:
+        f = med(w7["spki floor"])
+        for name in w7:
+            ratio = "" if name == "spki floor" else f"{med(w7[name]) / f:.2f}x the floor's time"
+            print(f"| W7 (1,000 public-only sets, no record) | {name} | {med(w7[name]):.3f} s | {len(w7[name])} | "
+                  f"{ratio} | {max(w7_rss[name]):.0f} MiB |")
     for label, out in (("W1's 1,000 sets", w4), ("one small set", w4_small)):
         key = re.search(r"key\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms", out or "")
         n = re.search(r"\((\d+) key saves", out or "")
@@ -184,8 +305,10 @@ def main():
         if par and one and up:
             print(f"| W5 (rotate 100 empty sets) | all cores / one thread | {par.group(1)} s / {one.group(1)} s | 3 | "
                   f"{par.group(2)} / {one.group(2)} keys/s, {up.group(1)}x | |")
-    if w6:
-        print(w6.rstrip())
+    if w6_found:
+        w6_table(w6_found)
+    if w8:
+        print(w8.rstrip())
     if w4:
         print("\nW4 detail, W1's sets (bench/watch_latency.py --workload):\n" + w4.rstrip())
         print("W4 detail, one small set (bench/watch_latency.py):\n" + w4_small.rstrip())

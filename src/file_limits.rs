@@ -45,13 +45,30 @@ pub(crate) fn set_file_count(path: &str, config: &KeysetConfig) -> usize {
     4 + usize::from(!config.issuer.is_empty()) + 2 * usize::from(config.api_mirrors) + usize::from(!path.is_empty())
 }
 
-/// The files of `out/public/` as `build` writes them for every set (`sets`: publish path and
-/// policy, in walk order) with the default templates: the sets' files, the root chain of pages,
-/// `_headers`, `.nojekyll` and `404.html`.
-pub(crate) fn site_file_count<'a>(sets: impl Iterator<Item = (&'a str, &'a KeysetConfig)> + Clone) -> usize {
-    let own: usize = sets.clone().map(|(path, config)| set_file_count(path, config)).sum();
-    let pages = crate::site::chain_page_count(sets.map(|(path, _)| path).filter(|p| !p.is_empty()));
-    own + pages + 3
+/// The files of `out/public/` as `build` writes them with the default templates, counted set by
+/// set (so that a run reading its sets in batches keeps only each set's link cost): the sets'
+/// files, the root chain of pages, `_headers`, `.nojekyll` and `404.html`.
+#[derive(Debug, Default)]
+pub(crate) struct FileCount {
+    /// The sets' own files.
+    own: usize,
+    /// The cost of each link of the root chain ([`crate::site::link_cost`]), in walk order.
+    links: Vec<usize>,
+}
+
+impl FileCount {
+    /// Counts the set at publish path `path` with policy `config`; sets come in walk order.
+    pub(crate) fn add(&mut self, path: &str, config: &KeysetConfig) {
+        self.own += set_file_count(path, config);
+        if !path.is_empty() {
+            self.links.push(crate::site::link_cost(path));
+        }
+    }
+
+    /// The files of the whole site.
+    pub(crate) fn total(&self) -> usize {
+        self.own + crate::site::chain_page_count_of(&self.links) + 3
+    }
 }
 
 /// The warning about a site of `count` files, when it passes one of `limits` (smallest first):
@@ -164,7 +181,9 @@ mod tests {
             };
             let planned = plan(&inputs, Timestamp::from_unix(1_767_225_600)).unwrap();
             let public = planned.written().filter(|f| f.path.starts_with("public/")).count();
-            assert_eq!(site_file_count(sets.iter().map(|s| (s.path.as_str(), &s.config))), public);
+            let mut count = FileCount::default();
+            sets.iter().for_each(|s| count.add(&s.path, &s.config));
+            assert_eq!(count.total(), public);
         }
     }
 }

@@ -29,22 +29,28 @@ pub struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
+    /// Nanoseconds since the Unix epoch, saturated to what an `i64` holds (1678 to 2262): 48
+    /// bytes a stamp, as the record holds hundreds of thousands of them.
+    mtime: i64,
+    ctime: i64,
     mode: u32,
-    mtime: Nanos,
-    ctime: Nanos,
+}
+
+/// `secs` and `nsec` as nanoseconds since the Unix epoch, saturated (see [`Stamp`]).
+fn stamp_nanos(secs: i64, nsec: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nsec)
 }
 
 impl Stamp {
     /// The stamp of already-read metadata.
     pub(crate) fn of(meta: &Metadata) -> Stamp {
-        let nanos = |secs: i64, nsec: i64| Nanos::from(secs) * 1_000_000_000 + Nanos::from(nsec);
         Stamp {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.size(),
             mode: meta.mode(),
-            mtime: nanos(meta.mtime(), meta.mtime_nsec()),
-            ctime: nanos(meta.ctime(), meta.ctime_nsec()),
+            mtime: stamp_nanos(meta.mtime(), meta.mtime_nsec()),
+            ctime: stamp_nanos(meta.ctime(), meta.ctime_nsec()),
         }
     }
 
@@ -57,7 +63,7 @@ impl Stamp {
     /// changed within [`RACY_MARGIN`] before (or, by its times, after), or its file system keeps
     /// no times.
     pub(crate) fn is_racy(&self, seen_at: Nanos) -> bool {
-        self.ctime <= 0 || self.mtime <= 0 || self.ctime.max(self.mtime) > seen_at - RACY_MARGIN
+        self.ctime <= 0 || self.mtime <= 0 || Nanos::from(self.ctime.max(self.mtime)) > seen_at - RACY_MARGIN
     }
 }
 
@@ -103,7 +109,7 @@ mod at {
 
     use rustix::fs::{AtFlags, Mode, OFlags, Statx, StatxFlags, StatxTimestamp};
 
-    use super::{Nanos, Stamp};
+    use super::{Stamp, stamp_nanos};
 
     #[derive(Debug)]
     pub(super) struct Dir(OwnedFd);
@@ -124,7 +130,7 @@ mod at {
     /// The stamp `statx` reports, made exactly as [`Stamp::of`] makes it from std's metadata
     /// (which std reads with `statx` too).
     fn of_statx(st: &Statx) -> Stamp {
-        let nanos = |t: StatxTimestamp| Nanos::from(t.tv_sec) * 1_000_000_000 + Nanos::from(t.tv_nsec);
+        let nanos = |t: StatxTimestamp| stamp_nanos(t.tv_sec, i64::from(t.tv_nsec));
         Stamp {
             dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
             ino: st.stx_ino,

@@ -87,6 +87,13 @@ impl Ui {
         self.to_stdout(format_args!("{text}"));
     }
 
+    /// A writer of data on stdout, as [`Ui::data`] prints it, for output too large to hold
+    /// whole (`status --json` of 100,000 sets): bytes pass to stdout in 64 KiB blocks, and
+    /// what is left on `flush` or drop. A closed stdout drops them, as [`Ui::data`] does.
+    pub fn data_writer(&self) -> impl Write + '_ {
+        std::io::BufWriter::with_capacity(64 << 10, DataSink(self))
+    }
+
     /// A warning on stderr (suppressed by `-q`, counted either way).
     pub fn warn(&self, line: &str) {
         self.warnings.fetch_add(1, Ordering::Relaxed);
@@ -147,6 +154,22 @@ impl Ui {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
         let err = &mut streams.stderr;
         let _ = err.write_fmt(text).and_then(|()| err.flush());
+    }
+}
+
+/// Where [`Ui::data_writer`] sends its blocks: stdout, a failed write dropped.
+struct DataSink<'a>(&'a Ui);
+
+impl Write for DataSink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut streams = self.0.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let out = &mut streams.stdout;
+        let _ = out.write_all(bytes).and_then(|()| out.flush());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::file_limits::FileCount;
 use crate::keydir::{SetDir, check_now_after_created, discover};
 use crate::model::KeySet;
 use crate::selftest::{SelfTested, read_set_tested, read_set_usable};
@@ -136,6 +137,34 @@ pub fn load_reusing_self_tests(ctx: &Context) -> Result<Loaded> {
 }
 
 fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync) -> Result<Loaded> {
+    let dirs = discover_selected(ctx)?;
+    let selected: Vec<&SetDir> = dirs.iter().filter(|d| is_selected(ctx, d)).collect();
+    let sets = load_batch(ctx, &selected, &load_one)?;
+    Ok(Loaded { dirs, sets })
+}
+
+/// Like [`load_showing_pending`], but the selected sets are handed to `each` in walk order,
+/// `batch` sets at a time, each batch (and its directories' file lists) dropped before the next
+/// is read: a run over any number of sets holds at most `batch` loaded sets (`status`). Stops
+/// at the first error, which names its file; the batches before it have been handed over.
+pub(crate) fn load_showing_pending_in_batches(
+    ctx: &Context,
+    batch: usize,
+    mut each: impl FnMut(Vec<KeySet>) -> Result<()>,
+) -> Result<()> {
+    let mut dirs = discover_selected(ctx)?;
+    dirs.retain(|d| is_selected(ctx, d));
+    dirs.reverse();
+    while !dirs.is_empty() {
+        let chunk: Vec<SetDir> = dirs.drain(dirs.len().saturating_sub(batch.max(1))..).rev().collect();
+        let chunk: Vec<&SetDir> = chunk.iter().collect();
+        each(load_batch(ctx, &chunk, &read_set_usable)?)?;
+    }
+    Ok(())
+}
+
+/// Every set directory under `keys/`; an error when a `--set` names none of them.
+fn discover_selected(ctx: &Context) -> Result<Vec<SetDir>> {
     let dirs = discover(&ctx.keys)?;
     for wanted in &ctx.sets {
         if !dirs.iter().any(|d| &d.path == wanted) {
@@ -146,8 +175,21 @@ fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<St
             )));
         }
     }
-    let selected: Vec<&SetDir> = dirs.iter().filter(|d| ctx.all_sets() || ctx.sets.contains(&d.path)).collect();
-    let loaded: Vec<(KeySet, Vec<String>)> = selected.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
+    Ok(dirs)
+}
+
+/// True when the run selects the set at `dir` (every set without `--set`).
+fn is_selected(ctx: &Context, dir: &SetDir) -> bool {
+    ctx.all_sets() || ctx.sets.contains(&dir.path)
+}
+
+/// Loads `dirs` on all cores, then prints their warnings in set order.
+fn load_batch(
+    ctx: &Context,
+    dirs: &[&SetDir],
+    load_one: &(impl Fn(&SetDir) -> Result<(KeySet, Vec<String>)> + Sync),
+) -> Result<Vec<KeySet>> {
+    let loaded: Vec<(KeySet, Vec<String>)> = dirs.par_iter().map(|d| load_one(d)).collect::<Result<_>>()?;
     let mut sets = Vec::with_capacity(loaded.len());
     for (set, warnings) in loaded {
         for w in warnings {
@@ -155,27 +197,43 @@ fn load_sets(ctx: &Context, load_one: impl Fn(&SetDir) -> Result<(KeySet, Vec<St
         }
         sets.push(set);
     }
-    Ok(Loaded { dirs, sets })
+    Ok(sets)
 }
 
 impl Loaded {
     /// Warns when `out/public/` of every set (selected or not: the whole site is deployed)
-    /// passes a host's limit on the files of a site ([`crate::file_limits`]). A set not loaded
-    /// counts by its `keyset.toml` (the default policy when that cannot be read: its own command
-    /// reports it).
+    /// passes a host's limit on the files of a site ([`crate::file_limits`]).
     pub(crate) fn warn_file_count(&self, ui: &Ui) {
-        let others: Vec<(&str, crate::config::KeysetConfig)> = self
-            .dirs
-            .par_iter()
-            .filter(|d| !self.sets.iter().any(|s| s.path == d.path))
-            .map(|d| (d.path.as_str(), crate::keydir::config_of(d).map(|(c, _)| c).unwrap_or_default()))
-            .collect();
-        let sets = self.sets.iter().map(|s| (s.path.as_str(), &s.config)).chain(others.iter().map(|(p, c)| (*p, c)));
-        let count = crate::file_limits::site_file_count(sets);
-        let limits = crate::file_limits::limits(std::env::var("JWKSMITH_FILE_LIMITS").ok().as_deref());
-        if let Some(warning) = crate::file_limits::warning(count, &limits) {
-            ui.warn(&warning);
-        }
+        warn_file_count(ui, &count_files(&self.dirs, &self.sets));
+    }
+}
+
+/// The files of the site of the sets at `dirs` (in walk order), counted by the policy of the set
+/// of `loaded` at that path, else by the set's `keyset.toml` (the default policy when that
+/// cannot be read: its own command reports it).
+pub(crate) fn count_files(dirs: &[SetDir], loaded: &[KeySet]) -> FileCount {
+    let by_path: std::collections::HashMap<&str, &crate::config::KeysetConfig> =
+        loaded.iter().map(|s| (s.path.as_str(), &s.config)).collect();
+    let configs: Vec<Option<crate::config::KeysetConfig>> = dirs
+        .par_iter()
+        .map(|d| match by_path.contains_key(d.path.as_str()) {
+            true => None,
+            false => Some(crate::keydir::config_of(d).map(|(c, _)| c).unwrap_or_default()),
+        })
+        .collect();
+    let mut count = FileCount::default();
+    for (dir, read) in dirs.iter().zip(&configs) {
+        count.add(&dir.path, read.as_ref().unwrap_or_else(|| by_path[dir.path.as_str()]));
+    }
+    count
+}
+
+/// Warns when a site of `count` files passes a host's limit on the files of a site (the hidden
+/// test hook `JWKSMITH_FILE_LIMITS` lowers the limits).
+pub(crate) fn warn_file_count(ui: &Ui, count: &FileCount) {
+    let limits = crate::file_limits::limits(std::env::var("JWKSMITH_FILE_LIMITS").ok().as_deref());
+    if let Some(warning) = crate::file_limits::warning(count.total(), &limits) {
+        ui.warn(&warning);
     }
 }
 

@@ -1,10 +1,14 @@
 //! `jwksmith status`: every key of every set with its state and times, the next event and the
 //! rotations due (a warning for each overdue one).
 
+use std::io::Write as _;
+
+use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::cmd::{Context, load_showing_pending};
+use crate::cmd::{Context, count_files, load_showing_pending_in_batches, warn_file_count};
 use crate::error::Result;
+use crate::file_limits::FileCount;
 use crate::model::KeySet;
 use crate::times::Timestamp;
 
@@ -60,10 +64,10 @@ pub(crate) struct Status {
     sets: Vec<SetRow>,
 }
 
-/// Builds the status of the loaded sets at `now`.
-pub(crate) fn status(sets: &[KeySet], now: Timestamp) -> Status {
-    Status { sets: sets.iter().map(|s| set_row(s, now)).collect() }
-}
+/// Sets loaded at a time. A loaded set holds its keys' material and encodings (kilobytes a key);
+/// its rows are a few hundred bytes a key, so a run over 100,000 sets stays within tens of MiB
+/// of rows plus one batch.
+const BATCH: usize = 1024;
 
 fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
     let mut keys: Vec<KeyRow> = set
@@ -113,26 +117,46 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
     SetRow { path: set.display_path().to_string(), keys, next_event, due }
 }
 
-/// Prints the table (or `--json`).
+/// Prints the table (or `--json`). The sets are read in batches ([`BATCH`]) and only their rows
+/// kept; nothing is printed on stdout until every set has loaded, so a bad input leaves stdout
+/// empty; the JSON is then written to stdout as it is serialised, never held whole.
 pub fn run(ctx: &Context, json: bool) -> Result<()> {
-    let loaded = load_showing_pending(ctx)?;
-    for warning in loaded.sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
-        ctx.ui.warn(&warning);
+    let mut rows = Vec::new();
+    let mut timelines = String::new();
+    let mut count = FileCount::default();
+    load_showing_pending_in_batches(ctx, BATCH, |sets| {
+        sets.iter().for_each(|s| count.add(&s.path, &s.config));
+        for warning in sets.iter().flat_map(|s| crate::lint::overdue_warnings(s, ctx.now)) {
+            ctx.ui.warn(&warning);
+        }
+        rows.par_extend(sets.par_iter().map(|s| set_row(s, ctx.now)));
+        if !json {
+            timelines.push_str(&timeline(&sets, ctx.now));
+        }
+        Ok(())
+    })?;
+    if !ctx.all_sets() {
+        // The whole site is deployed, selected sets or not.
+        count = count_files(&crate::keydir::discover(&ctx.keys)?, &[]);
     }
-    loaded.warn_file_count(&ctx.ui);
-    let status = status(&loaded.sets, ctx.now);
+    warn_file_count(&ctx.ui, &count);
+    let status = Status { sets: rows };
     if json {
-        ctx.ui.data(&String::from_utf8_lossy(&crate::json::json_bytes(&status, true)));
+        // The writer drops what a closed stdout refuses, so only a bug could fail here.
+        let mut out = ctx.ui.data_writer();
+        serde_json::to_writer_pretty(&mut out, &status).expect("JSON of plain data serialises");
+        let _ = out.write_all(b"\n").and_then(|()| out.flush());
     } else {
         ctx.ui.data(&table(&status));
-        ctx.ui.data(&timeline(&loaded.sets, ctx.now));
+        ctx.ui.data(&format!("\ntimeline:\n{timelines}"));
     }
     Ok(())
 }
 
-/// The rotation timeline of each spec: its current key, the next change, when rotation is due.
+/// The rotation timeline of each spec of `sets`, a line each: its current key, the next change,
+/// when rotation is due.
 fn timeline(sets: &[KeySet], now: Timestamp) -> String {
-    let mut out = String::from("\ntimeline:\n");
+    let mut out = String::new();
     for set in sets {
         for spec in &set.config.keys {
             let current = crate::plan::current_of_spec(set, &spec.spec, now).map(|k| k.kid().to_string());

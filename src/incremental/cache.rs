@@ -1,15 +1,16 @@
 //! The record file in the user's cache directory: where it is, and reading and writing it
 //! whole and checksummed (a damaged, truncated or foreign file is no record).
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::record::{FORMAT, Record, binary_stamp};
 use crate::stamp::digest;
 
 /// The first bytes of a record file (with [`FORMAT`] in them).
-const MAGIC: &[u8; 8] = b"jwksrec3";
+const MAGIC: &[u8; 8] = b"jwksrec5";
 
 /// The fixed start of a record file: [`MAGIC`], the lengths of the record and of the site rows
 /// (little-endian u64), then the SHA-256 of each.
@@ -116,38 +117,88 @@ impl Cache {
         }
         let record: Record = postcard::from_bytes(&head).ok()?;
         let rows_sum: [u8; 32] = header[56..88].try_into().ok()?;
-        record.fits(self, pretty).then_some((record, Previous { head, file, rows_len, rows_sum, rows: None }))
+        record.fits(self, pretty).then_some((record, Previous { header, file, rows_len, rows_sum, rows: None }))
     }
 
-    /// Stores the record (0600, in a 0700 directory) unless it is the `previous` one. A cache
+    /// Stores the record (0600, in a 0700 directory) unless it is the `previous` one. The
+    /// record is encoded straight into a temporary file beside the record file, hashed on the
+    /// way, and its header written last: no copy of the whole record is made in memory. A cache
     /// that cannot be written is no error: the next build is a full one.
     pub(crate) fn write(&self, record: &Record, previous: Option<&Previous>) {
-        let rows: Vec<&serde_bytes::Bytes> = record.sets.iter().map(|s| serde_bytes::Bytes::new(&s.site)).collect();
-        let (Ok(head), Ok(rows)) = (postcard::to_stdvec(record), postcard::to_stdvec(&rows)) else { return };
-        if previous.is_some_and(|p| p.head == head && p.rows.as_ref() == Some(&rows)) {
-            return;
-        }
-        let mut bytes = Vec::with_capacity(HEADER_LEN + head.len() + rows.len());
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&(head.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&sha256(&head));
-        bytes.extend_from_slice(&sha256(&rows));
-        bytes.extend_from_slice(&head);
-        bytes.extend_from_slice(&rows);
         let Some(dir) = self.file.parent() else { return };
         // A missing directory is made 0700; an existing one is left as it is.
-        if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_ok() {
-            let _ = crate::write::write_atomic(&self.file, &bytes, 0o600, false);
+        if std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).is_err() {
+            return;
+        }
+        let Ok(mut tmp) = tempfile::Builder::new().prefix(".jwksmith-tmp-").suffix(".tmp").tempfile_in(dir) else {
+            return;
+        };
+        let Some(header) = encode_into(tmp.as_file_mut(), record) else { return };
+        if previous.is_some_and(|p| p.header == header) {
+            return;
+        }
+        let put = (|| {
+            let file = tmp.as_file_mut();
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(&header)?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        })();
+        if put.is_ok() {
+            let _ = tmp.persist(&self.file);
         }
     }
+}
+
+/// A writer that counts and hashes what goes through it.
+struct Hashing<W> {
+    inner: W,
+    digest: ring::digest::Context,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.digest.update(&bytes[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes [`HEADER_LEN`] placeholder bytes, the record and the sets' site rows into `file`;
+/// returns the header that belongs in front of them (`None` when something failed).
+fn encode_into(file: &mut std::fs::File, record: &Record) -> Option<[u8; HEADER_LEN]> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut *file);
+    out.write_all(&[0; HEADER_LEN]).ok()?;
+    let mut hashing = Hashing { inner: out, digest: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
+    hashing = postcard::to_io(record, hashing).ok()?;
+    let (head_len, head_sum) = (hashing.len, hashing.digest.finish());
+    let mut hashing =
+        Hashing { inner: hashing.inner, digest: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
+    let rows: Vec<&serde_bytes::Bytes> = record.sets.iter().map(|s| serde_bytes::Bytes::new(&s.site)).collect();
+    hashing = postcard::to_io(&rows, hashing).ok()?;
+    let (rows_len, rows_sum) = (hashing.len, hashing.digest.finish());
+    hashing.inner.flush().ok()?;
+    let mut header = [0; HEADER_LEN];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..16].copy_from_slice(&head_len.to_le_bytes());
+    header[16..24].copy_from_slice(&rows_len.to_le_bytes());
+    header[24..56].copy_from_slice(head_sum.as_ref());
+    header[56..88].copy_from_slice(rows_sum.as_ref());
+    Some(header)
 }
 
 /// The record file a build read: the bytes of its record, and the file, open, for the site rows
 /// after it (read only when needed, from the same file even if another build replaced it).
 #[derive(Debug)]
 pub(crate) struct Previous {
-    head: Vec<u8>,
+    /// Its header: the lengths and checksums of the record and the rows (equal headers, equal
+    /// records).
+    header: [u8; HEADER_LEN],
     file: std::fs::File,
     /// The length and SHA-256 of the site rows, as the file's header gives them.
     rows_len: usize,

@@ -14,7 +14,7 @@ use crate::stamp::{Nanos, Stamp};
 use crate::times::Timestamp;
 
 /// Version of the record's format; a record of another version is ignored.
-pub(super) const FORMAT: u32 = 4;
+pub(super) const FORMAT: u32 = 5;
 
 /// The record of the last full build of one `keys`/`out`/templates triple.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,8 +51,8 @@ pub(crate) struct SetRecord {
     /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
     pub(super) valid_from: Option<i64>,
     pub(super) valid_until: Option<i64>,
-    /// What the set shows on the site ([`SiteSet`] encoded, decoded only when the site is
-    /// rendered again). Kept apart from the rest of the record, which a build with nothing to
+    /// What the root set shows on the root page ([`SiteSet`] encoded, decoded only when the
+    /// site is rendered again); empty for every other set, whose row only its own page shows. Kept apart from the rest of the record, which a build with nothing to
     /// do reads alone ([`Cache::read`], [`Record::attach_rows`]).
     #[serde(skip)]
     pub(super) site: Vec<u8>,
@@ -68,6 +68,8 @@ pub(crate) struct SetRecord {
     pub(crate) dropped_private: Vec<PathBuf>,
     /// Number of keys.
     pub(crate) keys: usize,
+    /// The `cache_max_age` of its files, in seconds (for `_headers`).
+    pub(crate) max_age: i64,
     /// Its output files.
     pub(crate) outputs: Vec<Output>,
 }
@@ -129,6 +131,7 @@ impl SetRecord {
                 .collect(),
             dropped_private: crate::gitignore::dropped_private_keys(set),
             keys: set.keys.len(),
+            max_age: set.config.rotation.cache_max_age.secs(),
             outputs,
         }
     }

@@ -97,14 +97,29 @@ fn unfinished_warning(set: &SetDir, u: &Unfinished) -> String {
 /// it and a rotation would make a second current key. The error names the newest such key's
 /// metadata, its `created` time and `now`. (`status` shows such keys as `pending` instead.)
 pub(crate) fn check_now_after_created<'a>(sets: impl IntoIterator<Item = &'a KeySet>, now: Timestamp) -> Result<()> {
+    created_after(sets, now).map_or(Ok(()), |found| Err(found.error))
+}
+
+/// The newest key created after `now` among some sets, as [`check_now_after_created`] reports
+/// it; `order` ranks it among such keys of other sets (a build that reads its sets in batches
+/// reports the newest of all).
+pub(crate) struct CreatedAfter {
+    /// Its `created` time, its set's publish path and its kid: the newest is the greatest.
+    pub(crate) order: (Timestamp, String, String),
+    /// The error naming it.
+    pub(crate) error: Error,
+}
+
+/// The newest key of `sets` created after `now`, if any ([`check_now_after_created`]).
+pub(crate) fn created_after<'a>(sets: impl IntoIterator<Item = &'a KeySet>, now: Timestamp) -> Option<CreatedAfter> {
     let newest = sets
         .into_iter()
         .flat_map(|set| set.keys.iter().map(move |key| (set, key)))
         .filter_map(|(set, key)| key.meta.created.filter(|c| *c > now).map(|c| (c, set, key)))
         .max_by(|a, b| (a.0, &a.1.path, a.2.kid()).cmp(&(b.0, &b.1.path, b.2.kid())));
-    let Some((created, _, key)) = newest else { return Ok(()) };
+    let (created, set, key) = newest?;
     let file = key.files.iter().find(|f| f.as_os_str().as_encoded_bytes().ends_with(b".meta.json"));
-    Err(Error::input(
+    let error = Error::input(
         file.unwrap_or(&key.files[0]),
         format!(
             "key `{}` was created at {created}, after now ({now}): jwksmith does not act at a time before its keys exist",
@@ -113,5 +128,6 @@ pub(crate) fn check_now_after_created<'a>(sets: impl IntoIterator<Item = &'a Key
         format!(
             "check the system clock, or give a --now at or after {created}; `jwksmith status` lists such keys as pending"
         ),
-    ))
+    );
+    Some(CreatedAfter { order: (created, set.path.clone(), key.kid().to_string()), error })
 }

@@ -1,11 +1,9 @@
-//! The planner: the sets (loaded this run, or kept as the last build left them) and `now` in,
-//! every file of `out/` the run is responsible for out, each to be written or kept. Pure: no
-//! disk, no clock. `build` writes the plan (`crate::write::apply`), `check` compares it with
-//! the disk (and plans again at other instants), `build --set` plans the selected sets with
-//! every other file of `out/` left as it is, and `watch` runs `build` again.
-//!
-//! The record of incremental builds only decides which sets are read again
-//! (`SetSource::Kept`); the plan is the same either way.
+//! The planner: the sets and `now` in, every file of `out/` the run is responsible for out.
+//! Pure: no disk, no clock. One set's files, its page included, are [`plan_loaded`]; [`plan`]
+//! plans a run whose sets are all loaded at once (`build --set`, a build into a read-only
+//! `out/`, `check --set`, `publish`) with the site files and the checks of the whole plan. A
+//! build of every set plans its sets in batches with the same pieces (`crate::cmd::build`) and
+//! keeps the files of the sets its record proves current; the plan is the same either way.
 
 mod checks;
 mod discovery;
@@ -17,49 +15,33 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 pub(crate) use checks::MirrorClaim;
-use checks::{check_collisions, check_mirrors, owner};
+pub(crate) use checks::{check_collisions, check_mirrors, owner};
 pub(crate) use discovery::{members_bytes, signing_algs};
 pub use set::{PlanOptions, plan_set};
 pub(crate) use set::{current_of_spec, published_keys};
 
 use crate::error::Result;
+use crate::layout::OutputFile;
 pub(crate) use crate::layout::Planned;
-use crate::layout::{Output, OutputFile};
 use crate::model::KeySet;
-use crate::site::{Site, SiteSet, site_set};
+use crate::site::{HeaderSet, Site, SiteSet, site_set};
 use crate::times::Timestamp;
 
 /// Where one set's part of the plan comes from.
 pub(crate) enum SetSource<'a> {
     /// Read this run: its files are planned from the model.
     Loaded(&'a KeySet),
-    /// As the last build left it, which the record proves current: its files are kept.
-    Kept(KeptSet<'a>),
     /// Not selected by `build --set` or `check --set`: its files are left alone, but its mirror
     /// claim (when its mirrors are on) still counts.
     Unselected(Option<&'a MirrorClaim>),
 }
 
-/// A set whose files are kept as the last build wrote them.
-pub(crate) struct KeptSet<'a> {
-    /// Its publish path.
-    pub(crate) path: &'a str,
-    /// Its files as the last build left them.
-    pub(crate) outputs: &'a [Output],
-    /// Its `api_mirrors` claim.
-    pub(crate) mirror: Option<&'a MirrorClaim>,
-    /// What it shows on the site.
-    pub(crate) site: &'a SiteSet,
-}
-
 /// Where the site-wide files (the root chain of pages, `_headers`, `.nojekyll`, `404.html`)
 /// come from.
-pub(crate) enum SiteSource<'a> {
+pub(crate) enum SiteSource {
     /// Rendered with the templates, from the root set's row and every set's publish path (and
     /// files, for `_headers`).
     Render,
-    /// As the last build left them (no set and no template changed).
-    Kept(&'a [Output]),
     /// Left alone (a run of selected sets).
     Untouched,
 }
@@ -71,7 +53,7 @@ pub(crate) struct Inputs<'a> {
     /// The templates: the pages of loaded sets, and the site files when rendered.
     pub(crate) templates: &'a Site,
     /// The site files.
-    pub(crate) site: SiteSource<'a>,
+    pub(crate) site: SiteSource,
     /// Files of `out/` the run leaves alone and its files must not collide with (a run of
     /// selected sets: the other sets' files and the site's), relative to `out/`.
     pub(crate) untouched: &'a [String],
@@ -94,27 +76,20 @@ pub(crate) struct Plan {
 pub(crate) struct PlannedSet {
     /// Where its files are in [`Plan::files`].
     pub(crate) files: Range<usize>,
-    /// What it shows on the site, made by this plan (`None` for a kept or unselected set).
-    pub(crate) site: Option<SiteSet>,
 }
 
 impl Plan {
-    /// Where the site files start in [`Plan::files`] (they come after every set's).
-    pub(crate) fn site_start(&self) -> usize {
-        self.sets.last().map_or(0, |s| s.files.end)
-    }
-
     /// The files to write (with their bytes), in plan order.
     pub(crate) fn written(&self) -> impl Iterator<Item = &OutputFile> {
         crate::layout::written(&self.files)
     }
 }
 
-/// One set's files as the planner made or kept them, with what it shows on the site.
-struct Part<'a> {
+/// One set's files as the planner made them, with what it shows on the site.
+struct Part {
     owner: String,
     files: Vec<Planned>,
-    site: Option<Cow<'a, SiteSet>>,
+    site: Option<SiteSet>,
 }
 
 /// Plans every file at `now`. Fails, before anything is written, when two sets' mirrors claim
@@ -136,11 +111,7 @@ pub(crate) fn plan(inputs: &Inputs, now: Timestamp) -> Result<Plan> {
     for part in parts {
         let start = plan.files.len();
         plan.files.extend(part.files);
-        let site = part.site.and_then(|s| match s {
-            Cow::Owned(site) => Some(site),
-            Cow::Borrowed(_) => None,
-        });
-        plan.sets.push(PlannedSet { files: start..plan.files.len(), site });
+        plan.sets.push(PlannedSet { files: start..plan.files.len() });
     }
     plan.files.extend(site);
     Ok(plan)
@@ -151,12 +122,11 @@ pub(crate) fn plan(inputs: &Inputs, now: Timestamp) -> Result<Plan> {
 fn claims<'a>(sets: &'a [SetSource<'a>]) -> Vec<Cow<'a, MirrorClaim>> {
     let planned = sets.iter().filter_map(|source| match source {
         SetSource::Loaded(set) => MirrorClaim::of(set).map(Cow::Owned),
-        SetSource::Kept(kept) => kept.mirror.map(Cow::Borrowed),
         SetSource::Unselected(_) => None,
     });
     let unselected = sets.iter().filter_map(|source| match source {
         SetSource::Unselected(claim) => claim.map(Cow::Borrowed),
-        SetSource::Loaded(_) | SetSource::Kept(_) => None,
+        SetSource::Loaded(_) => None,
     });
     planned.chain(unselected).collect()
 }
@@ -178,41 +148,32 @@ pub(crate) fn plan_loaded(
     Ok((files, row))
 }
 
-/// One set's part: a loaded set planned at `now` (with what it shows on the site), a kept set's
-/// recorded files, nothing of an unselected set.
-fn part<'a>(source: &'a SetSource<'a>, now: Timestamp, options: PlanOptions, templates: &Site) -> Result<Part<'a>> {
+/// One set's part: a loaded set planned at `now` (with what it shows on the site), nothing of
+/// an unselected set.
+fn part(source: &SetSource, now: Timestamp, options: PlanOptions, templates: &Site) -> Result<Part> {
     Ok(match source {
         SetSource::Loaded(set) => {
             let (files, row) = plan_loaded(set, now, options, templates)?;
-            Part {
-                owner: owner(&set.path),
-                files: files.into_iter().map(Planned::Write).collect(),
-                site: Some(Cow::Owned(row)),
-            }
+            Part { owner: owner(&set.path), files: files.into_iter().map(Planned::Write).collect(), site: Some(row) }
         }
-        SetSource::Kept(kept) => Part {
-            owner: owner(kept.path),
-            files: kept.outputs.iter().cloned().map(Planned::Keep).collect(),
-            site: Some(Cow::Borrowed(kept.site)),
-        },
         SetSource::Unselected(_) => Part { owner: String::new(), files: Vec::new(), site: None },
     })
 }
 
-/// The site files: rendered from the root set's row, every set's publish path and files, kept,
-/// or none.
+/// The site files: rendered from the root set's row, every set's publish path and files, or
+/// none.
 fn site_files_of(source: &SiteSource, templates: &Site, parts: &[Part]) -> Result<Vec<Planned>> {
     match source {
         SiteSource::Render => {
             let sets: Vec<(&SiteSet, Vec<&str>)> = parts
                 .iter()
-                .filter_map(|p| Some((p.site.as_deref()?, p.files.iter().map(Planned::path).collect())))
+                .filter_map(|p| Some((p.site.as_ref()?, p.files.iter().map(Planned::path).collect())))
                 .collect();
             let root = sets.iter().map(|(s, _)| *s).find(|s| s.path.is_empty());
             let paths: Vec<&str> = sets.iter().map(|(s, _)| s.path.as_str()).filter(|p| !p.is_empty()).collect();
-            Ok(templates.files(root, &paths, &sets)?.into_iter().map(Planned::Write).collect())
+            let headers: Vec<HeaderSet> = sets.into_iter().map(|(s, files)| s.header_set(files)).collect();
+            Ok(templates.files(root, &paths, &headers)?.into_iter().map(Planned::Write).collect())
         }
-        SiteSource::Kept(outputs) => Ok(outputs.iter().cloned().map(Planned::Keep).collect()),
         SiteSource::Untouched => Ok(Vec::new()),
     }
 }
@@ -221,7 +182,6 @@ fn site_files_of(source: &SiteSource, templates: &Site, parts: &[Part]) -> Resul
 mod tests {
     use super::*;
     use crate::config::KeysetConfig;
-    use crate::stamp::Stamp;
 
     const OPTIONS: PlanOptions = PlanOptions { force_pretty: false };
 
@@ -240,31 +200,24 @@ mod tests {
         SITE.get_or_init(|| Site::new(Vec::new()).unwrap())
     }
 
-    fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource<'a>, untouched: &'a [String]) -> Inputs<'a> {
+    fn inputs<'a>(sets: Vec<SetSource<'a>>, site: SiteSource, untouched: &'a [String]) -> Inputs<'a> {
         Inputs { sets, templates: templates(), site, untouched, options: OPTIONS }
     }
 
     #[test]
-    fn a_kept_set_plans_as_if_it_were_loaded() {
+    fn a_plan_holds_each_sets_files_in_set_order_then_the_sites() {
         let (a, b) = (set("a", false), set("b", false));
-        let (files, row) = plan_loaded(&b, now(), OPTIONS, templates()).unwrap();
-        assert!(files.iter().any(|f| f.path == "public/b/index.html"), "a set's page is one of its files");
-        let outputs: Vec<Output> =
-            files.into_iter().map(|f| Output { path: f.path, stamp: Stamp::default() }).collect();
-        let render = || SiteSource::Render;
-        let kept = SetSource::Kept(KeptSet { path: "b", outputs: &outputs, mirror: None, site: &row });
-        let incremental = plan(&inputs(vec![SetSource::Loaded(&a), kept], render(), &[]), now()).unwrap();
-        let full = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], render(), &[]), now()).unwrap();
-        let (a_files, b_files) = (incremental.sets[0].files.clone(), incremental.sets[1].files.clone());
-        assert!(incremental.files[a_files].iter().all(|f| matches!(f, Planned::Write(_))));
-        assert!(incremental.files[b_files].iter().all(|f| matches!(f, Planned::Keep(_))));
-        assert!(incremental.sets[0].site.is_some() && incremental.sets[1].site.is_none(), "rows of loaded sets only");
-        let paths = |plan: &Plan| plan.files.iter().map(|f| f.path().to_string()).collect::<Vec<_>>();
-        assert_eq!(paths(&incremental), paths(&full));
-        let site_files = |plan: &Plan| plan.files[plan.site_start()..].to_vec();
-        assert_eq!(site_files(&incremental), site_files(&full), "the same site from a kept row");
+        let plan = plan(&inputs(vec![SetSource::Loaded(&a), SetSource::Loaded(&b)], SiteSource::Render, &[]), now());
+        let plan = plan.unwrap();
+        let paths = |range: Range<usize>| plan.files[range].iter().map(Planned::path).collect::<Vec<_>>();
+        let (of_b, _) = plan_loaded(&b, now(), OPTIONS, templates()).unwrap();
+        assert!(of_b.iter().any(|f| f.path == "public/b/index.html"), "a set's page is one of its files");
+        assert_eq!(paths(plan.sets[1].files.clone()), of_b.iter().map(|f| f.path.as_str()).collect::<Vec<_>>());
+        assert!(
+            paths(plan.sets[0].files.clone()).iter().all(|p| p.starts_with("public/a/") || p.starts_with("private/a/"))
+        );
         let site_paths = ["public/index.html", "public/_headers", "public/.nojekyll", "public/404.html"];
-        assert_eq!(site_files(&full).iter().map(Planned::path).collect::<Vec<_>>(), site_paths);
+        assert_eq!(paths(plan.sets[1].files.end..plan.files.len()), site_paths);
     }
 
     #[test]
@@ -274,7 +227,7 @@ mod tests {
         let err = plan(&inputs(vec![SetSource::Loaded(&x)], SiteSource::Untouched, &untouched), now()).unwrap_err();
         assert!(err.to_string().contains("a set this build does not select"), "{err}");
         let alone = plan(&inputs(vec![SetSource::Loaded(&x)], SiteSource::Untouched, &[]), now()).unwrap();
-        assert_eq!(alone.site_start(), alone.files.len(), "no site files");
+        assert_eq!(alone.sets[0].files.end, alone.files.len(), "no site files");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use minijinja::{Environment, context};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use pages::{LINK_BUDGET, Link, PageNav, chain, chain_page_name, is_chain_page, link_cost, root_href, set_href};
-pub(crate) use pages::{PAGE_LIMIT, chain_page_count};
+use pages::{LINK_BUDGET, Link, PageNav, chain, chain_page_name, is_chain_page, root_href, set_href};
+pub(crate) use pages::{PAGE_LIMIT, chain_page_count_of, link_cost};
 pub(crate) use rows::{SiteSet, site_set};
 pub(crate) use templates::{Override, load};
 
@@ -35,6 +35,21 @@ pub(crate) const TEMPLATES: [(&str, &str); 5] = [
 
 /// The site-wide files besides the root chain of pages, relative to `out/public/`.
 const SUPPORT_FILES: [&str; 3] = ["_headers", ".nojekyll", "404.html"];
+
+/// A set as `_headers` needs it: where its files are under `public/` (`""` or `tenants/acme/`),
+/// their `Cache-Control: max-age` in seconds, and their paths relative to `out/`.
+pub(crate) struct HeaderSet<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) max_age: i64,
+    pub(crate) files: Vec<&'a str>,
+}
+
+impl SiteSet {
+    /// The set as `_headers` needs it, with the paths (relative to `out/`) of its `files`.
+    pub(crate) fn header_set<'a>(&'a self, files: Vec<&'a str>) -> HeaderSet<'a> {
+        HeaderSet { prefix: &self.prefix, max_age: self.max_age, files }
+    }
+}
 
 /// The loaded templates, with the file each came from (for error messages).
 #[derive(Debug)]
@@ -140,18 +155,9 @@ impl Site {
 
     /// The site-wide files: the root chain ([`Site::root_pages`]) of the root set (`root`) and
     /// the publish paths of every other set (`paths`, in walk order), then `_headers`,
-    /// `.nojekyll` and `404.html` for every set (`sets`: each set's row and the paths, relative
-    /// to `out/`, of its files).
-    pub(crate) fn files(
-        &self,
-        root: Option<&SiteSet>,
-        paths: &[&str],
-        sets: &[(&SiteSet, Vec<&str>)],
-    ) -> Result<Vec<OutputFile>> {
-        let (pages, support) = rayon::join(
-            || self.root_pages(root, paths),
-            || self.support_files(sets.iter().map(|(s, paths)| (*s, paths.iter().copied()))),
-        );
+    /// `.nojekyll` and `404.html` for every set (`sets`, [`HeaderSet`]).
+    pub(crate) fn files(&self, root: Option<&SiteSet>, paths: &[&str], sets: &[HeaderSet]) -> Result<Vec<OutputFile>> {
+        let (pages, support) = rayon::join(|| self.root_pages(root, paths), || self.support_files(sets));
         let mut files = pages?;
         files.extend(support?);
         Ok(files)
@@ -203,15 +209,15 @@ impl Site {
     /// `_headers` (rules that give every JSON file of every set its headers,
     /// [`crate::header_rules`]), `.nojekyll` and `404.html`. `sets` pairs each set with the
     /// paths (relative to `out/`) of the files its plan holds (its page is not JSON: no rule).
-    fn support_files<'a>(
-        &self,
-        sets: impl Iterator<Item = (&'a SiteSet, impl Iterator<Item = &'a str>)>,
-    ) -> Result<Vec<OutputFile>> {
+    fn support_files(&self, sets: &[HeaderSet]) -> Result<Vec<OutputFile>> {
         let sets: Vec<RuleSet> = sets
-            .map(|(set, paths)| RuleSet {
-                prefix: &set.prefix,
+            .iter()
+            .map(|set| RuleSet {
+                prefix: set.prefix,
                 max_age: set.max_age,
-                files: paths
+                files: set
+                    .files
+                    .iter()
                     .filter_map(|p| p.strip_prefix("public"))
                     .filter(|p| !p.ends_with(".html"))
                     .map(str::to_string)

@@ -96,10 +96,10 @@ pub(crate) fn chain(costs: &[usize], budget: usize) -> Vec<Range<usize>> {
     paginate(costs, budget / 2, budget)
 }
 
-/// How many pages the root chain has for sets at these publish paths (but the root set's), with
-/// the default templates.
-pub(crate) fn chain_page_count<'a>(paths: impl Iterator<Item = &'a str>) -> usize {
-    chain(&paths.map(link_cost).collect::<Vec<_>>(), LINK_BUDGET).len()
+/// How many pages the root chain has for links of these costs ([`link_cost`] of each publish path
+/// but the root set's), with the default templates.
+pub(crate) fn chain_page_count_of(costs: &[usize]) -> usize {
+    chain(costs, LINK_BUDGET).len()
 }
 
 /// Splits links of these `costs` into pages, in order: each page takes links while their costs

@@ -45,7 +45,7 @@ impl Ownership for All {
     }
 }
 
-fn mode(private: bool) -> u32 {
+pub(super) fn mode(private: bool) -> u32 {
     if private { 0o600 } else { 0o644 }
 }
 
@@ -103,7 +103,7 @@ pub(crate) fn apply(
 
 /// Makes the directories `dirs` (relative to `out`, with whether they are private): parents
 /// before children, one level at a time, each level on all cores. Returns those it made.
-fn make_dirs<'a>(out: &Path, dirs: &BTreeSet<(&'a str, bool)>) -> Result<HashSet<&'a str>> {
+pub(super) fn make_dirs<'a>(out: &Path, dirs: &BTreeSet<(&'a str, bool)>) -> Result<HashSet<&'a str>> {
     let mut levels: BTreeMap<usize, Vec<(&str, bool)>> = BTreeMap::new();
     for (dir, private) in dirs.iter().copied() {
         levels.entry(dir.matches('/').count()).or_default().push((dir, private));
@@ -124,7 +124,7 @@ fn make_dirs<'a>(out: &Path, dirs: &BTreeSet<(&'a str, bool)>) -> Result<HashSet
 const STAGING_GITIGNORE: &[u8] = b"*\n";
 
 /// Makes the staging directory (0700) with its `.gitignore`, before any temporary file.
-fn make_staging(staging: &Path) -> Result<()> {
+pub(super) fn make_staging(staging: &Path) -> Result<()> {
     ensure_dir(staging, 0o700)?;
     let ignore = staging.join(".gitignore");
     match fs::OpenOptions::new().write(true).create_new(true).open(&ignore) {
@@ -206,7 +206,7 @@ fn put(out: &Path, staging: &Path, file: &OutputFile, fresh_dir: bool) -> Result
 /// `None` when it is missing, a symlink, not a file, or different. A file
 /// of another length is not read; one of the same length is read a block at a time, up to the
 /// first difference.
-fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
+pub(super) fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
     // A symlink in place of an output is never kept (nor its target's mode changed through it):
     // it is replaced by the file.
     let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
@@ -229,7 +229,7 @@ fn meta_if_same_bytes(path: &Path, bytes: &[u8]) -> Option<fs::Metadata> {
 /// Removes the owned files of `existing` (a walk of `out`) that are not `wanted`, then the owned
 /// directories left empty. `planned_dirs` (relative paths) hold planned files, so they are not
 /// empty.
-fn remove_stale(
+pub(crate) fn remove_stale(
     out: &Path,
     existing: Entries,
     wanted: &HashSet<&str>,

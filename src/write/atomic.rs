@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::TEMP_PREFIX;
@@ -60,6 +60,29 @@ pub(crate) fn write_atomic_via(path: &Path, staging: &Path, bytes: &[u8], mode: 
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
     }
     file.metadata().map(|m| Stamp::of(&m)).map_err(|e| Error::io(path, e))
+}
+
+/// The first half of [`write_atomic_via`]: `bytes` in the new temporary file `tmp` (of a
+/// staging directory on the file system of `path`), given `mode`, not yet in place: nothing at
+/// `path` changes. [`put_staged`] renames it over `path`. `path` names the errors.
+pub(crate) fn stage(path: &Path, tmp: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    failpoint(Step::Create, path);
+    // Created 0600 less the umask, and never over an existing file.
+    let mut file =
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp).map_err(|e| Error::io(path, e))?;
+    if mode != 0o600 || umask().is_none_or(|mask| mask & 0o600 != 0) {
+        file.set_permissions(fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, e))?;
+    }
+    failpoint(Step::Write, path);
+    file.write_all(bytes).map_err(|e| Error::io(path, e))
+}
+
+/// The second half of [`write_atomic_via`]: the file [`stage`] made at `tmp` renamed over
+/// `path`. Returns its stamp in place.
+pub(crate) fn put_staged(tmp: &Path, path: &Path) -> Result<Stamp> {
+    failpoint(Step::Rename, path);
+    fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
+    Stamp::read(path).ok_or_else(|| Error::Failed(format!("{} vanished", path.display())))
 }
 
 /// Removes a file, as one step of [`failpoint`]'s count.

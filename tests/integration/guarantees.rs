@@ -443,6 +443,43 @@ fn status_json_shape_and_unfinished_keys() {
     assert_eq!(root["keys"].as_array().unwrap().iter().filter(|k| k["state"] == "unfinished").count(), 2, "{root}");
 }
 
+/// Issue 18: `status --json` reads the sets in batches of 1,024 and streams the JSON. Over more
+/// sets than one batch it still lists every set once, in walk order, as one JSON document; a bad
+/// file in the last batch is an error naming it, with nothing on stdout.
+#[test]
+fn status_json_over_several_batches_of_sets() {
+    let p = Project::new();
+    let public = ec_public_pem(&p);
+    let meta = |kid: &str| {
+        json!({
+            "kid": kid, "id": "00000000-0000-4000-8000-0000000000e1", "label": kid,
+            "spec": null, "use": "sig", "alg": "ES256",
+            "created": NOW, "activates": NOW, "retires": null, "expires": null, "revoked": null
+        })
+        .to_string()
+    };
+    let paths: Vec<String> = (0..1100).map(|i| format!("t-{i:04}")).collect();
+    for path in &paths {
+        p.write(&format!("keys/{path}/ext.pub.pem"), &public);
+        p.write(&format!("keys/{path}/ext.meta.json"), meta("ext").as_bytes());
+    }
+    let status = status_json(&p);
+    let sets = status["sets"].as_array().unwrap();
+    let listed: Vec<&str> = sets.iter().map(|s| s["path"].as_str().unwrap()).collect();
+    assert_eq!(listed, paths.iter().map(String::as_str).collect::<Vec<_>>());
+    for set in sets {
+        assert_eq!(set["keys"].as_array().unwrap().len(), 1, "{set}");
+        assert_eq!(set["keys"][0]["kid"], "ext", "{set}");
+        assert_eq!(set["keys"][0]["state"], "current", "{set}");
+    }
+
+    p.write("keys/t-1099/bad.pem", b"-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n");
+    let out = p.run(&["status", "--json", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("keys/t-1099/bad.pem"), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "nothing on stdout: {}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn rotate_bootstraps_and_if_due_waits() {
     let p = Project::with_keyset(EC_SPECS);

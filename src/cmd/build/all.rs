@@ -1,26 +1,32 @@
-//! A build of every set, incremental: the record of the last build ([`crate::incremental`])
-//! decides which sets are read again and whether the site files are kept; every set, read or
-//! kept, then goes through the one planner, and the plan is written and recorded.
+//! A build of every set, incremental and in bounded memory: the record of the last build
+//! ([`crate::incremental`]) decides which sets are read again and whether the site files are
+//! kept; the sets are then read, planned and staged in batches (`Run::stream`), keeping of each
+//! only its record and site row, and once the whole plan checks out it is committed to `out/`
+//! (`Run::finish`) and recorded.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{Summary, warn_overdue, warnings};
+use super::{Summary, warnings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::incremental::{
     Cache, Choice, Previous, Record, Reuse, SetRead, SetRecord, Survey, encode_site, out_dir_stamps, template_stamps,
     trusted_dirs,
 };
-use crate::keydir::{SetDir, discover_stamped};
-use crate::layout::Output;
+use crate::keydir::{CreatedAfter, SetDir, discover_stamped};
+use crate::layout::{Output, OutputFile, parents, set_prefix};
 use crate::model::KeySet;
-use crate::plan::{Inputs, KeptSet, Plan, PlanOptions, Planned, PlannedSet, SetSource, SiteSource, plan};
+use crate::plan::{PlanOptions, check_collisions, check_mirrors, owner, plan_loaded};
 use crate::selftest::{SelfTested, read_set_tested};
-use crate::site::{Site, SiteSet};
+use crate::site::{HeaderSet, Site, SiteSet};
 use crate::stamp::{Nanos, Root, Stamp, now_nanos};
-use crate::write::{All, Entries, WriteReport, apply, check_out_dir, restore_dir_modes, walk_out};
+use crate::write::{
+    All, Entries, Prepared, Staging, TEMP_PREFIX, WriteReport, check_out_dir, commit, remove_stale, restore_dir_modes,
+    walk_out,
+};
 
 /// The last build's record, with the stamps on disk compared with it.
 struct Last {
@@ -88,8 +94,9 @@ struct Fresh {
 
 /// One set of the build.
 enum SetState {
-    /// As the record has it, with what it shows on the site: its files are kept.
-    Reused { record: Box<SetRecord>, site: SiteSet },
+    /// As the record has it (the root set with what it shows on the root page): its files are
+    /// kept.
+    Reused { record: Box<SetRecord>, site: Option<SiteSet> },
     /// Read again.
     Loaded(Fresh),
 }
@@ -108,7 +115,8 @@ impl SetState {
     fn make(ctx: &Context, keys: &Root, choice: Choice, out_exists: bool) -> std::result::Result<SetState, Problem> {
         let dir = match choice {
             Choice::Reuse(record) => {
-                let site = record.site().ok_or(Problem::Undecodable)?;
+                // Only the root set's row is shown by a site file (the root page).
+                let site = if record.path.is_empty() { Some(record.site().ok_or(Problem::Undecodable)?) } else { None };
                 return Ok(SetState::Reused { record, site });
             }
             Choice::Load(dir) => dir,
@@ -120,29 +128,16 @@ impl SetState {
         Ok(SetState::Loaded(Fresh { set, warnings, inputs }))
     }
 
-    /// The set as the planner takes it.
-    fn source(&self) -> SetSource<'_> {
-        match self {
-            SetState::Reused { record, site } => SetSource::Kept(KeptSet {
-                path: &record.path,
-                outputs: &record.outputs,
-                mirror: record.mirror.as_ref(),
-                site,
-            }),
-            SetState::Loaded(fresh) => SetSource::Loaded(&fresh.set),
-        }
-    }
-
-    /// Prints the set's warnings: those of its load (or as recorded), then its overdue
-    /// rotations at `now`.
-    fn warn(&self, ctx: &Context) {
+    /// The set's warnings: those of its load (or as recorded), then its overdue rotations at
+    /// `now`.
+    fn warnings(&self, ctx: &Context) -> Vec<String> {
         match self {
             SetState::Reused { record, .. } => {
-                record.warnings.iter().chain(record.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(w));
+                record.warnings.iter().chain(record.overdue_warnings(ctx.now)).cloned().collect()
             }
             SetState::Loaded(fresh) => {
-                fresh.warnings.iter().for_each(|w| ctx.ui.warn(w));
-                warn_overdue(ctx, std::slice::from_ref(&fresh.set));
+                let overdue = crate::lint::overdue_warnings(&fresh.set, ctx.now);
+                fresh.warnings.iter().cloned().chain(overdue).collect()
             }
         }
     }
@@ -154,32 +149,6 @@ impl SetState {
             SetState::Loaded(fresh) => crate::gitignore::dropped_private_keys(&fresh.set),
         }
     }
-
-    /// The set's record after the build: a reused one as it was, a loaded one with its files
-    /// (`planned` in `plan`) as they are now in place (`stamps`, in plan order).
-    fn into_record(
-        self,
-        planned: &PlannedSet,
-        plan: &Plan,
-        stamps: &[Stamp],
-        seen_at: Nanos,
-        ctx: &Context,
-    ) -> SetRecord {
-        match self {
-            SetState::Reused { record, .. } => *record,
-            SetState::Loaded(fresh) => {
-                let site = planned.site.as_ref().map(encode_site).unwrap_or_default();
-                let read = SetRead { set: &fresh.set, inputs: fresh.inputs, site, warnings: fresh.warnings };
-                SetRecord::new(read, seen_at, ctx.now, outputs(plan, stamps, planned.files.clone()))
-            }
-        }
-    }
-}
-
-/// The files `range` of `plan` as they are now in place, given the `stamps` of every file.
-fn outputs(plan: &Plan, stamps: &[Stamp], range: std::ops::Range<usize>) -> Vec<Output> {
-    let files = plan.files[range.clone()].iter();
-    files.zip(&stamps[range]).map(|(f, stamp)| Output { path: f.path().to_string(), stamp: *stamp }).collect()
 }
 
 /// Where the site files come from in this build.
@@ -190,8 +159,20 @@ enum SiteChoice {
     Render,
 }
 
+/// How many sets are read, planned and staged at once: what a build holds in memory of its sets'
+/// keys and files, whatever the number of sets.
+const BATCH: usize = 1024;
+
+/// How many files a build puts in place at once (a cold build of 100,000 sets has 700,000).
+const COMMIT_CHUNK: usize = 16 * 1024;
+
 /// Builds every set, reusing what the last build's record proves unchanged (with `use_record`;
 /// without, the record is only written).
+///
+/// The sets are read, planned and staged in batches of [`BATCH`] (`Streamed`), keeping of each
+/// only its record (the publish paths of its files) and what it shows on the site; nothing under
+/// `out/public/` or `out/private/` changes until every set has loaded and the whole plan checks
+/// out (`commit`).
 pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summary> {
     // Stamps taken after this instant are judged racy against it (see `crate::stamp`).
     let seen_at = now_nanos();
@@ -212,25 +193,22 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
         Some(l) => l.record.reuse(&l.survey, dirs, ctx.now, &templates),
         None => Reuse::nothing(dirs),
     };
-    let Some(states) = make_states(ctx, reuse.sets, out_exists)? else {
-        return run(ctx, pretty, false);
-    };
-    warn(ctx, &states)?;
-    let site = match reuse.site {
-        Some(outputs) => SiteChoice::Keep(outputs),
-        None => SiteChoice::Render,
-    };
     // The pages of loaded sets render with the templates, whether or not the site files do.
     let rendering = crate::site::load(&ctx.templates)?;
-    let Found { key_dirs, keys_as_recorded, existing, out_as_recorded } = found;
-    let (plan, report) = plan_and_write(ctx, pretty, &states, (&rendering, &site), existing, out_as_recorded)?;
-    let read_again = states.iter().any(|s| matches!(s, SetState::Loaded(_)));
-    let records: Vec<SetRecord> = states
-        .into_iter()
-        .zip(&plan.sets)
-        .map(|(s, p)| s.into_record(p, &plan, &report.stamps, seen_at, ctx))
-        .collect();
-    let site_outputs = outputs(&plan, &report.stamps, plan.site_start()..plan.files.len());
+    let staging = Staging::new(&ctx.out)?;
+    let run = Run { ctx, pretty, seen_at, out_exists, templates: &rendering };
+    // Staged files not committed (a failure) are removed with the staging directory.
+    let built = run.stream(reuse.sets, &staging).and_then(|s| match s {
+        Some(streamed) => run.finish(streamed, reuse.site, found, &staging).map(Some),
+        None => Ok(None),
+    });
+    staging.clean();
+    let Some((records, site, site_outputs, report, found)) = built? else {
+        return run_without_record(ctx, pretty);
+    };
+    let Found { key_dirs, keys_as_recorded, out_as_recorded, .. } = found;
+    let read_again = records.iter().any(|(_, fresh)| *fresh);
+    let records: Vec<SetRecord> = records.into_iter().map(|(r, _)| r).collect();
     // Nothing read again, written or removed, and out/ as recorded: the record stays as it is.
     let unchanged = keys_as_recorded
         && out_as_recorded
@@ -251,6 +229,239 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     Ok(summary)
 }
 
+/// A build that ignores the record (a reused set's row did not decode: the record is no record).
+fn run_without_record(ctx: &Context, pretty: bool) -> Result<Summary> {
+    run(ctx, pretty, false)
+}
+
+/// The options of one build's stream of batches.
+struct Run<'a> {
+    ctx: &'a Context,
+    pretty: bool,
+    seen_at: Nanos,
+    out_exists: bool,
+    templates: &'a Site,
+}
+
+/// What the batches leave: every set's record and row, and the files staged for the commit.
+#[derive(Default)]
+struct Streamed {
+    /// Each set's record (a loaded set's outputs without their stamps yet), and whether it was
+    /// read again.
+    records: Vec<(SetRecord, bool)>,
+    /// What the root set shows on the root page.
+    root: Option<SiteSet>,
+    /// Each file to write: its set, its place among the set's outputs, private or not, and what
+    /// the comparison with the disk made of it.
+    pending: Vec<(usize, usize, bool, Prepared)>,
+    /// Every set's warnings, in set order (printed once every set has loaded).
+    warnings: Vec<String>,
+    /// The hand-dropped private keys of every set.
+    dropped: Vec<PathBuf>,
+    /// The newest key created after `now` among the loaded sets.
+    too_new: Option<CreatedAfter>,
+}
+
+/// A set's records, rows and outputs, as `finish` returns them.
+type Finished = (Vec<(SetRecord, bool)>, SiteChoice, Vec<Output>, WriteReport, Found);
+
+impl Run<'_> {
+    /// Reads, plans and stages the sets, [`BATCH`] at a time; `None` when a reused set's row
+    /// does not decode.
+    fn stream(&self, choices: Vec<Choice>, staging: &Staging) -> Result<Option<Streamed>> {
+        let mut streamed = Streamed::default();
+        let mut choices = choices.into_iter();
+        loop {
+            let batch: Vec<Choice> = choices.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                return Ok(Some(streamed));
+            }
+            let Some(states) = make_states(self.ctx, batch, self.out_exists)? else { return Ok(None) };
+            self.add(&mut streamed, states, staging)?;
+        }
+    }
+
+    /// Plans one batch of sets and stages their files; keeps their records, rows and warnings.
+    fn add(&self, streamed: &mut Streamed, states: Vec<SetState>, staging: &Staging) -> Result<()> {
+        let ctx = self.ctx;
+        let loaded = states.iter().filter_map(|s| match s {
+            SetState::Loaded(fresh) => Some(&fresh.set),
+            SetState::Reused { .. } => None,
+        });
+        if let Some(found) = crate::keydir::created_after(loaded, ctx.now)
+            && streamed.too_new.as_ref().is_none_or(|t| t.order < found.order)
+        {
+            streamed.too_new = Some(found);
+        }
+        for state in &states {
+            streamed.warnings.extend(state.warnings(ctx));
+            streamed.dropped.extend(state.dropped_private());
+        }
+        let options = PlanOptions { force_pretty: self.pretty };
+        let planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
+            .into_par_iter()
+            .map(|state| {
+                let (files, row) = match &state {
+                    SetState::Loaded(fresh) => {
+                        let (files, row) = plan_loaded(&fresh.set, ctx.now, options, self.templates)?;
+                        (files, Some(row))
+                    }
+                    SetState::Reused { .. } => (Vec::new(), None),
+                };
+                Ok((state, files, row))
+            })
+            .collect::<Result<_>>()?;
+        let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files, _)| files).collect();
+        let mut prepared = staging.prepare(&written)?.into_iter();
+        for (state, files, row) in planned {
+            let index = streamed.records.len();
+            let outputs = |stamps: &mut dyn Iterator<Item = Stamp>| -> Vec<Output> {
+                files
+                    .iter()
+                    .map(|f| Output { path: f.path.clone(), stamp: stamps.next().unwrap_or_default() })
+                    .collect()
+            };
+            match state {
+                SetState::Reused { record, site } => {
+                    streamed.root = streamed.root.take().or(site);
+                    streamed.records.push((*record, false));
+                }
+                SetState::Loaded(fresh) => {
+                    let row = row.expect("a loaded set is planned with its row");
+                    let mut stamps = Vec::with_capacity(files.len());
+                    for (i, file) in files.iter().enumerate() {
+                        let p = prepared.next().expect("one comparison per file");
+                        stamps.push(if let Prepared::Same(stamp) = &p { *stamp } else { Stamp::default() });
+                        if !matches!(p, Prepared::Same(_)) {
+                            streamed.pending.push((index, i, file.private, p));
+                        }
+                    }
+                    // Only the root page shows a set's row: the others' are not recorded.
+                    let site = if fresh.set.path.is_empty() { encode_site(&row) } else { Vec::new() };
+                    let read = SetRead { set: &fresh.set, inputs: fresh.inputs, site, warnings: fresh.warnings };
+                    let record = SetRecord::new(read, self.seen_at, ctx.now, outputs(&mut stamps.into_iter()));
+                    streamed.records.push((record, true));
+                    if fresh.set.path.is_empty() {
+                        streamed.root = Some(row);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the whole plan (keys' creation against `now`, mirror claims, collisions), prints
+    /// the warnings, plans the site files (kept as recorded with `kept_site`, else rendered), then commits: the directories, the staged files, the
+    /// removal of stale files. Fails, with `out/` as it was, before the commit.
+    fn finish(
+        &self,
+        streamed: Streamed,
+        kept_site: Option<Vec<Output>>,
+        mut found: Found,
+        staging: &Staging,
+    ) -> Result<Finished> {
+        let ctx = self.ctx;
+        let Streamed { mut records, root, pending, warnings, dropped, too_new } = streamed;
+        if let Some(found) = too_new {
+            return Err(found.error);
+        }
+        warnings.iter().for_each(|w| ctx.ui.warn(w));
+        warnings::warn_unignored(ctx, &dropped);
+        let site = match kept_site {
+            Some(outputs) => SiteChoice::Keep(outputs),
+            None => SiteChoice::Render,
+        };
+        check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_ref()))?;
+        let site_files: Vec<OutputFile> = match &site {
+            SiteChoice::Render => self.site_files(root.as_ref(), &records)?,
+            SiteChoice::Keep(_) => Vec::new(),
+        };
+        let kept_site = match &site {
+            SiteChoice::Keep(outputs) => outputs.as_slice(),
+            SiteChoice::Render => &[],
+        };
+        let owners: Vec<String> = records.iter().map(|(r, _)| owner(&r.path)).collect();
+        let set_files = records
+            .iter()
+            .zip(&owners)
+            .flat_map(|((r, _), owner)| r.outputs.iter().map(move |o| (o.path.as_str(), owner.as_str())));
+        let site_paths = site_files.iter().map(|f| f.path.as_str()).chain(kept_site.iter().map(|o| o.path.as_str()));
+        check_collisions(set_files.chain(site_paths.map(|p| (p, "the site"))))?;
+        drop(owners);
+        let site_prepared = staging.prepare(&site_files.iter().collect::<Vec<_>>())?;
+        if !found.out_as_recorded {
+            // A directory of `out/` changed: the kept files' directories get their modes back too.
+            let kept_sets = records.iter().filter(|(_, fresh)| !fresh).flat_map(|(r, _)| &r.outputs);
+            let kept_paths = kept_sets.chain(kept_site).map(|o| o.path.as_str());
+            restore_dir_modes(&ctx.out, kept_paths)?;
+        }
+        // The commit: from here on, out/ changes. A chunk of files at a time: what it holds
+        // besides the records stays bounded.
+        let mut written = Vec::new();
+        let mut pending = pending.into_iter().peekable();
+        while pending.peek().is_some() {
+            let (places, prepared): (Vec<(usize, usize, bool)>, Vec<Prepared>) =
+                pending.by_ref().take(COMMIT_CHUNK).map(|(s, o, private, p)| ((s, o, private), p)).unzip();
+            let files: Vec<(&str, bool)> =
+                places.iter().map(|&(s, o, private)| (records[s].0.outputs[o].path.as_str(), private)).collect();
+            let done = commit(&ctx.out, staging, &files, prepared)?;
+            drop(files);
+            for (&(s, o, _), (was_written, stamp)) in places.iter().zip(done) {
+                let output = &mut records[s].0.outputs[o];
+                output.stamp = stamp;
+                if was_written {
+                    written.push(output.path.clone());
+                }
+            }
+        }
+        let files: Vec<(&str, bool)> = site_files.iter().map(|f| (f.path.as_str(), f.private)).collect();
+        let done = commit(&ctx.out, staging, &files, site_prepared)?;
+        let mut site_outputs: Vec<Output> = kept_site.to_vec();
+        for (file, (was_written, stamp)) in site_files.iter().zip(done) {
+            if was_written {
+                written.push(file.path.clone());
+            }
+            site_outputs.push(Output { path: file.path.clone(), stamp });
+        }
+        let total = records.iter().map(|(r, _)| r.outputs.len()).sum::<usize>() + site_outputs.len();
+        let existing = std::mem::take(&mut found.existing);
+        // Into an empty out/ (a fresh runner), nothing is stale: no index of every path is made.
+        let removed = if nothing_removable(&existing) {
+            Vec::new()
+        } else {
+            let wanted: HashSet<&str> =
+                records.iter().flat_map(|(r, _)| &r.outputs).chain(&site_outputs).map(|o| o.path.as_str()).collect();
+            let planned_dirs: HashSet<&str> = wanted.iter().flat_map(|p| parents(p)).collect();
+            remove_stale(&ctx.out, existing, &wanted, &planned_dirs, &All)?
+        };
+        let report = WriteReport { unchanged: total - written.len(), written, removed, stamps: Vec::new() };
+        Ok((records, site, site_outputs, report, found))
+    }
+
+    /// The site files rendered: the root chain of pages from the root set's row and every other
+    /// set's publish path, `_headers` from every set's files and `cache_max_age`.
+    fn site_files(&self, root: Option<&SiteSet>, records: &[(SetRecord, bool)]) -> Result<Vec<OutputFile>> {
+        let paths: Vec<&str> = records.iter().map(|(r, _)| r.path.as_str()).filter(|p| !p.is_empty()).collect();
+        let prefixes: Vec<String> = records.iter().map(|(r, _)| set_prefix(&r.path)).collect();
+        let headers: Vec<HeaderSet> = records
+            .iter()
+            .zip(&prefixes)
+            .map(|((r, _), prefix)| HeaderSet {
+                prefix,
+                max_age: r.max_age,
+                files: r.outputs.iter().map(|o| o.path.as_str()).collect(),
+            })
+            .collect();
+        self.templates.files(root, &paths, &headers)
+    }
+}
+
+/// True when `existing` (what was under `out/`) holds no directory and no file a build may
+/// remove: only jwksmith's own files at the top (its lock).
+fn nothing_removable(existing: &Entries) -> bool {
+    existing.dirs.is_empty() && existing.files.iter().all(|f| !f.contains('/') && !f.starts_with(TEMP_PREFIX))
+}
+
 /// Makes every set ready on all cores: reused ones with their site rows decoded, the others
 /// loaded. `None` when a reused set's row does not decode (the record is then no record).
 fn make_states(ctx: &Context, choices: Vec<Choice>, out_exists: bool) -> Result<Option<Vec<SetState>>> {
@@ -261,20 +472,6 @@ fn make_states(ctx: &Context, choices: Vec<Choice>, out_exists: bool) -> Result<
         Err(Problem::Undecodable) => Ok(None),
         Err(Problem::Failed(e)) => Err(e),
     }
-}
-
-/// Checks `now` against the loaded sets' keys, then prints every set's warnings in set order,
-/// then those about hand-dropped private keys.
-fn warn(ctx: &Context, states: &[SetState]) -> Result<()> {
-    // A reused set's record holds only for instants at or after its keys' creation.
-    let loaded = states.iter().filter_map(|s| match s {
-        SetState::Loaded(fresh) => Some(&fresh.set),
-        SetState::Reused { .. } => None,
-    });
-    crate::keydir::check_now_after_created(loaded, ctx.now)?;
-    states.iter().for_each(|s| s.warn(ctx));
-    warnings::warn_unignored(ctx, &states.iter().flat_map(SetState::dropped_private).collect::<Vec<_>>());
-    Ok(())
 }
 
 /// What the next record holds besides the directories' stamps.
@@ -311,36 +508,6 @@ fn write_record(
     if let Some(record) = Record::new(cache.dirs(), pretty, templates, key_dirs, out_dirs, records, site) {
         cache.write(&record, last.map(|l| &l.previous));
     }
-}
-
-/// Plans the sets and the site (with the templates), and writes the plan; `existing` is what is
-/// under `out/` (`out_as_recorded`: as the record has it).
-fn plan_and_write(
-    ctx: &Context,
-    pretty: bool,
-    states: &[SetState],
-    (templates, site): (&Site, &SiteChoice),
-    existing: Entries,
-    out_as_recorded: bool,
-) -> Result<(Plan, WriteReport)> {
-    let inputs = Inputs {
-        sets: states.iter().map(SetState::source).collect(),
-        templates,
-        site: match site {
-            SiteChoice::Keep(outputs) => SiteSource::Kept(outputs),
-            SiteChoice::Render => SiteSource::Render,
-        },
-        untouched: &[],
-        options: PlanOptions { force_pretty: pretty },
-    };
-    let plan = plan(&inputs, ctx.now)?;
-    if !out_as_recorded {
-        // A directory of `out/` changed: the kept files' directories get their modes back too.
-        let kept = plan.files.iter().filter(|f| matches!(f, Planned::Keep(_))).map(Planned::path);
-        restore_dir_modes(&ctx.out, kept)?;
-    }
-    let report = apply(&ctx.out, &plan.files, &All, Some(existing))?;
-    Ok((plan, report))
 }
 
 /// A build that found every input and output as the record has them: it prints the recorded

@@ -16,7 +16,7 @@ use std::path::Path;
 
 pub(crate) use selection::Selection;
 use warnings::warn_overdue;
-pub(crate) use warnings::{warn_missing_specs, warn_unignored_keys};
+pub(crate) use warnings::{missing_spec_warnings, warn_missing_specs, warn_unignored, warn_unignored_keys};
 
 use crate::cmd::{Context, Loaded, load_reusing_self_tests};
 use crate::error::Result;

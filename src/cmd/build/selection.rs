@@ -3,6 +3,8 @@
 //! (their `keyset.toml`), the templates (when every set is selected) and the files of `out/`
 //! the run leaves alone are read here, once, however often the sets are planned.
 
+use std::collections::HashSet;
+
 use crate::cmd::{Context, Loaded, SetOwnership};
 use crate::error::Result;
 use crate::keydir::{SetDir, config_of};
@@ -31,7 +33,9 @@ pub(crate) struct Selection {
 impl Selection {
     /// Reads what the plan of `loaded` needs besides the sets.
     pub(crate) fn read(ctx: &Context, loaded: Loaded) -> Result<Selection> {
-        let unselected = loaded.dirs.iter().filter(|d| !loaded.sets.iter().any(|s| s.path == d.path));
+        // A set of paths, not a search of the sets per directory: check at 100,000 sets (issue 18).
+        let selected: HashSet<&str> = loaded.sets.iter().map(|s| s.path.as_str()).collect();
+        let unselected = loaded.dirs.iter().filter(|d| !selected.contains(d.path.as_str()));
         // Sets a `--set` build does not load keep their mirror paths: they count too.
         let others = unselected.map(claim_of_dir).collect::<Result<_>>()?;
         let site = crate::site::load(&ctx.templates)?;
