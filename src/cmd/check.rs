@@ -26,7 +26,7 @@ use crate::layout::{OutputFile, set_prefix, written};
 use crate::lifecycle::State;
 use crate::lint::lint_set;
 use crate::model::KeySet;
-use crate::plan::{MirrorClaim, PlanOptions, check_collisions, check_mirrors, owner, plan, plan_loaded};
+use crate::plan::{MirrorClaim, Owner, PlanOptions, check_collisions, check_mirrors, plan, plan_loaded};
 use crate::selftest::{SelfTested, read_set_tested};
 use crate::site::{HeaderSet, Site, SiteSet};
 use crate::times::Timestamp;
@@ -287,14 +287,8 @@ fn run_batched(ctx: &Context, strict: bool) -> Result<()> {
     warn_unignored(ctx, &found.dropped);
     check_mirrors(&found.claims)?;
     let site_files = site_files(&site, &found)?;
-    let owners: Vec<String> = found.sets.iter().map(|(path, _, _)| owner(path)).collect();
-    let set_files = found
-        .sets
-        .iter()
-        .zip(&owners)
-        .flat_map(|((_, _, files), owner)| files.iter().map(move |f| (f.as_str(), owner.as_str())));
-    check_collisions(set_files.chain(site_files.iter().map(|f| (f.path.as_str(), "the site"))))?;
-    drop(owners);
+    let set_files = found.sets.iter().flat_map(|(path, _, files)| files.iter().map(|f| (f.as_str(), Owner::Set(path))));
+    check_collisions(set_files.chain(site_files.iter().map(|f| (f.path.as_str(), Owner::Site))))?;
     found.diffs.extend(compare(&ctx.out, &site_files.iter().collect::<Vec<_>>()));
     found.diffs.extend(extra_files(&ctx.out, &found, &site_files)?);
     for line in &found.lines {

@@ -14,7 +14,7 @@ use crate::stamp::{Nanos, Stamp};
 use crate::times::Timestamp;
 
 /// Version of the record's format; a record of another version is ignored.
-pub(super) const FORMAT: u32 = 5;
+pub(super) const FORMAT: u32 = 6;
 
 /// The record of the last full build of one `keys`/`out`/templates triple.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +44,10 @@ pub(crate) struct SetRecord {
     /// Publish path.
     pub(crate) path: String,
     pub(super) dir: PathBuf,
-    /// Its files, by name in `dir`.
-    pub(super) inputs: Vec<(String, Stamp)>,
+    /// Its files, by name in `dir`, joined by `/` (which no file name holds): one string a set.
+    pub(super) input_names: String,
+    /// The stamps of its files, in the order of `input_names`.
+    pub(super) input_stamps: Vec<Stamp>,
     /// False when an input was racy when read: the set is reloaded next time.
     pub(super) trusted: bool,
     /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
@@ -56,13 +58,15 @@ pub(crate) struct SetRecord {
     /// do reads alone ([`Cache::read`], [`Record::attach_rows`]).
     #[serde(skip)]
     pub(super) site: Vec<u8>,
-    /// Its `api_mirrors` claim.
-    pub(crate) mirror: Option<MirrorClaim>,
+    /// Its `api_mirrors` claim (boxed: few sets have one).
+    pub(crate) mirror: Option<Box<MirrorClaim>>,
     /// Warnings its load printed.
     pub(crate) warnings: Vec<String>,
-    /// The overdue-rotation warning of each spec with a coming rotation, and the instant (Unix
-    /// seconds) past which it is printed: these depend on `now`, not only on the files.
-    pub(super) overdue: Vec<(i64, String)>,
+    /// Each spec with a coming rotation, whose overdue-rotation warning is printed past its
+    /// instant: these depend on `now`, not only on the files. Worded only when printed.
+    pub(super) overdue: Vec<Overdue>,
+    /// The set's `rotate_every`, in seconds (named in the overdue warnings).
+    pub(super) rotate_every: i64,
     /// Its hand-dropped private key files, which git is asked about at every build (whether it
     /// ignores them depends on files outside the set).
     pub(crate) dropped_private: Vec<PathBuf>,
@@ -72,6 +76,16 @@ pub(crate) struct SetRecord {
     pub(crate) max_age: i64,
     /// Its output files.
     pub(crate) outputs: Vec<Output>,
+}
+
+/// A spec's coming rotation as the record keeps it ([`crate::rotation::Coming`] without `at`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Overdue {
+    /// When the rotation becomes overdue (Unix seconds).
+    at: i64,
+    spec: String,
+    /// The spec's current key.
+    kid: String,
 }
 
 /// A [`SiteSet`] as the record keeps it.
@@ -110,25 +124,27 @@ impl SetRecord {
     pub(crate) fn new(read: SetRead, seen_at: Nanos, now: Timestamp, outputs: Vec<Output>) -> SetRecord {
         let SetRead { set, inputs, site, warnings } = read;
         let trusted = inputs.iter().all(|(_, s)| s.is_some_and(|s| !s.is_racy(seen_at)));
+        // A file without a name cannot be stamped again: the set is then not reused.
+        let named: Vec<(&str, Stamp)> =
+            inputs.iter().filter_map(|(p, s)| Some((p.file_name()?.to_str()?, (*s)?))).collect();
+        let trusted = trusted && named.len() == inputs.len();
         let (valid_from, valid_until) = validity(set.keys.iter().flat_map(|k| k.meta.times().all()).flatten(), now);
         SetRecord {
             path: set.path.clone(),
             dir: set.dir.clone(),
-            // A file without a name cannot be stamped again: the set is then not reused.
-            inputs: inputs.into_iter().filter_map(|(p, s)| Some((p.file_name()?.to_str()?.to_string(), s?))).collect(),
+            input_names: named.iter().map(|(name, _)| *name).collect::<Vec<_>>().join("/"),
+            input_stamps: named.iter().map(|(_, stamp)| *stamp).collect(),
             trusted,
             valid_from,
             valid_until,
             site,
-            mirror: MirrorClaim::of(set),
+            mirror: MirrorClaim::of(set).map(Box::new),
             warnings,
             overdue: crate::rotation::coming(set, now)
-                .iter()
-                .map(|c| {
-                    let every = set.config.rotation.rotate_every;
-                    (c.overdue_at.unix(), crate::lint::overdue_warning(set.display_path(), c, every))
-                })
+                .into_iter()
+                .map(|c| Overdue { at: c.overdue_at.unix(), spec: c.spec, kid: c.kid })
                 .collect(),
+            rotate_every: set.config.rotation.rotate_every.secs(),
             dropped_private: crate::gitignore::dropped_private_keys(set),
             keys: set.keys.len(),
             max_age: set.config.rotation.cache_max_age.secs(),
@@ -136,9 +152,21 @@ impl SetRecord {
         }
     }
 
-    /// The set's overdue-rotation warnings at `now` (within the span the record covers).
-    pub(crate) fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = &String> {
-        self.overdue.iter().filter(move |(at, _)| now.unix() > *at).map(|(_, w)| w)
+    /// The set's overdue-rotation warnings at `now` (within the span the record covers), worded
+    /// as a build that read the set words them ([`crate::lint::overdue_warning`]).
+    pub(crate) fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = String> {
+        let name = if self.path.is_empty() { "." } else { &self.path };
+        let every = crate::times::Span::from_secs(self.rotate_every);
+        self.overdue.iter().filter(move |o| now.unix() > o.at).map(move |o| {
+            let at = Timestamp::from_unix(o.at);
+            let coming = crate::rotation::Coming { spec: o.spec.clone(), kid: o.kid.clone(), at, overdue_at: at };
+            crate::lint::overdue_warning(name, &coming, every)
+        })
+    }
+
+    /// The names of its files in its directory.
+    pub(crate) fn input_names(&self) -> impl Iterator<Item = &str> {
+        self.input_names.split('/').filter(|n| !n.is_empty())
     }
 
     /// What the set shows on the site, or `None` if the record cannot be decoded.
@@ -155,7 +183,7 @@ impl SetRecord {
     pub(super) fn covers(&self, now: Timestamp) -> bool {
         // A set with age-encrypted keys is never kept: its private outputs depend on the
         // identity in the environment, which the record does not see.
-        if self.inputs.iter().any(|(name, _)| name.ends_with(".age")) {
+        if self.input_names().any(|name| name.ends_with(".age")) {
             return false;
         }
         self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
@@ -167,8 +195,8 @@ impl SetRecord {
         same && self.trusted
             && self.covers(now)
             && self.dir == dir.dir
-            && self.inputs.len() == dir.files.len()
-            && self.inputs.iter().zip(&dir.files).all(|((name, _), file)| {
+            && self.input_stamps.len() == dir.files.len()
+            && self.input_names().zip(&dir.files).all(|(name, file)| {
                 file.parent() == Some(dir.dir.as_path()) && file.file_name().and_then(|f| f.to_str()) == Some(name)
             })
     }

@@ -81,7 +81,9 @@ impl Record {
         let dir_same = |(path, stamp): &(PathBuf, Stamp)| keys_root.stamp(path).as_ref() == Some(stamp);
         let output_same = |o: &Output| out_root.stamp_under(&o.path) == Some(o.stamp);
         let set_same = |s: &SetRecord| {
-            s.inputs.iter().all(|(name, stamp)| keys_root.stamp(&s.dir.join(name)).as_ref() == Some(stamp))
+            s.input_names()
+                .zip(&s.input_stamps)
+                .all(|(name, stamp)| keys_root.stamp(&s.dir.join(name)).as_ref() == Some(stamp))
                 && s.outputs.iter().all(output_same)
         };
         let ((sets_same, site_same), (keys_same, out_same)) = rayon::join(
@@ -122,7 +124,7 @@ impl Record {
                 .map(|s| SetDir {
                     path: s.path.clone(),
                     dir: s.dir.clone(),
-                    files: s.inputs.iter().map(|(name, _)| s.dir.join(name)).collect(),
+                    files: s.input_names().map(|name| s.dir.join(name)).collect(),
                 })
                 .collect()
         })

@@ -32,17 +32,38 @@ impl MirrorClaim {
     }
 }
 
+/// What writes an output, for [`check_collisions`] (named only in its error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner<'a> {
+    /// The set at this publish path.
+    Set(&'a str),
+    /// The site files (the root chain, `_headers`, `404.html`, …).
+    Site,
+    /// A set a `--set` build does not select.
+    Unselected,
+}
+
+impl std::fmt::Display for Owner<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Owner::Set(path) => write!(f, "set {}", if path.is_empty() { "." } else { path }),
+            Owner::Site => f.write_str("the site"),
+            Owner::Unselected => f.write_str("a set this build does not select"),
+        }
+    }
+}
+
 /// Checks that no output is both a file and a directory of another output (a set published
 /// under a path that another set's mirror file or `jwks.json` takes): the error names both,
 /// before anything is written. `outputs` pairs each path (relative to `out/`) with what writes
-/// it (`set tenants/acme`).
-pub(crate) fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<()> {
-    let files: HashMap<&str, &str> = outputs.collect();
-    let mut paths: Vec<(&&str, &&str)> = files.iter().collect();
-    paths.sort_unstable();
+/// it.
+pub(crate) fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, Owner<'a>)>) -> Result<()> {
+    let files: HashMap<&str, Owner> = outputs.collect();
+    let mut paths: Vec<(&&str, &Owner)> = files.iter().collect();
+    paths.sort_unstable_by_key(|(path, _)| **path);
     for (path, owner) in paths {
         if let Some((file, by)) = crate::layout::parents(path).find_map(|dir| files.get_key_value(dir)) {
-            let fix = if *by == "the site" {
+            let fix = if *by == Owner::Site {
                 "rename the set's directory: the site's own files (index.html, index-2.html, …, 404.html, _headers) are at the root"
             } else {
                 "move or rename one of the sets' directories, or change the service_id / project_id of the one with api_mirrors"
@@ -53,11 +74,6 @@ pub(crate) fn check_collisions<'a>(outputs: impl Iterator<Item = (&'a str, &'a s
         }
     }
     Ok(())
-}
-
-/// What writes an output, for [`check_collisions`]: `set <publish path>` (`.` for the root).
-pub(crate) fn owner(publish_path: &str) -> String {
-    format!("set {}", if publish_path.is_empty() { "." } else { publish_path })
 }
 
 /// Checks that no two sets with mirrors on share a `service_id` or `project_id`.

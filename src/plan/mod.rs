@@ -15,7 +15,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 pub(crate) use checks::MirrorClaim;
-pub(crate) use checks::{check_collisions, check_mirrors, owner};
+pub(crate) use checks::{Owner, check_collisions, check_mirrors};
 pub(crate) use discovery::{members_bytes, signing_algs};
 pub use set::{PlanOptions, plan_set};
 pub(crate) use set::{current_of_spec, published_keys};
@@ -87,7 +87,8 @@ impl Plan {
 
 /// One set's files as the planner made them, with what it shows on the site.
 struct Part {
-    owner: String,
+    /// The set's publish path (empty for an unselected set, which has no files).
+    path: String,
     files: Vec<Planned>,
     site: Option<SiteSet>,
 }
@@ -103,9 +104,9 @@ pub(crate) fn plan(inputs: &Inputs, now: Timestamp) -> Result<Plan> {
         .map(|source| part(source, now, inputs.options, inputs.templates))
         .collect::<Result<_>>()?;
     let site = site_files_of(&inputs.site, inputs.templates, &parts)?;
-    let set_files = parts.iter().flat_map(|p| p.files.iter().map(|f| (f.path(), p.owner.as_str())));
-    let site_files = site.iter().map(|f| (f.path(), "the site"));
-    let untouched = inputs.untouched.iter().map(|f| (f.as_str(), "a set this build does not select"));
+    let set_files = parts.iter().flat_map(|p| p.files.iter().map(|f| (f.path(), Owner::Set(&p.path))));
+    let site_files = site.iter().map(|f| (f.path(), Owner::Site));
+    let untouched = inputs.untouched.iter().map(|f| (f.as_str(), Owner::Unselected));
     check_collisions(set_files.chain(site_files).chain(untouched))?;
     let mut plan = Plan { files: Vec::new(), sets: Vec::with_capacity(parts.len()) };
     for part in parts {
@@ -154,9 +155,9 @@ fn part(source: &SetSource, now: Timestamp, options: PlanOptions, templates: &Si
     Ok(match source {
         SetSource::Loaded(set) => {
             let (files, row) = plan_loaded(set, now, options, templates)?;
-            Part { owner: owner(&set.path), files: files.into_iter().map(Planned::Write).collect(), site: Some(row) }
+            Part { path: set.path.clone(), files: files.into_iter().map(Planned::Write).collect(), site: Some(row) }
         }
-        SetSource::Unselected(_) => Part { owner: String::new(), files: Vec::new(), site: None },
+        SetSource::Unselected(_) => Part { path: String::new(), files: Vec::new(), site: None },
     })
 }
 

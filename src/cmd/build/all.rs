@@ -19,7 +19,7 @@ use crate::incremental::{
 use crate::keydir::{CreatedAfter, SetDir, discover_stamped};
 use crate::layout::{Output, OutputFile, parents, set_prefix};
 use crate::model::KeySet;
-use crate::plan::{PlanOptions, check_collisions, check_mirrors, owner, plan_loaded};
+use crate::plan::{Owner, PlanOptions, check_collisions, check_mirrors, plan_loaded};
 use crate::selftest::{SelfTested, read_set_tested};
 use crate::site::{HeaderSet, Site, SiteSet};
 use crate::stamp::{Nanos, Root, Stamp, now_nanos};
@@ -133,7 +133,7 @@ impl SetState {
     fn warnings(&self, ctx: &Context) -> Vec<String> {
         match self {
             SetState::Reused { record, .. } => {
-                record.warnings.iter().chain(record.overdue_warnings(ctx.now)).cloned().collect()
+                record.warnings.iter().cloned().chain(record.overdue_warnings(ctx.now)).collect()
             }
             SetState::Loaded(fresh) => {
                 let overdue = crate::lint::overdue_warnings(&fresh.set, ctx.now);
@@ -253,13 +253,22 @@ struct Streamed {
     root: Option<SiteSet>,
     /// Each file to write: its set, its place among the set's outputs, private or not, and what
     /// the comparison with the disk made of it.
-    pending: Vec<(usize, usize, bool, Prepared)>,
+    pending: Vec<Pending>,
     /// Every set's warnings, in set order (printed once every set has loaded).
     warnings: Vec<String>,
     /// The hand-dropped private keys of every set.
     dropped: Vec<PathBuf>,
     /// The newest key created after `now` among the loaded sets.
     too_new: Option<CreatedAfter>,
+}
+
+/// A file to write at the commit: its place among the records' outputs (indices kept small: a
+/// cold build of 100,000 sets holds 700,000 of these).
+struct Pending {
+    set: u32,
+    output: u16,
+    private: bool,
+    prepared: Prepared,
 }
 
 /// A set's records, rows and outputs, as `finish` returns them.
@@ -270,6 +279,7 @@ impl Run<'_> {
     /// does not decode.
     fn stream(&self, choices: Vec<Choice>, staging: &Staging) -> Result<Option<Streamed>> {
         let mut streamed = Streamed::default();
+        streamed.records.reserve_exact(choices.len());
         let mut choices = choices.into_iter();
         loop {
             let batch: Vec<Choice> = choices.by_ref().take(BATCH).collect();
@@ -333,7 +343,8 @@ impl Run<'_> {
                         let p = prepared.next().expect("one comparison per file");
                         stamps.push(if let Prepared::Same(stamp) = &p { *stamp } else { Stamp::default() });
                         if !matches!(p, Prepared::Same(_)) {
-                            streamed.pending.push((index, i, file.private, p));
+                            let (set, output) = (index as u32, i as u16);
+                            streamed.pending.push(Pending { set, output, private: file.private, prepared: p });
                         }
                     }
                     // Only the root page shows a set's row: the others' are not recorded.
@@ -371,7 +382,7 @@ impl Run<'_> {
             Some(outputs) => SiteChoice::Keep(outputs),
             None => SiteChoice::Render,
         };
-        check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_ref()))?;
+        check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_deref()))?;
         let site_files: Vec<OutputFile> = match &site {
             SiteChoice::Render => self.site_files(root.as_ref(), &records)?,
             SiteChoice::Keep(_) => Vec::new(),
@@ -380,14 +391,10 @@ impl Run<'_> {
             SiteChoice::Keep(outputs) => outputs.as_slice(),
             SiteChoice::Render => &[],
         };
-        let owners: Vec<String> = records.iter().map(|(r, _)| owner(&r.path)).collect();
-        let set_files = records
-            .iter()
-            .zip(&owners)
-            .flat_map(|((r, _), owner)| r.outputs.iter().map(move |o| (o.path.as_str(), owner.as_str())));
+        let set_files =
+            records.iter().flat_map(|(r, _)| r.outputs.iter().map(|o| (o.path.as_str(), Owner::Set(&r.path))));
         let site_paths = site_files.iter().map(|f| f.path.as_str()).chain(kept_site.iter().map(|o| o.path.as_str()));
-        check_collisions(set_files.chain(site_paths.map(|p| (p, "the site"))))?;
-        drop(owners);
+        check_collisions(set_files.chain(site_paths.map(|p| (p, Owner::Site))))?;
         let site_prepared = staging.prepare(&site_files.iter().collect::<Vec<_>>())?;
         if !found.out_as_recorded {
             // A directory of `out/` changed: the kept files' directories get their modes back too.
@@ -400,8 +407,11 @@ impl Run<'_> {
         let mut written = Vec::new();
         let mut pending = pending.into_iter().peekable();
         while pending.peek().is_some() {
-            let (places, prepared): (Vec<(usize, usize, bool)>, Vec<Prepared>) =
-                pending.by_ref().take(COMMIT_CHUNK).map(|(s, o, private, p)| ((s, o, private), p)).unzip();
+            let (places, prepared): (Vec<(usize, usize, bool)>, Vec<Prepared>) = pending
+                .by_ref()
+                .take(COMMIT_CHUNK)
+                .map(|p| ((p.set as usize, usize::from(p.output), p.private), p.prepared))
+                .unzip();
             let files: Vec<(&str, bool)> =
                 places.iter().map(|&(s, o, private)| (records[s].0.outputs[o].path.as_str(), private)).collect();
             let done = commit(&ctx.out, staging, &files, prepared)?;
@@ -515,7 +525,7 @@ fn write_record(
 /// the record holds the plan's files as they are.
 fn unchanged_build(ctx: &Context, record: &Record) -> Summary {
     for set in record.sets() {
-        set.warnings.iter().chain(set.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(w));
+        set.warnings.iter().cloned().chain(set.overdue_warnings(ctx.now)).for_each(|w| ctx.ui.warn(&w));
     }
     let dropped: Vec<PathBuf> = record.sets().iter().flat_map(|s| s.dropped_private.iter().cloned()).collect();
     warnings::warn_unignored(ctx, &dropped);
