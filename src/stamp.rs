@@ -59,6 +59,23 @@ impl Stamp {
         std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
     }
 
+    /// A digest of these stamps, in order: equal digests mean equal stamps (SHA-256, cut to 16
+    /// bytes). A record keeps one for a set's inputs instead of a stamp a file.
+    pub(crate) fn digest<'a>(stamps: impl IntoIterator<Item = &'a Stamp>) -> [u8; 16] {
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        for s in stamps {
+            for field in [s.dev, s.ino, s.size] {
+                context.update(&field.to_le_bytes());
+            }
+            context.update(&s.mtime.to_le_bytes());
+            context.update(&s.ctime.to_le_bytes());
+            context.update(&s.mode.to_le_bytes());
+        }
+        let mut out = [0; 16];
+        out.copy_from_slice(&context.finish().as_ref()[..16]);
+        out
+    }
+
     /// True when this stamp, taken at `seen_at`, does not prove the file unchanged since: it was
     /// changed within [`RACY_MARGIN`] before (or, by its times, after), or its file system keeps
     /// no times.

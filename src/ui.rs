@@ -136,6 +136,11 @@ impl Ui {
         self.warnings.load(Ordering::Relaxed)
     }
 
+    /// True when `-v` asks for details ([`Ui::note`]).
+    pub fn is_verbose(&self) -> bool {
+        self.verbosity == Verbosity::Verbose
+    }
+
     /// True when the user wants to hear nothing but errors.
     pub fn is_quiet(&self) -> bool {
         self.verbosity == Verbosity::Quiet

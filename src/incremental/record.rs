@@ -46,8 +46,10 @@ pub(crate) struct SetRecord {
     pub(super) dir: PathBuf,
     /// Its files, by name in `dir`, joined by `/` (which no file name holds): one string a set.
     pub(super) input_names: String,
-    /// The stamps of its files, in the order of `input_names`.
-    pub(super) input_stamps: Vec<Stamp>,
+    /// How many files it has, and the digest of their stamps in the order of `input_names`
+    /// ([`Stamp::digest`]).
+    pub(super) input_count: usize,
+    pub(super) input_digest: [u8; 16],
     /// False when an input was racy when read: the set is reloaded next time.
     pub(super) trusted: bool,
     /// The outputs hold for `now` in `[valid_from, valid_until)` (Unix seconds).
@@ -133,7 +135,8 @@ impl SetRecord {
             path: set.path.clone(),
             dir: set.dir.clone(),
             input_names: named.iter().map(|(name, _)| *name).collect::<Vec<_>>().join("/"),
-            input_stamps: named.iter().map(|(_, stamp)| *stamp).collect(),
+            input_count: named.len(),
+            input_digest: Stamp::digest(named.iter().map(|(_, stamp)| stamp)),
             trusted,
             valid_from,
             valid_until,
@@ -195,7 +198,7 @@ impl SetRecord {
         same && self.trusted
             && self.covers(now)
             && self.dir == dir.dir
-            && self.input_stamps.len() == dir.files.len()
+            && self.input_count == dir.files.len()
             && self.input_names().zip(&dir.files).all(|(name, file)| {
                 file.parent() == Some(dir.dir.as_path()) && file.file_name().and_then(|f| f.to_str()) == Some(name)
             })

@@ -81,9 +81,8 @@ impl Record {
         let dir_same = |(path, stamp): &(PathBuf, Stamp)| keys_root.stamp(path).as_ref() == Some(stamp);
         let output_same = |o: &Output| out_root.stamp_under(&o.path) == Some(o.stamp);
         let set_same = |s: &SetRecord| {
-            s.input_names()
-                .zip(&s.input_stamps)
-                .all(|(name, stamp)| keys_root.stamp(&s.dir.join(name)).as_ref() == Some(stamp))
+            let stamps: Option<Vec<Stamp>> = s.input_names().map(|name| keys_root.stamp(&s.dir.join(name))).collect();
+            stamps.is_some_and(|stamps| stamps.len() == s.input_count && Stamp::digest(&stamps) == s.input_digest)
                 && s.outputs.iter().all(output_same)
         };
         let ((sets_same, site_same), (keys_same, out_same)) = rayon::join(

@@ -214,7 +214,7 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
         && out_as_recorded
         && !read_again
         && matches!(site, SiteChoice::Keep(_))
-        && report.written.is_empty()
+        && report.written_count() == 0
         && report.removed.is_empty();
     let summary = Summary {
         sets: records.len(),
@@ -253,7 +253,7 @@ struct Streamed {
     root: Option<SiteSet>,
     /// Each file to write: its set, its place among the set's outputs, private or not, and what
     /// the comparison with the disk made of it.
-    pending: Vec<Pending>,
+    pending: Vec<Vec<Pending>>,
     /// Every set's warnings, in set order (printed once every set has loaded).
     warnings: Vec<String>,
     /// The hand-dropped private keys of every set.
@@ -268,7 +268,35 @@ struct Pending {
     set: u32,
     output: u16,
     private: bool,
-    prepared: Prepared,
+    change: Change,
+}
+
+/// What the commit does to a file that is not on disk as planned: a [`Prepared`] but `Same`, in
+/// 32 bytes rather than 56 (a `Same` holds its stamp).
+enum Change {
+    Mode,
+    Held(Vec<u8>),
+    Staged(u32),
+}
+
+impl Change {
+    /// The change of `prepared`; the stamp in place when there is none to make.
+    fn of(prepared: Prepared) -> std::result::Result<Change, Stamp> {
+        match prepared {
+            Prepared::Same(stamp) => Err(stamp),
+            Prepared::Mode => Ok(Change::Mode),
+            Prepared::Held(bytes) => Ok(Change::Held(bytes)),
+            Prepared::Staged(number) => Ok(Change::Staged(number)),
+        }
+    }
+
+    fn prepared(self) -> Prepared {
+        match self {
+            Change::Mode => Prepared::Mode,
+            Change::Held(bytes) => Prepared::Held(bytes),
+            Change::Staged(number) => Prepared::Staged(number),
+        }
+    }
 }
 
 /// A set's records, rows and outputs, as `finish` returns them.
@@ -323,6 +351,8 @@ impl Run<'_> {
             .collect::<Result<_>>()?;
         let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files, _)| files).collect();
         let mut prepared = staging.prepare(&written)?.into_iter();
+        // One vector a batch: the pending writes of a cold build are never copied to grow.
+        let mut pending = Vec::new();
         for (state, files, row) in planned {
             let index = streamed.records.len();
             let outputs = |stamps: &mut dyn Iterator<Item = Stamp>| -> Vec<Output> {
@@ -341,10 +371,13 @@ impl Run<'_> {
                     let mut stamps = Vec::with_capacity(files.len());
                     for (i, file) in files.iter().enumerate() {
                         let p = prepared.next().expect("one comparison per file");
-                        stamps.push(if let Prepared::Same(stamp) = &p { *stamp } else { Stamp::default() });
-                        if !matches!(p, Prepared::Same(_)) {
-                            let (set, output) = (index as u32, i as u16);
-                            streamed.pending.push(Pending { set, output, private: file.private, prepared: p });
+                        match Change::of(p) {
+                            Err(stamp) => stamps.push(stamp),
+                            Ok(change) => {
+                                stamps.push(Stamp::default());
+                                let (set, output) = (index as u32, i as u16);
+                                pending.push(Pending { set, output, private: file.private, change });
+                            }
                         }
                     }
                     // Only the root page shows a set's row: the others' are not recorded.
@@ -358,6 +391,8 @@ impl Run<'_> {
                 }
             }
         }
+        pending.shrink_to_fit();
+        streamed.pending.push(pending);
         Ok(())
     }
 
@@ -404,13 +439,15 @@ impl Run<'_> {
         }
         // The commit: from here on, out/ changes. A chunk of files at a time: what it holds
         // besides the records stays bounded.
-        let mut written = Vec::new();
-        let mut pending = pending.into_iter().peekable();
+        // Written paths are kept only to print (`-v`) or to stamp their directories again.
+        let list = ctx.ui.is_verbose() || found.out_as_recorded;
+        let (mut written, mut unlisted) = (Vec::new(), 0);
+        let mut pending = pending.into_iter().flatten().peekable();
         while pending.peek().is_some() {
             let (places, prepared): (Vec<(usize, usize, bool)>, Vec<Prepared>) = pending
                 .by_ref()
                 .take(COMMIT_CHUNK)
-                .map(|p| ((p.set as usize, usize::from(p.output), p.private), p.prepared))
+                .map(|p| ((p.set as usize, usize::from(p.output), p.private), p.change.prepared()))
                 .unzip();
             let files: Vec<(&str, bool)> =
                 places.iter().map(|&(s, o, private)| (records[s].0.outputs[o].path.as_str(), private)).collect();
@@ -419,8 +456,10 @@ impl Run<'_> {
             for (&(s, o, _), (was_written, stamp)) in places.iter().zip(done) {
                 let output = &mut records[s].0.outputs[o];
                 output.stamp = stamp;
-                if was_written {
-                    written.push(output.path.clone());
+                match (was_written, list) {
+                    (true, true) => written.push(output.path.clone()),
+                    (true, false) => unlisted += 1,
+                    (false, _) => {}
                 }
             }
         }
@@ -444,7 +483,8 @@ impl Run<'_> {
             let planned_dirs: HashSet<&str> = wanted.iter().flat_map(|p| parents(p)).collect();
             remove_stale(&ctx.out, existing, &wanted, &planned_dirs, &All)?
         };
-        let report = WriteReport { unchanged: total - written.len(), written, removed, stamps: Vec::new() };
+        let unchanged = total - written.len() - unlisted;
+        let report = WriteReport { unchanged, written, written_unlisted: unlisted, removed, stamps: Vec::new() };
         Ok((records, site, site_outputs, report, found))
     }
 

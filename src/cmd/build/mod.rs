@@ -74,8 +74,8 @@ pub fn run(ctx: &Context, pretty: bool) -> Result<Built> {
         "built {sets} set{}, {keys} key{}: {} file{} written, {} unchanged, {} removed",
         plural(sets),
         plural(keys),
-        report.written.len(),
-        plural(report.written.len()),
+        report.written_count(),
+        plural(report.written_count()),
         report.unchanged,
         report.removed.len()
     ));
