@@ -67,6 +67,8 @@ pub(crate) struct SetRecord {
     /// Each spec with a coming rotation, whose overdue-rotation warning is printed past its
     /// instant: these depend on `now`, not only on the files. Worded only when printed.
     pub(super) overdue: Vec<Overdue>,
+    /// The specs' and kids' names of `overdue`, one after the other (one string a set).
+    pub(super) overdue_names: String,
     /// The set's `rotate_every`, in seconds (named in the overdue warnings).
     pub(super) rotate_every: i64,
     /// Its hand-dropped private key files, which git is asked about at every build (whether it
@@ -80,14 +82,15 @@ pub(crate) struct SetRecord {
     pub(crate) outputs: Vec<Output>,
 }
 
-/// A spec's coming rotation as the record keeps it ([`crate::rotation::Coming`] without `at`).
+/// A spec's coming rotation as the record keeps it ([`crate::rotation::Coming`] without `at`):
+/// its names are in the set's `overdue_names`, by length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Overdue {
     /// When the rotation becomes overdue (Unix seconds).
     at: i64,
-    spec: String,
-    /// The spec's current key.
-    kid: String,
+    /// The lengths of the spec's name and of its current key's kid.
+    spec_len: u32,
+    kid_len: u32,
 }
 
 /// A [`SiteSet`] as the record keeps it.
@@ -130,6 +133,7 @@ impl SetRecord {
         let named: Vec<(&str, Stamp)> =
             inputs.iter().filter_map(|(p, s)| Some((p.file_name()?.to_str()?, (*s)?))).collect();
         let trusted = trusted && named.len() == inputs.len();
+        let coming = crate::rotation::coming(set, now);
         let (valid_from, valid_until) = validity(set.keys.iter().flat_map(|k| k.meta.times().all()).flatten(), now);
         SetRecord {
             path: set.path.clone(),
@@ -143,10 +147,15 @@ impl SetRecord {
             site,
             mirror: MirrorClaim::of(set).map(Box::new),
             warnings,
-            overdue: crate::rotation::coming(set, now)
-                .into_iter()
-                .map(|c| Overdue { at: c.overdue_at.unix(), spec: c.spec, kid: c.kid })
+            overdue: coming
+                .iter()
+                .map(|c| Overdue {
+                    at: c.overdue_at.unix(),
+                    spec_len: c.spec.len() as u32,
+                    kid_len: c.kid.len() as u32,
+                })
                 .collect(),
+            overdue_names: coming.iter().flat_map(|c| [c.spec.as_str(), c.kid.as_str()]).collect(),
             rotate_every: set.config.rotation.rotate_every.secs(),
             dropped_private: crate::gitignore::dropped_private_keys(set),
             keys: set.keys.len(),
@@ -160,9 +169,17 @@ impl SetRecord {
     pub(crate) fn overdue_warnings(&self, now: Timestamp) -> impl Iterator<Item = String> {
         let name = if self.path.is_empty() { "." } else { &self.path };
         let every = crate::times::Span::from_secs(self.rotate_every);
-        self.overdue.iter().filter(move |o| now.unix() > o.at).map(move |o| {
-            let at = Timestamp::from_unix(o.at);
-            let coming = crate::rotation::Coming { spec: o.spec.clone(), kid: o.kid.clone(), at, overdue_at: at };
+        let mut names = self.overdue_names.as_str();
+        let mut take = move |len: u32| {
+            let (name, rest) = names.split_at_checked(len as usize).unwrap_or((names, ""));
+            names = rest;
+            name.to_string()
+        };
+        let named: Vec<(i64, String, String)> =
+            self.overdue.iter().map(|o| (o.at, take(o.spec_len), take(o.kid_len))).collect();
+        named.into_iter().filter(move |(at, _, _)| now.unix() > *at).map(move |(at, spec, kid)| {
+            let at = Timestamp::from_unix(at);
+            let coming = crate::rotation::Coming { spec, kid, at, overdue_at: at };
             crate::lint::overdue_warning(name, &coming, every)
         })
     }
@@ -192,11 +209,16 @@ impl SetRecord {
         self.valid_from.is_none_or(|t| t <= now.unix()) && self.valid_until.is_none_or(|t| now.unix() < t)
     }
 
+    /// True when the set, whose files the survey found with the recorded stamps (`same`), can
+    /// be reused at `now` as the record has its directory.
+    pub(super) fn reusable_as_recorded(&self, now: Timestamp, same: bool) -> bool {
+        same && self.trusted && self.covers(now)
+    }
+
     /// True when the set can be reused at `now` for `dir`, whose files the survey found with
     /// the recorded stamps (`same`).
     pub(super) fn reusable(&self, dir: &SetDir, now: Timestamp, same: bool) -> bool {
-        same && self.trusted
-            && self.covers(now)
+        self.reusable_as_recorded(now, same)
             && self.dir == dir.dir
             && self.input_count == dir.files.len()
             && self.input_names().zip(&dir.files).all(|(name, file)| {

@@ -63,16 +63,15 @@ struct Found {
     out_as_recorded: bool,
 }
 
-/// Walks `keys/` and `out/` again unless the record shows no directory there changed.
-fn find(ctx: &Context, last: Option<&Last>, seen_at: Nanos) -> Result<(Vec<SetDir>, Found)> {
-    let recorded_dirs = last.and_then(|l| l.record.set_dirs(&l.survey));
-    let keys_as_recorded = recorded_dirs.is_some();
-    let (dirs, key_dirs) = match recorded_dirs {
-        Some(dirs) => (dirs, last.and_then(|l| l.record.key_dirs())),
-        None => {
-            let (dirs, stamps) = discover_stamped(&ctx.keys)?;
-            (dirs, trusted_dirs(stamps, seen_at))
-        }
+/// Walks `keys/` and `out/` again unless the record shows no directory there changed. The set
+/// directories are `None` when they are the recorded ones.
+fn find(ctx: &Context, last: Option<&Last>, seen_at: Nanos) -> Result<(Option<Vec<SetDir>>, Found)> {
+    let keys_as_recorded = last.is_some_and(|l| l.record.keys_as_recorded(&l.survey));
+    let (dirs, key_dirs) = if keys_as_recorded {
+        (None, last.and_then(|l| l.record.key_dirs()))
+    } else {
+        let (dirs, stamps) = discover_stamped(&ctx.keys)?;
+        (Some(dirs), trusted_dirs(stamps, seen_at))
     };
     let recorded_out = last.and_then(|l| l.record.out_entries(&l.survey));
     let out_as_recorded = recorded_out.is_some();
@@ -191,7 +190,7 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     let (dirs, found) = find(ctx, last.as_ref(), seen_at)?;
     let reuse = match &mut last {
         Some(l) => l.record.reuse(&l.survey, dirs, ctx.now, &templates),
-        None => Reuse::nothing(dirs),
+        None => Reuse::nothing(dirs.expect("without a record, keys/ is walked")),
     };
     // The pages of loaded sets render with the templates, whether or not the site files do.
     let rendering = crate::site::load(&ctx.templates)?;
