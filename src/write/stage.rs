@@ -51,19 +51,24 @@ pub(crate) struct Staging {
     prefix: String,
     /// The bytes held in memory so far.
     held: AtomicUsize,
+    /// False when `out/` held no directory when the run walked it (under the lock of `out/`):
+    /// no planned file can be there, so none is opened to be compared.
+    compare: bool,
 }
 
 /// How many bytes of files to write a run holds in memory before it stages them on disk.
 pub(crate) const HELD_BYTES: usize = 16 << 20;
 
 impl Staging {
-    /// The staging directory of `out` (nothing is made yet).
-    pub(crate) fn new(out: &Path) -> Result<Staging> {
+    /// The staging directory of `out` (nothing is made yet). `compare`: whether `out/` may
+    /// hold planned files (false when a walk of it found no directory: a cold build then opens
+    /// no output to compare it).
+    pub(crate) fn new(out: &Path, compare: bool) -> Result<Staging> {
         let dir = out.join(STAGING_DIR);
         let dir = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
         let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
         let (next, held) = (AtomicU32::new(0), AtomicUsize::new(0));
-        Ok(Staging { out: out.to_path_buf(), dir, made: OnceLock::new(), next, prefix, held })
+        Ok(Staging { out: out.to_path_buf(), dir, made: OnceLock::new(), next, prefix, held, compare })
     }
 
     /// The temporary file of this number. Numbered, not named at random: a plan of hundreds of
@@ -88,7 +93,7 @@ impl Staging {
     fn prepare_one(&self, file: &OutputFile) -> Result<Prepared> {
         let path = self.out.join(&file.path);
         let want = mode(file.private);
-        if let Some(existing) = meta_if_same_bytes(&path, &file.bytes) {
+        if let Some(existing) = self.compare.then(|| meta_if_same_bytes(&path, &file.bytes)).flatten() {
             return Ok(if existing.permissions().mode() & 0o777 == want {
                 Prepared::Same(Stamp::of(&existing))
             } else {
@@ -136,7 +141,15 @@ pub(crate) fn commit(
             dirs.extend(parents(path).map(|dir| (dir, *private)));
         }
     }
-    make_dirs(out, &dirs)?;
+    let created = make_dirs(out, &dirs)?;
+    // In a directory this run made there is nothing, so no directory to clear at a file's place.
+    let in_new_dir = |rel: &str| rel.rsplit_once('/').is_some_and(|(dir, _)| created.contains(dir));
+    let clear = |rel: &str, path: &Path| -> Result<()> {
+        if !in_new_dir(rel) && fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    };
     let jobs: Vec<(&(&str, bool), Prepared)> = files.iter().zip(prepared).collect();
     jobs.into_par_iter()
         .map(|(&(rel, private), prepared)| {
@@ -152,15 +165,11 @@ pub(crate) fn commit(
                 }
                 Prepared::Held(bytes) => {
                     staging.make()?;
-                    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    }
+                    clear(rel, &path)?;
                     Ok((true, write_atomic_via(&path, &staging.dir, &bytes, mode(private), false)?))
                 }
                 Prepared::Staged(number) => {
-                    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    }
+                    clear(rel, &path)?;
                     Ok((true, put_staged(&staging.file(number), &path)?))
                 }
             }
@@ -193,7 +202,7 @@ mod tests {
         fs::write(out.path().join("public/a/jwks.json"), b"old").unwrap();
         let before = listing(out.path());
         let files = [file("public/a/jwks.json", b"new", false), file("private/a/jwks.json", b"secret", true)];
-        let staging = Staging::new(out.path()).unwrap();
+        let staging = Staging::new(out.path(), true).unwrap();
         staging.held.store(HELD_BYTES, Ordering::Relaxed);
         let prepared = staging.prepare(&files.iter().collect::<Vec<_>>()).unwrap();
         assert!(prepared.iter().all(|p| matches!(p, Prepared::Staged(_))), "past the budget: staged on disk");
@@ -217,7 +226,7 @@ mod tests {
             file("private/x/jwks.json", b"secret", true),
             file("public/x/jwks.json", b"staged", false),
         ];
-        let staging = Staging::new(out.path()).unwrap();
+        let staging = Staging::new(out.path(), true).unwrap();
         let mut prepared = staging.prepare(&files[..3].iter().collect::<Vec<_>>()).unwrap();
         assert!(matches!(prepared[0], Prepared::Same(_)) && matches!(prepared[1], Prepared::Mode));
         assert!(matches!(prepared[2], Prepared::Held(_)) && !out.path().join(STAGING_DIR).exists(), "held in memory");

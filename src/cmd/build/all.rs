@@ -195,8 +195,11 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     };
     // The pages of loaded sets render with the templates, whether or not the site files do.
     let rendering = crate::site::load(&ctx.templates)?;
-    let staging = Staging::new(&ctx.out)?;
-    let run = Run { ctx, pretty, seen_at, out_exists, templates: &rendering };
+    // An out/ without a directory (a cold build) holds no planned file and no proof of a
+    // self-test: nothing there is opened to be compared or read.
+    let out_holds_dirs = !found.existing.dirs.is_empty();
+    let staging = Staging::new(&ctx.out, out_holds_dirs)?;
+    let run = Run { ctx, pretty, seen_at, out_exists: out_exists && out_holds_dirs, templates: &rendering };
     // Staged files not committed (a failure) are removed with the staging directory.
     let built = run.stream(reuse.sets, &staging).and_then(|s| match s {
         Some(streamed) => run.finish(streamed, reuse.site, found, &staging).map(Some),
