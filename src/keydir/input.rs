@@ -63,7 +63,6 @@ pub(super) fn symlink_loop(path: &Path) -> Error {
 /// opened non-blocking, and checked again on the open file (it may have been swapped in
 /// between); it is read with a limit, so a file that grows is never read whole.
 pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
     let before = fs::metadata(path).map_err(io)?;
@@ -72,6 +71,31 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
     }
     let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
     let file = fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(path).map_err(io)?;
+    read_opened(path, file)
+}
+
+/// [`read_input`] for a file the walk of `keys/` found as a regular file, not a link (its
+/// directory entry said so): the type check before the open is the walk's, so it is opened at
+/// once (non-blocking, links not followed) and checked on the open file, one path lookup fewer
+/// per file. A link (the open refuses it) is read by [`read_input`], its target checked first.
+/// As with [`read_input`]'s own check, a device swapped in between the check and the open is
+/// opened, then refused.
+pub(crate) fn read_walked(path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NOCTTY;
+    match fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
+        Ok(file) => read_opened(path, file),
+        // ELOOP: a link (or a loop), which read_input follows and checks.
+        Err(e) if is_symlink_loop(&e) => read_input(path),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Reads the opened input file `path`: a regular file of at most [`MAX_INPUT_BYTES`] (checked
+/// on the open file, then while reading).
+fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
     let opened = file.metadata().map_err(io)?;
     if let Some(kind) = special_kind(opened.file_type()) {
         return Err(not_regular(path, kind));
