@@ -85,12 +85,14 @@ impl Staging {
         made.clone().map_err(Error::Failed)
     }
 
-    /// Compares each of `files` with the disk, on all cores, staging those that differ.
-    pub(crate) fn prepare(&self, files: &[&OutputFile]) -> Result<Vec<Prepared>> {
-        files.par_iter().map(|file| self.prepare_one(file)).collect()
+    /// Compares each of `files` with the disk, on all cores, staging those that differ. The
+    /// bytes of a file it holds in memory are taken from it (moved, not copied): afterwards
+    /// only the paths of `files` are whole.
+    pub(crate) fn prepare(&self, files: Vec<&mut OutputFile>) -> Result<Vec<Prepared>> {
+        files.into_par_iter().map(|file| self.prepare_one(file)).collect()
     }
 
-    fn prepare_one(&self, file: &OutputFile) -> Result<Prepared> {
+    fn prepare_one(&self, file: &mut OutputFile) -> Result<Prepared> {
         let path = self.out.join(&file.path);
         let want = mode(file.private);
         if let Some(existing) = self.compare.then(|| meta_if_same_bytes(&path, &file.bytes)).flatten() {
@@ -102,7 +104,10 @@ impl Staging {
         }
         let len = file.bytes.len();
         if self.held.fetch_add(len, Ordering::Relaxed) + len <= HELD_BYTES {
-            return Ok(Prepared::Held(file.bytes.clone()));
+            let mut bytes = std::mem::take(&mut file.bytes);
+            // What is held is what the budget counts (a shrink in place, not a copy).
+            bytes.shrink_to_fit();
+            return Ok(Prepared::Held(bytes));
         }
         self.held.fetch_sub(len, Ordering::Relaxed);
         self.make()?;
@@ -201,10 +206,10 @@ mod tests {
         fs::create_dir_all(out.path().join("public/a")).unwrap();
         fs::write(out.path().join("public/a/jwks.json"), b"old").unwrap();
         let before = listing(out.path());
-        let files = [file("public/a/jwks.json", b"new", false), file("private/a/jwks.json", b"secret", true)];
+        let mut files = [file("public/a/jwks.json", b"new", false), file("private/a/jwks.json", b"secret", true)];
         let staging = Staging::new(out.path(), true).unwrap();
         staging.held.store(HELD_BYTES, Ordering::Relaxed);
-        let prepared = staging.prepare(&files.iter().collect::<Vec<_>>()).unwrap();
+        let prepared = staging.prepare(files.iter_mut().collect()).unwrap();
         assert!(prepared.iter().all(|p| matches!(p, Prepared::Staged(_))), "past the budget: staged on disk");
         assert_eq!(fs::read(out.path().join("public/a/jwks.json")).unwrap(), b"old");
         drop(prepared);
@@ -220,18 +225,18 @@ mod tests {
         fs::set_permissions(out.path().join("public/same.json"), fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(out.path().join("public/mode.json"), b"mode").unwrap();
         fs::set_permissions(out.path().join("public/mode.json"), fs::Permissions::from_mode(0o666)).unwrap();
-        let files = [
+        let mut files = [
             file("public/same.json", b"same", false),
             file("public/mode.json", b"mode", false),
             file("private/x/jwks.json", b"secret", true),
             file("public/x/jwks.json", b"staged", false),
         ];
         let staging = Staging::new(out.path(), true).unwrap();
-        let mut prepared = staging.prepare(&files[..3].iter().collect::<Vec<_>>()).unwrap();
+        let mut prepared = staging.prepare(files[..3].iter_mut().collect()).unwrap();
         assert!(matches!(prepared[0], Prepared::Same(_)) && matches!(prepared[1], Prepared::Mode));
         assert!(matches!(prepared[2], Prepared::Held(_)) && !out.path().join(STAGING_DIR).exists(), "held in memory");
         staging.held.store(HELD_BYTES, Ordering::Relaxed);
-        prepared.extend(staging.prepare(&[&files[3]]).unwrap());
+        prepared.extend(staging.prepare(vec![&mut files[3]]).unwrap());
         assert!(matches!(prepared[3], Prepared::Staged(_)));
         let places: Vec<(&str, bool)> = files.iter().map(|f| (f.path.as_str(), f.private)).collect();
         let done = commit(out.path(), &staging, &places, prepared).unwrap();

@@ -311,7 +311,7 @@ impl Run<'_> {
             streamed.dropped.extend(state.dropped_private());
         }
         let options = PlanOptions { force_pretty: self.pretty };
-        let planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
+        let mut planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
             .into_par_iter()
             .map(|state| {
                 let (files, row) = match &state {
@@ -324,8 +324,9 @@ impl Run<'_> {
                 Ok((state, files, row))
             })
             .collect::<Result<_>>()?;
-        let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files, _)| files).collect();
-        let mut prepared = staging.prepare(&written)?.into_iter();
+        // The bytes of files held for the commit move there: only their paths are used below.
+        let written: Vec<&mut OutputFile> = planned.iter_mut().flat_map(|(_, files, _)| files).collect();
+        let mut prepared = staging.prepare(written)?.into_iter();
         for (state, files, row) in planned {
             let index = streamed.records.len();
             let outputs = |stamps: &mut dyn Iterator<Item = Stamp>| -> Vec<Output> {
@@ -386,7 +387,7 @@ impl Run<'_> {
             None => SiteChoice::Render,
         };
         check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_deref()))?;
-        let site_files: Vec<OutputFile> = match &site {
+        let mut site_files: Vec<OutputFile> = match &site {
             SiteChoice::Render => self.site_files(root.as_ref(), &records)?,
             SiteChoice::Keep(_) => Vec::new(),
         };
@@ -398,7 +399,7 @@ impl Run<'_> {
             records.iter().flat_map(|(r, _)| r.outputs.iter().map(|o| (o.path.as_str(), Owner::Set(&r.path))));
         let site_paths = site_files.iter().map(|f| f.path.as_str()).chain(kept_site.iter().map(|o| o.path.as_str()));
         check_collisions(set_files.chain(site_paths.map(|p| (p, Owner::Site))))?;
-        let site_prepared = staging.prepare(&site_files.iter().collect::<Vec<_>>())?;
+        let site_prepared = staging.prepare(site_files.iter_mut().collect())?;
         if !found.out_as_recorded {
             // A directory of `out/` changed: the kept files' directories get their modes back too.
             let kept_sets = records.iter().filter(|(_, fresh)| !fresh).flat_map(|(r, _)| &r.outputs);
