@@ -9,7 +9,6 @@
 //! sets at once (`Selection`).
 
 use std::collections::{BTreeSet, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -30,7 +29,7 @@ use crate::plan::{MirrorClaim, Owner, PlanOptions, check_collisions, check_mirro
 use crate::selftest::{SelfTested, read_set_tested};
 use crate::site::{HeaderSet, Site, SiteSet};
 use crate::times::Timestamp;
-use crate::write::{Difference, check_out_dir, diff_public, existing_files};
+use crate::write::{Difference, check_out_dir, diff_public, difference, existing_files};
 
 /// How many of the latest scheduled state changes a stale `check` looks behind.
 const LOOK_BEHIND: usize = 8;
@@ -188,15 +187,7 @@ fn plan_batch(sets: &[KeySet], at: Timestamp, templates: &Site) -> Result<Vec<(V
 
 /// The public files of `files` that are not on disk with these bytes, compared on all cores.
 fn compare(out: &Path, files: &[&OutputFile]) -> Vec<Difference> {
-    files
-        .par_iter()
-        .filter(|f| f.path.starts_with("public/"))
-        .filter_map(|file| match fs::read(out.join(&file.path)) {
-            Ok(bytes) if bytes == file.bytes => None,
-            Ok(_) => Some(Difference::Changed(file.path.clone())),
-            Err(_) => Some(Difference::Missing(file.path.clone())),
-        })
-        .collect()
+    files.par_iter().filter(|f| f.path.starts_with("public/")).filter_map(|file| difference(out, file)).collect()
 }
 
 impl Compared {
