@@ -92,7 +92,7 @@ pub(crate) fn read_walked(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Reads the opened input file `path`: a regular file of at most [`MAX_INPUT_BYTES`] (checked
-/// on the open file, then while reading).
+/// on the open file, then while reading), as long as the open file says it is.
 fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
     use std::io::Read;
     let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
@@ -104,7 +104,11 @@ fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
         return Err(too_large(path, opened.len()));
     }
     let mut bytes = Vec::with_capacity(opened.len() as usize);
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    // The length the open file has (a change after this instant is a change after the read,
+    // which the stamps taken before it catch): read up to it, with no read to find the end.
+    // A file that says it is empty (procfs and the like) is read to the limit.
+    let limit = if opened.len() > 0 { opened.len() } else { MAX_INPUT_BYTES + 1 };
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_large(path, bytes.len() as u64));
     }
@@ -125,4 +129,29 @@ pub(crate) fn read_stdin() -> Result<Vec<u8>> {
         return Err(too_large(path, bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_read_whole_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            path
+        };
+        let key = at("k.pub.pem", &[7; 5000]);
+        assert_eq!(read_walked(&key).unwrap(), vec![7; 5000]);
+        assert_eq!(read_input(&key).unwrap(), vec![7; 5000]);
+        assert_eq!(read_walked(&at("empty.pem", b"")).unwrap(), b"");
+        let limit = MAX_INPUT_BYTES as usize;
+        assert_eq!(read_walked(&at("full.pem", &vec![1; limit])).unwrap().len(), limit);
+        let err = read_walked(&at("big.pem", &vec![1; limit + 1])).unwrap_err().to_string();
+        assert!(err.contains("more than the 1048576 bytes"), "{err}");
+        std::os::unix::fs::symlink(&key, dir.path().join("link.pem")).unwrap();
+        assert_eq!(read_walked(&dir.path().join("link.pem")).unwrap(), vec![7; 5000], "a link is followed");
+    }
 }
