@@ -9,7 +9,6 @@
 //! sets at once (`Selection`).
 
 use std::collections::{BTreeSet, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -30,7 +29,7 @@ use crate::plan::{MirrorClaim, Owner, PlanOptions, check_collisions, check_mirro
 use crate::selftest::{SelfTested, read_set_tested};
 use crate::site::{HeaderSet, Site, SiteSet};
 use crate::times::Timestamp;
-use crate::write::{Difference, check_out_dir, diff_public, existing_files};
+use crate::write::{Difference, check_out_dir, diff_public, difference, existing_files};
 
 /// How many of the latest scheduled state changes a stale `check` looks behind.
 const LOOK_BEHIND: usize = 8;
@@ -188,15 +187,7 @@ fn plan_batch(sets: &[KeySet], at: Timestamp, templates: &Site) -> Result<Vec<(V
 
 /// The public files of `files` that are not on disk with these bytes, compared on all cores.
 fn compare(out: &Path, files: &[&OutputFile]) -> Vec<Difference> {
-    files
-        .par_iter()
-        .filter(|f| f.path.starts_with("public/"))
-        .filter_map(|file| match fs::read(out.join(&file.path)) {
-            Ok(bytes) if bytes == file.bytes => None,
-            Ok(_) => Some(Difference::Changed(file.path.clone())),
-            Err(_) => Some(Difference::Missing(file.path.clone())),
-        })
-        .collect()
+    files.par_iter().filter(|f| f.path.starts_with("public/")).filter_map(|file| difference(out, file)).collect()
 }
 
 impl Compared {
@@ -272,7 +263,10 @@ fn planned_jwks<'a>(set: &KeySet, files: impl IntoIterator<Item = &'a OutputFile
 fn run_batched(ctx: &Context, strict: bool) -> Result<()> {
     check_out_dir(&ctx.out)?;
     check_out_dir(&ctx.out.join("public"))?;
-    let dirs = discover(&ctx.keys)?;
+    // out/public/ is walked (for the files the plan does not have) while the single-threaded
+    // walk of keys/ runs; an error of its walk is reported where it always was, after the sets.
+    let (dirs, public) = rayon::join(|| discover(&ctx.keys), || existing_files(&ctx.out.join("public")));
+    let dirs = dirs?;
     let site = crate::site::load(&ctx.templates)?;
     let mut found = Compared::default();
     for batch in dirs.chunks(BATCH) {
@@ -290,7 +284,7 @@ fn run_batched(ctx: &Context, strict: bool) -> Result<()> {
     let set_files = found.sets.iter().flat_map(|(path, _, files)| files.iter().map(|f| (f.as_str(), Owner::Set(path))));
     check_collisions(set_files.chain(site_files.iter().map(|f| (f.path.as_str(), Owner::Site))))?;
     found.diffs.extend(compare(&ctx.out, &site_files.iter().collect::<Vec<_>>()));
-    found.diffs.extend(extra_files(&ctx.out, &found, &site_files)?);
+    found.diffs.extend(extra_files(public?, &found, &site_files));
     for line in &found.lines {
         match line {
             Line::Warning(w) => ctx.ui.warn(w),
@@ -333,17 +327,16 @@ fn site_files(site: &Site, found: &Compared) -> Result<Vec<OutputFile>> {
     site.files(found.root.as_ref(), &paths, &headers)
 }
 
-/// The files under `out/public/` that the plan does not have.
-fn extra_files(out: &Path, found: &Compared, site_files: &[OutputFile]) -> Result<Vec<Difference>> {
+/// The files of `existing` (what is under `out/public/`) that the plan does not have.
+fn extra_files(existing: Vec<String>, found: &Compared, site_files: &[OutputFile]) -> Vec<Difference> {
     let planned = found.sets.iter().flat_map(|(_, _, files)| files).map(String::as_str);
     let wanted: HashSet<&str> = planned.chain(site_files.iter().map(|f| f.path.as_str())).collect();
-    let existing = existing_files(&out.join("public"))?;
-    Ok(existing
+    existing
         .into_iter()
         .map(|rel| format!("public/{rel}"))
         .filter(|rel| !wanted.contains(rel.as_str()))
         .map(Difference::Extra)
-        .collect())
+        .collect()
 }
 
 /// True when `out/public/` is exactly what a build at `at` writes: the sets read, planned and
@@ -361,5 +354,6 @@ fn fresh_at(ctx: &Context, dirs: &[SetDir], site: &Site, at: Timestamp) -> bool 
     }
     let Ok(site_files) = site_files(site, &found) else { return false };
     compare(&ctx.out, &site_files.iter().collect::<Vec<_>>()).is_empty()
-        && extra_files(&ctx.out, &found, &site_files).is_ok_and(|extra| extra.is_empty())
+        && existing_files(&ctx.out.join("public"))
+            .is_ok_and(|existing| extra_files(existing, &found, &site_files).is_empty())
 }

@@ -63,7 +63,6 @@ pub(super) fn symlink_loop(path: &Path) -> Error {
 /// opened non-blocking, and checked again on the open file (it may have been swapped in
 /// between); it is read with a limit, so a file that grows is never read whole.
 pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
     let before = fs::metadata(path).map_err(io)?;
@@ -72,6 +71,31 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
     }
     let nonblocking = rustix::fs::OFlags::NONBLOCK.bits() as i32;
     let file = fs::OpenOptions::new().read(true).custom_flags(nonblocking).open(path).map_err(io)?;
+    read_opened(path, file)
+}
+
+/// [`read_input`] for a file the walk of `keys/` found as a regular file, not a link (its
+/// directory entry said so): the type check before the open is the walk's, so it is opened at
+/// once (non-blocking, links not followed) and checked on the open file, one path lookup fewer
+/// per file. A link (the open refuses it) is read by [`read_input`], its target checked first.
+/// As with [`read_input`]'s own check, a device swapped in between the check and the open is
+/// opened, then refused.
+pub(crate) fn read_walked(path: &Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NOCTTY;
+    match fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(path) {
+        Ok(file) => read_opened(path, file),
+        // ELOOP: a link (or a loop), which read_input follows and checks.
+        Err(e) if is_symlink_loop(&e) => read_input(path),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Reads the opened input file `path`: a regular file of at most [`MAX_INPUT_BYTES`] (checked
+/// on the open file, then while reading), as long as the open file says it is.
+fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let io = |e: std::io::Error| if is_symlink_loop(&e) { symlink_loop(path) } else { Error::io(path, e) };
     let opened = file.metadata().map_err(io)?;
     if let Some(kind) = special_kind(opened.file_type()) {
         return Err(not_regular(path, kind));
@@ -80,7 +104,11 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>> {
         return Err(too_large(path, opened.len()));
     }
     let mut bytes = Vec::with_capacity(opened.len() as usize);
-    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    // The length the open file has (a change after this instant is a change after the read,
+    // which the stamps taken before it catch): read up to it, with no read to find the end.
+    // A file that says it is empty (procfs and the like) is read to the limit.
+    let limit = if opened.len() > 0 { opened.len() } else { MAX_INPUT_BYTES + 1 };
+    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(too_large(path, bytes.len() as u64));
     }
@@ -101,4 +129,29 @@ pub(crate) fn read_stdin() -> Result<Vec<u8>> {
         return Err(too_large(path, bytes.len() as u64));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_read_whole_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            path
+        };
+        let key = at("k.pub.pem", &[7; 5000]);
+        assert_eq!(read_walked(&key).unwrap(), vec![7; 5000]);
+        assert_eq!(read_input(&key).unwrap(), vec![7; 5000]);
+        assert_eq!(read_walked(&at("empty.pem", b"")).unwrap(), b"");
+        let limit = MAX_INPUT_BYTES as usize;
+        assert_eq!(read_walked(&at("full.pem", &vec![1; limit])).unwrap().len(), limit);
+        let err = read_walked(&at("big.pem", &vec![1; limit + 1])).unwrap_err().to_string();
+        assert!(err.contains("more than the 1048576 bytes"), "{err}");
+        std::os::unix::fs::symlink(&key, dir.path().join("link.pem")).unwrap();
+        assert_eq!(read_walked(&dir.path().join("link.pem")).unwrap(), vec![7; 5000], "a link is followed");
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::KeyCheck;
 use super::files::KidFiles;
-use super::input::read_input;
+use super::input::read_walked;
 use super::sealed::read_sealed;
 use crate::config::KeysetConfig;
 use crate::error::{Error, Result, Shown};
@@ -100,14 +100,14 @@ fn parse_file(path: &Path, bytes: &[u8]) -> Result<KeyMaterial> {
 }
 
 fn read_and_parse(path: &PathBuf) -> Result<(&PathBuf, KeyMaterial)> {
-    Ok((path, parse_file(path, &read_input(path)?)?))
+    Ok((path, parse_file(path, &read_walked(path)?)?))
 }
 
 /// The key material of a kid: its hand-dropped file, or its private and public files, which
 /// must hold what their names say and the same public key.
 fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
     if let Some(path) = &files.hand_dropped {
-        return parse_file(path, &read_input(path)?);
+        return parse_file(path, &read_walked(path)?);
     }
     let private = match (&files.private, &files.sealed) {
         (Some(path), _) => Some(read_and_parse(path)?),
@@ -127,7 +127,7 @@ fn read_material(kid: &str, files: &KidFiles) -> Result<KeyMaterial> {
         // The usual pair: `rotate` wrote the public file as the SPKI PEM of the private key's
         // public part. Those exact bytes parse to that public part, so they are not parsed again.
         (Some((_, pm)), Some(path)) if pm.secret.is_some() => {
-            let bytes = read_input(path)?;
+            let bytes = read_walked(path)?;
             let same = bytes == pm.public.spki_pem_ref().as_bytes();
             Some((path, if same { pm.public_only() } else { parse_file(path, &bytes)? }))
         }
@@ -182,7 +182,7 @@ fn check_halves(
 
 fn read_meta(path: &Path, kid: &str, material: &KeyMaterial) -> Result<Meta> {
     let fix = "fix the metadata, or delete it and run `jwksmith import` on the key";
-    let meta = meta::parse(&read_input(path)?).map_err(|p| Error::input(path, p, fix))?;
+    let meta = meta::parse(&read_walked(path)?).map_err(|p| Error::input(path, p, fix))?;
     if meta.kid != kid {
         return Err(Error::input(
             path,
@@ -223,7 +223,7 @@ fn default_meta(kid: &str, material: &KeyMaterial) -> Meta {
 }
 
 fn read_cert(path: &Path, material: &KeyMaterial) -> Result<Vec<u8>> {
-    let bytes = read_input(path)?;
+    let bytes = read_walked(path)?;
     let block = pem::parse(&bytes).ok().filter(|b| b.tag() == "CERTIFICATE").ok_or_else(|| {
         Error::input(path, "not a PEM certificate", "delete it; `jwksmith rotate` writes certificates for new keys")
     })?;

@@ -1,6 +1,7 @@
 //! Reading `keys/` into the model: find the sets ([`discover`]), then read each set's
 //! `keyset.toml`, key files and metadata ([`read_set`]), validating every key. Every input file
-//! (templates and `import`'s FILE too) is read by [`read_input`]: regular files of at most 1 MiB.
+//! (templates and `import`'s FILE too) is read by [`read_input`] (the files the walk found by
+//! `read_walked`): regular files of at most 1 MiB.
 //!
 //! Reading proves that each key parses, that its files agree and that its metadata fits it; the
 //! caller passes the further [`KeyCheck`] it needs (the self-test lives in [`crate::selftest`]).

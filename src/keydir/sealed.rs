@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::input::read_input;
+use super::input::read_walked;
 use crate::config::KeysetConfig;
 use crate::custody::{Opened, identities, open};
 use crate::error::{Error, Result, Shown};
@@ -13,7 +13,7 @@ use crate::model::Key;
 
 /// The private key in an age-encrypted file; `None` when no identity of the run opens it.
 pub(super) fn read_sealed(path: &Path) -> Result<Option<KeyMaterial>> {
-    let bytes = read_input(path)?;
+    let bytes = read_walked(path)?;
     let fix = "restore it from git, or delete it and its key's files and run `jwksmith rotate`";
     let plain = match open(&bytes, identities()?) {
         Ok(Opened::Plain(plain)) => plain,

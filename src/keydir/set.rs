@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::files::sort_files;
-use super::input::read_input;
+use super::input::read_walked;
 use super::kid::{KidRead, read_kid};
 use super::{KEYSET_FILE, KeyCheck, SetDir};
 use crate::config::KeysetConfig;
@@ -16,7 +16,7 @@ use crate::times::Timestamp;
 /// A set's `keyset.toml` (the embedded default when it has none), read and validated.
 fn read_config(file: Option<&Path>) -> Result<KeysetConfig> {
     let Some(path) = file else { return Ok(KeysetConfig::default()) };
-    let text = String::from_utf8(read_input(path)?)
+    let text = String::from_utf8(read_walked(path)?)
         .map_err(|_| Error::input(path, "keyset.toml is not UTF-8 text", "save it as UTF-8"))?;
     KeysetConfig::parse(&text, path)
 }

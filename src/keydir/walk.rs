@@ -18,13 +18,15 @@ pub(crate) type DirStamps = Vec<(PathBuf, Option<Stamp>)>;
 
 /// Finds every set under `root`, sorted by publish path. Symlinks may point only inside `root`.
 pub fn discover(root: &Path) -> Result<Vec<SetDir>> {
-    discover_stamped(root).map(|(sets, _)| sets)
+    let mut walk = Walk::new(root, false)?;
+    walk.read(root, None)?;
+    Ok(walk.sets.into_values().collect())
 }
 
 /// [`discover`], also returning every directory it read with its stamp, taken before the
 /// directory was read (`None` when it could not be taken).
 pub(crate) fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> {
-    let mut walk = Walk::new(root)?;
+    let mut walk = Walk::new(root, true)?;
     walk.read(root, None)?;
     Ok((walk.sets.into_values().collect(), walk.dirs))
 }
@@ -35,7 +37,7 @@ pub(crate) fn discover_stamped(root: &Path) -> Result<(Vec<SetDir>, DirStamps)> 
 /// symlink, which the walk does not follow). For serve's local issuer, which looks up one set per
 /// request.
 pub(crate) fn discover_set(root: &Path, path: &str) -> Result<Option<SetDir>> {
-    let mut walk = Walk::new(root)?;
+    let mut walk = Walk::new(root, false)?;
     let mut dir = root.to_path_buf();
     for segment in path.split('/').filter(|_| !path.is_empty()) {
         if segment.is_empty() || segment.starts_with('.') {
@@ -69,17 +71,19 @@ struct Walk<'a> {
     root: &'a Path,
     canonical_root: PathBuf,
     sets: BTreeMap<String, SetDir>,
+    /// Whether the directories are stamped (`dirs`): only a build records them.
+    stamp: bool,
     dirs: DirStamps,
     /// The publish path of the directory of the previous file: most files share it.
     last: Option<(PathBuf, String)>,
 }
 
 impl<'a> Walk<'a> {
-    /// A walk of the key directory `root`, which must exist.
-    fn new(root: &'a Path) -> Result<Self> {
+    /// A walk of the key directory `root`, which must exist; `stamp`: stamp every directory.
+    fn new(root: &'a Path, stamp: bool) -> Result<Self> {
         check_root(root)?;
         let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
-        Ok(Walk { root, canonical_root, sets: BTreeMap::new(), dirs: Vec::new(), last: None })
+        Ok(Walk { root, canonical_root, sets: BTreeMap::new(), stamp, dirs: Vec::new(), last: None })
     }
 
     /// Visits `start` (`root` or a directory under it) and what lies under it, `max_depth`
@@ -110,7 +114,9 @@ impl<'a> Walk<'a> {
         })?;
         if entry.file_type().is_dir() {
             // Yielded before its entries are read: the stamp comes first.
-            self.dirs.push((path.to_path_buf(), Stamp::read(path)));
+            if self.stamp {
+                self.dirs.push((path.to_path_buf(), Stamp::read(path)));
+            }
             return Ok(());
         }
         if !is_relevant(name) {

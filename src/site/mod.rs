@@ -142,6 +142,10 @@ struct PageCtx<'a> {
     page: Option<PageNav>,
 }
 
+/// About the size of a set's page with the default templates (a few keys: 5 KiB), and more
+/// than its section: the buffer they are rendered into is not grown and copied again and again.
+const SET_PAGE_HINT: usize = 8 << 10;
+
 impl Site {
     /// The page of a set other than the root set, `<publish path>/index.html`: its section and
     /// a link back to the root page. Part of the set's own files.
@@ -149,7 +153,7 @@ impl Site {
         let section = self.section(set)?;
         let context =
             PageCtx { set: Some(set), section: Some(section), root: root_href(&set.path), links: &[], page: None };
-        let bytes = self.render_sized("index.html", Value::from(Serde(context)), 0)?;
+        let bytes = self.render_sized("index.html", Value::from(Serde(context)), SET_PAGE_HINT)?;
         Ok(site_file(&format!("{}index.html", set.prefix), bytes))
     }
 
@@ -201,9 +205,10 @@ impl Site {
 
     /// A set's section of its page (template `index-set.html`), as a safe string.
     fn section(&self, set: &SiteSet) -> Result<Value> {
-        let bytes = self.render_sized("index-set.html", context! { set => Serde(set) }, 0)?;
-        // minijinja writes only `str`s: the bytes are UTF-8.
-        Ok(Value::from_safe_string(String::from_utf8_lossy(&bytes).into_owned()))
+        let bytes = self.render_sized("index-set.html", context! { set => Serde(set) }, SET_PAGE_HINT)?;
+        // minijinja writes only `str`s: the bytes are UTF-8 (and are moved, not copied).
+        let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Ok(Value::from_safe_string(text))
     }
 
     /// `_headers` (rules that give every JSON file of every set its headers,

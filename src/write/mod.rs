@@ -9,7 +9,9 @@ mod walk;
 pub(crate) use apply::{All, Ownership, WriteReport, apply, remove_stale, restore_dir_modes};
 pub(crate) use atomic::{ensure_dir, make_dirs, remove_file, write_atomic, write_atomic_via};
 pub(crate) use stage::{Prepared, Staging, commit};
-pub(crate) use walk::{Difference, Entries, check_out_dir, diff_public, existing_files, read_only_changes, walk_out};
+pub(crate) use walk::{
+    Difference, Entries, check_out_dir, diff_public, difference, existing_files, read_only_changes, walk_out,
+};
 
 /// Prefix of temporary files; they never end in `.json` or `.pem`.
 pub(crate) const TEMP_PREFIX: &str = ".jwksmith-tmp-";

@@ -51,19 +51,24 @@ pub(crate) struct Staging {
     prefix: String,
     /// The bytes held in memory so far.
     held: AtomicUsize,
+    /// False when `out/` held no directory when the run walked it (under the lock of `out/`):
+    /// no planned file can be there, so none is opened to be compared.
+    compare: bool,
 }
 
 /// How many bytes of files to write a run holds in memory before it stages them on disk.
 pub(crate) const HELD_BYTES: usize = 16 << 20;
 
 impl Staging {
-    /// The staging directory of `out` (nothing is made yet).
-    pub(crate) fn new(out: &Path) -> Result<Staging> {
+    /// The staging directory of `out` (nothing is made yet). `compare`: whether `out/` may
+    /// hold planned files (false when a walk of it found no directory: a cold build then opens
+    /// no output to compare it).
+    pub(crate) fn new(out: &Path, compare: bool) -> Result<Staging> {
         let dir = out.join(STAGING_DIR);
         let dir = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
         let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
         let (next, held) = (AtomicU32::new(0), AtomicUsize::new(0));
-        Ok(Staging { out: out.to_path_buf(), dir, made: OnceLock::new(), next, prefix, held })
+        Ok(Staging { out: out.to_path_buf(), dir, made: OnceLock::new(), next, prefix, held, compare })
     }
 
     /// The temporary file of this number. Numbered, not named at random: a plan of hundreds of
@@ -80,15 +85,17 @@ impl Staging {
         made.clone().map_err(Error::Failed)
     }
 
-    /// Compares each of `files` with the disk, on all cores, staging those that differ.
-    pub(crate) fn prepare(&self, files: &[&OutputFile]) -> Result<Vec<Prepared>> {
-        files.par_iter().map(|file| self.prepare_one(file)).collect()
+    /// Compares each of `files` with the disk, on all cores, staging those that differ. The
+    /// bytes of a file it holds in memory are taken from it (moved, not copied): afterwards
+    /// only the paths of `files` are whole.
+    pub(crate) fn prepare(&self, files: Vec<&mut OutputFile>) -> Result<Vec<Prepared>> {
+        files.into_par_iter().map(|file| self.prepare_one(file)).collect()
     }
 
-    fn prepare_one(&self, file: &OutputFile) -> Result<Prepared> {
+    fn prepare_one(&self, file: &mut OutputFile) -> Result<Prepared> {
         let path = self.out.join(&file.path);
         let want = mode(file.private);
-        if let Some(existing) = meta_if_same_bytes(&path, &file.bytes) {
+        if let Some(existing) = self.compare.then(|| meta_if_same_bytes(&path, &file.bytes)).flatten() {
             return Ok(if existing.permissions().mode() & 0o777 == want {
                 Prepared::Same(Stamp::of(&existing))
             } else {
@@ -97,7 +104,10 @@ impl Staging {
         }
         let len = file.bytes.len();
         if self.held.fetch_add(len, Ordering::Relaxed) + len <= HELD_BYTES {
-            return Ok(Prepared::Held(file.bytes.clone()));
+            let mut bytes = std::mem::take(&mut file.bytes);
+            // What is held is what the budget counts (a shrink in place, not a copy).
+            bytes.shrink_to_fit();
+            return Ok(Prepared::Held(bytes));
         }
         self.held.fetch_sub(len, Ordering::Relaxed);
         self.make()?;
@@ -136,7 +146,15 @@ pub(crate) fn commit(
             dirs.extend(parents(path).map(|dir| (dir, *private)));
         }
     }
-    make_dirs(out, &dirs)?;
+    let created = make_dirs(out, &dirs)?;
+    // In a directory this run made there is nothing, so no directory to clear at a file's place.
+    let in_new_dir = |rel: &str| rel.rsplit_once('/').is_some_and(|(dir, _)| created.contains(dir));
+    let clear = |rel: &str, path: &Path| -> Result<()> {
+        if !in_new_dir(rel) && fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+            fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+        }
+        Ok(())
+    };
     let jobs: Vec<(&(&str, bool), Prepared)> = files.iter().zip(prepared).collect();
     jobs.into_par_iter()
         .map(|(&(rel, private), prepared)| {
@@ -152,15 +170,11 @@ pub(crate) fn commit(
                 }
                 Prepared::Held(bytes) => {
                     staging.make()?;
-                    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    }
+                    clear(rel, &path)?;
                     Ok((true, write_atomic_via(&path, &staging.dir, &bytes, mode(private), false)?))
                 }
                 Prepared::Staged(number) => {
-                    if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                        fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    }
+                    clear(rel, &path)?;
                     Ok((true, put_staged(&staging.file(number), &path)?))
                 }
             }
@@ -192,10 +206,10 @@ mod tests {
         fs::create_dir_all(out.path().join("public/a")).unwrap();
         fs::write(out.path().join("public/a/jwks.json"), b"old").unwrap();
         let before = listing(out.path());
-        let files = [file("public/a/jwks.json", b"new", false), file("private/a/jwks.json", b"secret", true)];
-        let staging = Staging::new(out.path()).unwrap();
+        let mut files = [file("public/a/jwks.json", b"new", false), file("private/a/jwks.json", b"secret", true)];
+        let staging = Staging::new(out.path(), true).unwrap();
         staging.held.store(HELD_BYTES, Ordering::Relaxed);
-        let prepared = staging.prepare(&files.iter().collect::<Vec<_>>()).unwrap();
+        let prepared = staging.prepare(files.iter_mut().collect()).unwrap();
         assert!(prepared.iter().all(|p| matches!(p, Prepared::Staged(_))), "past the budget: staged on disk");
         assert_eq!(fs::read(out.path().join("public/a/jwks.json")).unwrap(), b"old");
         drop(prepared);
@@ -211,18 +225,18 @@ mod tests {
         fs::set_permissions(out.path().join("public/same.json"), fs::Permissions::from_mode(0o644)).unwrap();
         fs::write(out.path().join("public/mode.json"), b"mode").unwrap();
         fs::set_permissions(out.path().join("public/mode.json"), fs::Permissions::from_mode(0o666)).unwrap();
-        let files = [
+        let mut files = [
             file("public/same.json", b"same", false),
             file("public/mode.json", b"mode", false),
             file("private/x/jwks.json", b"secret", true),
             file("public/x/jwks.json", b"staged", false),
         ];
-        let staging = Staging::new(out.path()).unwrap();
-        let mut prepared = staging.prepare(&files[..3].iter().collect::<Vec<_>>()).unwrap();
+        let staging = Staging::new(out.path(), true).unwrap();
+        let mut prepared = staging.prepare(files[..3].iter_mut().collect()).unwrap();
         assert!(matches!(prepared[0], Prepared::Same(_)) && matches!(prepared[1], Prepared::Mode));
         assert!(matches!(prepared[2], Prepared::Held(_)) && !out.path().join(STAGING_DIR).exists(), "held in memory");
         staging.held.store(HELD_BYTES, Ordering::Relaxed);
-        prepared.extend(staging.prepare(&[&files[3]]).unwrap());
+        prepared.extend(staging.prepare(vec![&mut files[3]]).unwrap());
         assert!(matches!(prepared[3], Prepared::Staged(_)));
         let places: Vec<(&str, bool)> = files.iter().map(|f| (f.path.as_str(), f.private)).collect();
         let done = commit(out.path(), &staging, &places, prepared).unwrap();

@@ -123,20 +123,45 @@ fn walk_dir(out: &Path, rel: &str, skip: &HashSet<&str>) -> Result<Entries> {
     Ok(found)
 }
 
+/// How the planned `file` differs from its place under `out` (`None`: the same bytes). Missing
+/// when it cannot be opened or read, changed when its bytes differ. A regular file is compared
+/// by its length first, then read up to that length (no read past its end).
+pub(crate) fn difference(out: &Path, file: &OutputFile) -> Option<Difference> {
+    use std::io::Read as _;
+    let path = out.join(&file.path);
+    let missing = || Some(Difference::Missing(file.path.clone()));
+    let changed = || Some(Difference::Changed(file.path.clone()));
+    let Ok(opened) = fs::File::open(&path) else { return missing() };
+    match opened.metadata() {
+        Ok(meta) if meta.is_file() => {
+            if meta.len() != file.bytes.len() as u64 {
+                return changed();
+            }
+            // Read up to its length: `take` ends there without asking the file for its end.
+            let mut got = Vec::with_capacity(file.bytes.len());
+            match opened.take(meta.len()).read_to_end(&mut got) {
+                Ok(_) if got == file.bytes => None,
+                // Other bytes, or fewer than its length said (shrunk meanwhile).
+                Ok(_) => changed(),
+                Err(_) => missing(),
+            }
+        }
+        // Not a regular file (a directory, say): read as a whole, as it always was.
+        _ => match fs::read(&path) {
+            Ok(bytes) if bytes == file.bytes => None,
+            Ok(_) => changed(),
+            Err(_) => missing(),
+        },
+    }
+}
+
 /// Compares the plan's files under `public/` with the disk.
 pub(crate) fn diff_public(out: &Path, plan: &[Planned], owner: &dyn Ownership) -> Result<Vec<Difference>> {
     check_out_dir(out)?;
     check_out_dir(&out.join("public"))?;
     let public: Vec<&OutputFile> = written(plan).filter(|f| f.path.starts_with("public/")).collect();
     // Each file is compared with its own path on disk, on all cores: no search of the plan.
-    let mut diffs: Vec<Difference> = public
-        .par_iter()
-        .filter_map(|file| match fs::read(out.join(&file.path)) {
-            Ok(bytes) if bytes == file.bytes => None,
-            Ok(_) => Some(Difference::Changed(file.path.clone())),
-            Err(_) => Some(Difference::Missing(file.path.clone())),
-        })
-        .collect();
+    let mut diffs: Vec<Difference> = public.par_iter().filter_map(|file| difference(out, file)).collect();
     let wanted: HashSet<&str> = public.iter().map(|f| f.path.as_str()).collect();
     for rel in existing_files(&out.join("public"))? {
         let rel = format!("public/{rel}");
@@ -187,4 +212,29 @@ pub(crate) fn read_only_changes(out: &Path, plan: &[Planned], owner: &dyn Owners
         }
     }
     Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_difference_is_missing_or_changed_by_what_is_on_disk() {
+        let out = tempfile::tempdir().unwrap();
+        fs::create_dir_all(out.path().join("public/dir.json")).unwrap();
+        let big: Vec<u8> = (0..40_000u32).map(|i| i as u8).collect();
+        fs::write(out.path().join("public/big.json"), &big).unwrap();
+        fs::write(out.path().join("public/short.json"), b"abc").unwrap();
+        let file =
+            |path: &str, bytes: &[u8]| OutputFile { path: path.to_string(), bytes: bytes.to_vec(), private: false };
+        let diff = |path: &str, bytes: &[u8]| difference(out.path(), &file(path, bytes));
+        assert_eq!(diff("public/big.json", &big), None);
+        let mut late = big.clone();
+        late[39_999] ^= 1;
+        assert_eq!(diff("public/big.json", &late), Some(Difference::Changed("public/big.json".into())), "last block");
+        assert_eq!(diff("public/short.json", b"abd"), Some(Difference::Changed("public/short.json".into())));
+        assert_eq!(diff("public/short.json", b"abcd"), Some(Difference::Changed("public/short.json".into())));
+        assert_eq!(diff("public/none.json", b"x"), Some(Difference::Missing("public/none.json".into())));
+        assert_eq!(diff("public/dir.json", b"x"), Some(Difference::Missing("public/dir.json".into())));
+    }
 }

@@ -194,8 +194,11 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     };
     // The pages of loaded sets render with the templates, whether or not the site files do.
     let rendering = crate::site::load(&ctx.templates)?;
-    let staging = Staging::new(&ctx.out)?;
-    let run = Run { ctx, pretty, seen_at, out_exists, templates: &rendering };
+    // An out/ without a directory (a cold build) holds no planned file and no proof of a
+    // self-test: nothing there is opened to be compared or read.
+    let out_holds_dirs = !found.existing.dirs.is_empty();
+    let staging = Staging::new(&ctx.out, out_holds_dirs)?;
+    let run = Run { ctx, pretty, seen_at, out_exists: out_exists && out_holds_dirs, templates: &rendering };
     // Staged files not committed (a failure) are removed with the staging directory.
     let built = run.stream(reuse.sets, &staging).and_then(|s| match s {
         Some(streamed) => run.finish(streamed, reuse.site, found, &staging).map(Some),
@@ -335,7 +338,7 @@ impl Run<'_> {
             streamed.dropped.extend(state.dropped_private());
         }
         let options = PlanOptions { force_pretty: self.pretty };
-        let planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
+        let mut planned: Vec<(SetState, Vec<OutputFile>, Option<SiteSet>)> = states
             .into_par_iter()
             .map(|state| {
                 let (files, row) = match &state {
@@ -348,8 +351,9 @@ impl Run<'_> {
                 Ok((state, files, row))
             })
             .collect::<Result<_>>()?;
-        let written: Vec<&OutputFile> = planned.iter().flat_map(|(_, files, _)| files).collect();
-        let mut prepared = staging.prepare(&written)?.into_iter();
+        // The bytes of files held for the commit move there: only their paths are used below.
+        let written: Vec<&mut OutputFile> = planned.iter_mut().flat_map(|(_, files, _)| files).collect();
+        let mut prepared = staging.prepare(written)?.into_iter();
         // One vector a batch: the pending writes of a cold build are never copied to grow.
         let mut pending = Vec::new();
         for (state, files, row) in planned {
@@ -417,7 +421,7 @@ impl Run<'_> {
             None => SiteChoice::Render,
         };
         check_mirrors(records.iter().filter_map(|(r, _)| r.mirror.as_deref()))?;
-        let site_files: Vec<OutputFile> = match &site {
+        let mut site_files: Vec<OutputFile> = match &site {
             SiteChoice::Render => self.site_files(root.as_ref(), &records)?,
             SiteChoice::Keep(_) => Vec::new(),
         };
@@ -429,7 +433,7 @@ impl Run<'_> {
             records.iter().flat_map(|(r, _)| r.outputs.iter().map(|o| (o.path.as_str(), Owner::Set(&r.path))));
         let site_paths = site_files.iter().map(|f| f.path.as_str()).chain(kept_site.iter().map(|o| o.path.as_str()));
         check_collisions(set_files.chain(site_paths.map(|p| (p, Owner::Site))))?;
-        let site_prepared = staging.prepare(&site_files.iter().collect::<Vec<_>>())?;
+        let site_prepared = staging.prepare(site_files.iter_mut().collect())?;
         if !found.out_as_recorded {
             // A directory of `out/` changed: the kept files' directories get their modes back too.
             let kept_sets = records.iter().filter(|(_, fresh)| !fresh).flat_map(|(r, _)| &r.outputs);
