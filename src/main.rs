@@ -10,11 +10,6 @@ use jwksmith::cmd::{self, Context};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
-/// mimalloc: a build of 100,000 sets frees its batches' many small allocations between the
-/// record's long-lived ones, which glibc's allocator keeps as fragmented, unreturned memory.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = context(&cli.global);
