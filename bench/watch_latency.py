@@ -35,7 +35,8 @@ def main():
         os.makedirs(os.path.join(root, "site-template"))
         if a.workload:
             shutil.copytree(os.path.join(a.workload, "keys"), os.path.join(root, "keys"))
-            first = sorted(os.listdir(os.path.join(root, "keys")))[0]
+            # the first set's directory (keys/.jwksmith holds rotate's own record, not a set)
+            first = sorted(n for n in os.listdir(os.path.join(root, "keys")) if not n.startswith("."))[0]
             ready = f"/{first}/jwks.json"
         else:
             os.makedirs(os.path.join(root, "keys"))
