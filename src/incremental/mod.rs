@@ -11,7 +11,9 @@
 //! record did not exist. The same `jwksmith` binary and `--pretty`; the same files in the set's
 //! directory with the same stamps, none racy when read (a file saved just before a build is
 //! read again next time); `now` in the span where no key of the set changes state; every
-//! output the set had on disk with the stamp the build left it with. The directories of
+//! output the set had on disk with the stamp the build left it with; the same template texts
+//! (a digest of each override's text, read every build: a template saved just before a build,
+//! as in `watch`, would otherwise make the next build render every page again). The directories of
 //! `keys/` and `out/` are not read again while their stamps show no file added, removed or
 //! renamed. A missing, unreadable or foreign record is no record.
 //!
@@ -38,4 +40,4 @@ mod reuse;
 
 pub(crate) use cache::{Cache, Previous};
 pub(crate) use record::{Record, SetRead, SetRecord, encode_site};
-pub(crate) use reuse::{Choice, Reuse, Survey, out_dir_stamps, template_stamps, trusted_dirs};
+pub(crate) use reuse::{Choice, Reuse, Survey, out_dir_stamps, trusted_dirs};

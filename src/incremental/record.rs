@@ -14,7 +14,7 @@ use crate::stamp::{Nanos, Stamp};
 use crate::times::Timestamp;
 
 /// Version of the record's format; a record of another version is ignored.
-pub(super) const FORMAT: u32 = 6;
+pub(super) const FORMAT: u32 = 7;
 
 /// The record of the last full build of one `keys`/`out`/templates triple.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,8 +26,9 @@ pub(crate) struct Record {
     /// `keys/`, `out/` and the templates directory, absolute, that it was made for.
     pub(super) dirs: Vec<PathBuf>,
     pub(super) pretty: bool,
-    /// Stamps of the template overrides (`None`: absent); `None` when one was racy.
-    pub(super) templates: Option<Vec<Option<Stamp>>>,
+    /// Digests of the template overrides' texts (`crate::site::digests`); `None` when one
+    /// could not be read.
+    pub(super) templates: Option<crate::site::Digests>,
     /// Every directory of `keys/` the walk read; `None` when one was racy.
     pub(super) key_dirs: Option<Vec<(PathBuf, Stamp)>>,
     /// Every directory under `out/` (and `out/` itself), parents first.
@@ -233,7 +234,7 @@ impl Record {
     pub(crate) fn new(
         dirs: &[PathBuf],
         pretty: bool,
-        templates: Option<Vec<Option<Stamp>>>,
+        templates: Option<crate::site::Digests>,
         key_dirs: Option<Vec<(PathBuf, Stamp)>>,
         out_dirs: Vec<(String, Stamp)>,
         sets: Vec<SetRecord>,

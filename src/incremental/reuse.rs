@@ -9,16 +9,10 @@ use rayon::prelude::*;
 use super::record::{Record, SetRecord};
 use crate::keydir::SetDir;
 use crate::layout::{Output, parents};
-use crate::site::TEMPLATES;
+use crate::site::Digests;
 use crate::stamp::{Nanos, Root, Stamp};
 use crate::times::Timestamp;
 use crate::write::Entries;
-
-/// The stamps of the template overrides in `dir` (`None` when one is racy).
-pub(crate) fn template_stamps(dir: &Path, seen_at: Nanos) -> Option<Vec<Option<Stamp>>> {
-    let stamps: Vec<Option<Stamp>> = TEMPLATES.iter().map(|(name, _)| Stamp::read(&dir.join(name))).collect();
-    (!stamps.iter().flatten().any(|s| s.is_racy(seen_at))).then_some(stamps)
-}
 
 /// Directory stamps to record: `None` when one is missing or racy (the walk is made again).
 pub(crate) fn trusted_dirs(dirs: Vec<(PathBuf, Option<Stamp>)>, seen_at: Nanos) -> Option<Vec<(PathBuf, Stamp)>> {
@@ -99,12 +93,7 @@ impl Record {
 
     /// True when the survey found everything as recorded and the record holds for `now` and
     /// these templates: a build has nothing to read, write or remove.
-    pub(crate) fn all_unchanged(
-        &self,
-        survey: &Survey,
-        now: Timestamp,
-        templates: &Option<Vec<Option<Stamp>>>,
-    ) -> bool {
+    pub(crate) fn all_unchanged(&self, survey: &Survey, now: Timestamp, templates: &Option<Digests>) -> bool {
         survey.keys_same
             && survey.out_same
             && survey.site_same
@@ -152,7 +141,7 @@ impl Record {
         survey: &Survey,
         dirs: Option<Vec<SetDir>>,
         now: Timestamp,
-        templates: &Option<Vec<Option<Stamp>>>,
+        templates: &Option<Digests>,
     ) -> Reuse {
         // Every set's page renders with the templates: other templates, no set is kept.
         let same_templates = templates.is_some() && templates == &self.templates;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use pages::{LINK_BUDGET, Link, PageNav, chain, chain_page_name, is_chain_page, root_href, set_href};
 pub(crate) use pages::{PAGE_LIMIT, chain_page_count_of, link_cost};
 pub(crate) use rows::{SiteSet, site_set};
-pub(crate) use templates::{Override, load};
+pub(crate) use templates::{Digests, Override, digests, load, read_checked};
 
 use crate::error::{Error, Result};
 use crate::header_rules::{self, HeaderRule, RuleSet};

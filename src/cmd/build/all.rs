@@ -13,8 +13,7 @@ use super::{Summary, warnings};
 use crate::cmd::Context;
 use crate::error::{Error, Result};
 use crate::incremental::{
-    Cache, Choice, Previous, Record, Reuse, SetRead, SetRecord, Survey, encode_site, out_dir_stamps, template_stamps,
-    trusted_dirs,
+    Cache, Choice, Previous, Record, Reuse, SetRead, SetRecord, Survey, encode_site, out_dir_stamps, trusted_dirs,
 };
 use crate::keydir::{CreatedAfter, SetDir, discover_stamped};
 use crate::layout::{Output, OutputFile, parents, set_prefix};
@@ -179,7 +178,8 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
     let out_exists = ctx.out.is_dir();
     let cache = Cache::locate(&ctx.keys, &ctx.out, &ctx.templates);
     let last = cache.as_ref().filter(|_| out_exists && use_record).and_then(|c| Last::read(c, ctx, pretty));
-    let templates = template_stamps(&ctx.templates, seen_at);
+    let overrides = crate::site::read_checked(&ctx.templates)?;
+    let templates = crate::site::digests(&overrides);
     if let Some(l) = &last
         && l.record.all_unchanged(&l.survey, ctx.now, &templates)
     {
@@ -193,7 +193,7 @@ pub(super) fn run(ctx: &Context, pretty: bool, use_record: bool) -> Result<Summa
         None => Reuse::nothing(dirs.expect("without a record, keys/ is walked")),
     };
     // The pages of loaded sets render with the templates, whether or not the site files do.
-    let rendering = crate::site::load(&ctx.templates)?;
+    let rendering = Site::new(overrides)?;
     // An out/ without a directory (a cold build) holds no planned file and no proof of a
     // self-test: nothing there is opened to be compared or read.
     let out_holds_dirs = !found.existing.dirs.is_empty();
@@ -530,7 +530,7 @@ fn make_states(ctx: &Context, choices: Vec<Choice>, out_exists: bool) -> Result<
 /// What the next record holds besides the directories' stamps.
 struct NewRecord {
     pretty: bool,
-    templates: Option<Vec<Option<Stamp>>>,
+    templates: Option<crate::site::Digests>,
     key_dirs: Option<Vec<(PathBuf, Stamp)>>,
     records: Vec<SetRecord>,
     site: Vec<Output>,
