@@ -10,6 +10,11 @@ use jwksmith::cmd::{self, Context};
 use jwksmith::times::Timestamp;
 use jwksmith::ui::{Ui, Verbosity};
 
+/// jemalloc: glibc's malloc fragments as a build of many sets keeps each set's record while it
+/// frees each batch (Cargo.toml, docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = context(&cli.global);
