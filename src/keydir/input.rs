@@ -1,10 +1,12 @@
 //! Reading one input file (a key, metadata, keyset.toml, a template, `import`'s FILE): regular
 //! files only, of at most 1 MiB, never a hang on a FIFO or device.
 
+use std::cell::RefCell;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::stamp::Stamp;
 
 /// The most jwksmith reads of one input file (a key, metadata, keyset.toml or template is a
 /// few kilobytes): 1 MiB.
@@ -91,6 +93,30 @@ pub(crate) fn read_walked(path: &Path) -> Result<Vec<u8>> {
     }
 }
 
+thread_local! {
+    /// The files read on this thread while [`stamped_reads`] runs, with their stamps.
+    static READS: RefCell<Option<Vec<(PathBuf, Stamp)>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, and returns with its result every file read on this thread meanwhile with its
+/// stamp, taken from the open file before a byte was read (as a stamp read before the file
+/// is, one `stat` fewer a file): a build records them. A nested run keeps its own.
+pub(crate) fn stamped_reads<T>(f: impl FnOnce() -> T) -> (T, Vec<(PathBuf, Stamp)>) {
+    let outer = READS.with(|r| r.replace(Some(Vec::new())));
+    let result = f();
+    let reads = READS.with(|r| r.replace(outer)).unwrap_or_default();
+    (result, reads)
+}
+
+/// Notes the file `path` that is about to be read, for [`stamped_reads`].
+fn note_read(path: &Path, opened: &fs::Metadata) {
+    READS.with(|r| {
+        if let Some(reads) = r.borrow_mut().as_mut() {
+            reads.push((path.to_path_buf(), Stamp::of(opened)));
+        }
+    });
+}
+
 /// Reads the opened input file `path`: a regular file of at most [`MAX_INPUT_BYTES`] (checked
 /// on the open file, then while reading), as long as the open file says it is.
 fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
@@ -103,6 +129,7 @@ fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
     if opened.len() > MAX_INPUT_BYTES {
         return Err(too_large(path, opened.len()));
     }
+    note_read(path, &opened);
     let mut bytes = Vec::with_capacity(opened.len() as usize);
     // The length the open file has (a change after this instant is a change after the read,
     // which the stamps taken before it catch): read up to it, with no read to find the end.
@@ -134,6 +161,27 @@ pub(crate) fn read_stdin() -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamped_reads_report_each_file_read_on_the_thread_with_its_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.pem"), dir.path().join("b.json"));
+        fs::write(&a, "a").unwrap();
+        fs::write(&b, "bb").unwrap();
+        read_walked(&a).unwrap();
+        let ((), reads) = stamped_reads(|| {
+            read_walked(&a).unwrap();
+            let ((), inner) = stamped_reads(|| drop(read_input(&b).unwrap()));
+            assert_eq!(inner, vec![(b.clone(), Stamp::read(&b).unwrap())], "a nested run sees its own reads");
+        });
+        assert_eq!(
+            reads,
+            vec![(a.clone(), Stamp::read(&a).unwrap())],
+            "only the reads of this run, not the nested one"
+        );
+        let ((), none) = stamped_reads(|| assert!(read_walked(&dir.path().join("gone")).is_err()));
+        assert!(none.is_empty(), "a file that could not be opened is not reported");
+    }
 
     #[test]
     fn inputs_are_read_whole_up_to_the_limit() {

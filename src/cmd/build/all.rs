@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::incremental::{
     Cache, Choice, Previous, Record, Reuse, SetRead, SetRecord, Survey, encode_site, out_dir_stamps, trusted_dirs,
 };
-use crate::keydir::{CreatedAfter, SetDir, discover_stamped};
+use crate::keydir::{CreatedAfter, SetDir, discover_stamped, stamped_reads};
 use crate::layout::{Output, OutputFile, parents, set_prefix};
 use crate::model::KeySet;
 use crate::plan::{Owner, PlanOptions, check_collisions, check_mirrors, plan_loaded};
@@ -108,8 +108,9 @@ enum Problem {
 }
 
 impl SetState {
-    /// Decodes a reused set's site row, or loads a set, stamping its files first (a file
-    /// changed while it is read then fails to match its stamp next time, so it is read again).
+    /// Decodes a reused set's site row, or loads a set, stamping each file as it is opened,
+    /// before it is read (a file changed while it is read then fails to match its stamp next
+    /// time, so it is read again).
     fn make(ctx: &Context, keys: &Root, choice: Choice, out_exists: bool) -> std::result::Result<SetState, Problem> {
         let dir = match choice {
             Choice::Reuse(record) => {
@@ -119,9 +120,12 @@ impl SetState {
             }
             Choice::Load(dir) => dir,
         };
-        let inputs = dir.files.iter().map(|f| (f.clone(), keys.stamp(f))).collect();
         let tested = if out_exists { SelfTested::read(&ctx.out, &dir.path) } else { SelfTested::default() };
-        let (set, mut warnings) = read_set_tested(&dir, &tested).map_err(Problem::Failed)?;
+        let (read, seen) = stamped_reads(|| read_set_tested(&dir, &tested));
+        let (set, mut warnings) = read.map_err(Problem::Failed)?;
+        // A file the read did not open counts by its name alone: its stamp now will do.
+        let stamp_of = |f: &PathBuf| seen.iter().find(|(p, _)| p == f).map(|(_, s)| *s).or_else(|| keys.stamp(f));
+        let inputs = dir.files.iter().map(|f| (f.clone(), stamp_of(f))).collect();
         warnings.extend(warnings::missing_spec_warnings(&set));
         Ok(SetState::Loaded(Fresh { set, warnings, inputs }))
     }
