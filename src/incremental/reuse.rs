@@ -20,12 +20,13 @@ pub(crate) fn trusted_dirs(dirs: Vec<(PathBuf, Option<Stamp>)>, seen_at: Nanos) 
 }
 
 /// The stamps of every directory holding an output (and `out/`, `public/`, `private/`),
-/// parents first.
+/// parents first, each looked up from `out/` opened once.
 pub(crate) fn out_dir_stamps<'a>(out: &Path, outputs: impl Iterator<Item = &'a str>) -> Vec<(String, Stamp)> {
     let mut dirs: BTreeSet<&str> = ["", "public", "private"].into_iter().collect();
     dirs.extend(outputs.flat_map(parents));
     let dirs: Vec<&str> = dirs.into_iter().collect();
-    dirs.par_iter().filter_map(|d| Stamp::read(&out.join(d)).map(|s| (d.to_string(), s))).collect()
+    let root = Root::open(out);
+    dirs.par_iter().filter_map(|d| root.stamp_under(d).map(|s| (d.to_string(), s))).collect()
 }
 
 /// The stamps on disk compared with a record's, read on all cores, each from `keys/` or `out/`
