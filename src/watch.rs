@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::times::Timestamp;
 
 /// How long the debouncer waits for a burst of saves to settle.
-pub(crate) const DEBOUNCE: Duration = Duration::from_millis(75);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// True for files editors and jwksmith write on the side: swap, backup, lock and temp files.
 pub(crate) fn is_noise(path: &Path) -> bool {
