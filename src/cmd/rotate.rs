@@ -66,12 +66,12 @@ pub fn run(ctx: &Context, opts: &RotateOptions) -> Result<()> {
     let count: usize = planned.iter().map(|p| p.actions.len()).sum();
     if count == 0 {
         end_bootstraps(ctx, &loaded.sets)?;
-        ctx.ui.report("nothing is due: every spec has a current key that is not yet due for rotation");
+        ctx.ui.notice("nothing is due: every spec has a current key that is not yet due for rotation");
         return Ok(());
     }
     execute(ctx, &planned, opts.immediate)?;
     end_bootstraps(ctx, &loaded.sets)?;
-    ctx.ui.report("next: `jwksmith build` publishes the new schedule");
+    ctx.ui.notice("next: `jwksmith build` publishes the new schedule");
     Ok(())
 }
 
@@ -93,8 +93,11 @@ fn end_bootstraps(ctx: &Context, sets: &[KeySet]) -> Result<()> {
 
 /// A line `rotate` prints about a set, once every set is written (in set order).
 enum Line {
+    /// A key made: the only lines on stdout, one a key.
     Report(String),
     Warn(String),
+    /// What else changed (a key's times): on stderr, as a notice.
+    Notice(String),
 }
 
 /// Generates the keys the actions create and writes every change, on all cores: each set is
@@ -129,6 +132,7 @@ pub(crate) fn execute(ctx: &Context, planned: &[Planned], immediate: bool) -> Re
                     match line {
                         Line::Report(text) => ctx.ui.report(&text),
                         Line::Warn(text) => ctx.ui.warn(&text),
+                        Line::Notice(text) => ctx.ui.notice(&text),
                     }
                 }
             }
@@ -274,7 +278,7 @@ fn retimed_lines(set: &KeySet, kid: &str, before: &Times, times: &Times, immedia
     if times.retires != before.retires
         && let Some(at) = times.retires
     {
-        lines.push(Line::Report(format!(
+        lines.push(Line::Notice(format!(
             "set {name}: {kid} retires at {at}, leaves jwks.json at {}",
             times.expires.unwrap_or(at)
         )));
@@ -282,7 +286,7 @@ fn retimed_lines(set: &KeySet, kid: &str, before: &Times, times: &Times, immedia
     if times.activates != before.activates
         && let Some(at) = times.activates
     {
-        lines.push(Line::Report(format!("set {name}: {kid} becomes current at {at}")));
+        lines.push(Line::Notice(format!("set {name}: {kid} becomes current at {at}")));
         if immediate {
             lines.push(Line::Warn(format!(
                 "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",

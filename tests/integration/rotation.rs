@@ -361,3 +361,32 @@ print('ok')
 "#;
     assert_eq!(crate::common::tool("python3", &["-c", script], p.path()), b"ok\n");
 }
+
+/// `rotate` prints one line per key it makes on stdout, `set <path>: created <kid> (…)`, and
+/// nothing else there: what else changed (a key's retirement), the next step and "nothing is
+/// due" are notices on stderr.
+#[test]
+fn rotate_prints_one_line_per_key_it_makes() {
+    let p = Project::new();
+    p.ok(&["init"]);
+    let created = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_string).collect()
+    };
+    let first = p.ok(&["rotate", "--now", NOW]);
+    let lines = created(&first);
+    let kids = ["rsa-sig-001", "rsa-enc-001", "ec256-sig-001", "ec256-enc-001"];
+    assert_eq!(lines, kids.map(|k| format!("set .: created {k} (current now)")), "{lines:?}");
+
+    // 80 days on: each spec's next key, and its current key's retirement (on stderr).
+    let later = p.ok(&["rotate", "--if-due", "--now", "2026-03-22T00:00:00Z"]);
+    let lines = created(&later);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("set .: created ") && l.contains("-002 (published now")), "{lines:?}");
+    let stderr = String::from_utf8_lossy(&later.stderr);
+    assert!(stderr.contains("notice: set .: rsa-sig-001 retires at "), "{stderr}");
+
+    // Nothing due: nothing on stdout, and stderr says so.
+    let idle = p.ok(&["rotate", "--if-due", "--now", "2026-03-23T00:00:00Z"]);
+    assert!(idle.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&idle.stdout));
+    assert!(String::from_utf8_lossy(&idle.stderr).contains("nothing is due"));
+}
