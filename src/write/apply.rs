@@ -250,6 +250,9 @@ pub(crate) fn remove_stale(
     // Only outputs and jwksmith's own temporary files are removed: nothing else in `out/`
     // (its lock included) is ever deleted.
     let output = |rel: &str| rel.starts_with("public/") || rel.starts_with("private/");
+    // The staging directory's .gitignore goes with the directory, unreported: it is no output,
+    // and a run that made it itself has removed nothing.
+    let staging_ignore = format!("{STAGING_DIR}/.gitignore");
     for rel in existing.files {
         let staged =
             rel.starts_with(&format!("{STAGING_DIR}/")) || (!rel.contains('/') && rel.starts_with(TEMP_PREFIX));
@@ -260,7 +263,9 @@ pub(crate) fn remove_stale(
                 continue;
             }
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            removed.push(rel);
+            if rel != staging_ignore {
+                removed.push(rel);
+            }
         }
     }
     // Reversed walk order: every directory comes after the directories inside it.

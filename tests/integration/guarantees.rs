@@ -549,3 +549,16 @@ fn hand_dropped_key_without_metadata_warns_unknown_creation() {
     assert_eq!(legacy["alg"], "ES256");
     assert!(Path::new(&p.at("keys/legacy.pem")).is_file(), "build must not move the key");
 }
+
+/// A `build --set` with nothing to change reports nothing removed: its own staging directory
+/// (made and removed by the run) is no output of any set.
+#[test]
+fn build_of_one_set_reports_only_outputs_removed() {
+    let p = three_sets();
+    p.ok(&["build", "--now", NOW]);
+    let again = p.ok(&["build", "-v", "--set", "tenants/acme", "--now", NOW]);
+    let (out, err) = (stdout(&again), stderr(&again));
+    assert!(out.contains(" 0 removed"), "{out}");
+    assert!(!format!("{out}{err}").contains(".jwksmith-staging"), "{out}{err}");
+    assert!(!p.at("out/.jwksmith-staging").exists(), "the staging directory is gone");
+}
