@@ -59,6 +59,16 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// One line of text with every control character escaped, line breaks included: a kid or
+/// publish path (from a file name) in a table cell.
+pub(crate) struct OneLine<'a>(pub &'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0, false)
+    }
+}
+
 /// Message text with its control characters escaped, line breaks kept (a TOML parser's
 /// message spans lines); the names in it (kids, paths) come from file names.
 pub(crate) struct Escaped<'a>(pub &'a str);

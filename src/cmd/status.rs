@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cmd::{Context, count_files, load_showing_pending_in_batches, warn_file_count};
-use crate::error::Result;
+use crate::error::{OneLine, Result};
 use crate::file_limits::FileCount;
 use crate::model::KeySet;
 use crate::times::Timestamp;
@@ -153,7 +153,7 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The rotation timeline of each spec of `sets`, a line each: its current key, the next change,
+/// The rotation timeline of each spec of `sets`, a line each (control characters escaped): its current key, the next change,
 /// when rotation is due.
 fn timeline(sets: &[KeySet], now: Timestamp) -> String {
     let mut out = String::new();
@@ -175,16 +175,11 @@ fn timeline(sets: &[KeySet], now: Timestamp) -> String {
                 Some(at) => line.push_str(&format!("; next rotation due {at}")),
                 None => {}
             }
-            out.push_str(&line);
-            out.push('\n');
+            out.push_str(&format!("{}\n", OneLine(&line)));
         }
         for key in set.keys.iter().filter(|k| k.meta.spec.is_none()) {
-            out.push_str(&format!(
-                "  {} {}: {} (no spec, not rotated)\n",
-                set.display_path(),
-                key.kid(),
-                key.state(now)
-            ));
+            let line = format!("  {} {}: {} (no spec, not rotated)", set.display_path(), key.kid(), key.state(now));
+            out.push_str(&format!("{}\n", OneLine(&line)));
         }
     }
     out
@@ -199,10 +194,11 @@ fn table(status: &Status) -> String {
     ];
     for set in &status.sets {
         for k in &set.keys {
+            // Kids, paths and specs come from file names: their control characters are escaped.
             rows.push(vec![
-                set.path.clone(),
-                k.kid.clone(),
-                k.spec.clone().unwrap_or_else(|| "-".into()),
+                OneLine(&set.path).to_string(),
+                OneLine(&k.kid).to_string(),
+                k.spec.as_deref().map_or_else(|| "-".into(), |s| OneLine(s).to_string()),
                 k.state.to_string(),
                 dash(&k.created),
                 dash(&k.activates),

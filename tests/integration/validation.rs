@@ -577,4 +577,15 @@ fn control_characters_in_file_names_are_escaped() {
     assert_eq!(raw_bytes(&stderr), 0, "raw control bytes in {stderr:?}");
     assert!(stderr.contains(r"run `jwksmith import $'keys/evil\x1b[31m.pem'`"), "{stderr}");
     insta::assert_snapshot!(stderr.lines().find(|l| l.contains("evil")).unwrap());
+    // `status`'s table and timeline name the kid escaped too, one row a key.
+    let status = p.ok(&["status", "--now", NOW]);
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(raw_bytes(&table), 0, "raw control bytes in {table:?}");
+    assert!(table.lines().any(|l| l.starts_with(r".    evil\x1b[31m ")), "{table}");
+    p.write("keys/new\nline.pem", &p.read("keys/evil\x1b[31m.pem"));
+    fs::remove_file(p.at("keys/evil\x1b[31m.pem")).unwrap();
+    let table = String::from_utf8(p.ok(&["status", "--now", NOW]).stdout).unwrap();
+    let rows: Vec<&str> = table.lines().filter(|l| l.contains("new")).collect();
+    assert_eq!(rows.len(), 2, "one table row and one timeline line, a newline escaped in each: {table}");
+    assert!(rows.iter().all(|l| l.contains(r"new\nline")), "{table}");
 }
