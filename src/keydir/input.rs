@@ -42,6 +42,12 @@ pub(crate) fn not_regular(path: &Path, kind: &str) -> Error {
     )
 }
 
+/// An error naming `path` when a file of `len` bytes is more than jwksmith reads of an input
+/// (any file under `keys/` or the templates, read or not).
+pub(crate) fn check_size(path: &Path, len: u64) -> Result<()> {
+    if len > MAX_INPUT_BYTES { Err(too_large(path, len)) } else { Ok(()) }
+}
+
 fn too_large(path: &Path, len: u64) -> Error {
     Error::input(
         path,

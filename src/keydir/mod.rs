@@ -22,7 +22,7 @@ mod sealed;
 mod set;
 mod walk;
 
-pub(crate) use input::{STDIN_NAME, not_regular, read_input, read_stdin, special_kind, stamped_reads};
+pub(crate) use input::{STDIN_NAME, check_size, not_regular, read_input, read_stdin, special_kind, stamped_reads};
 pub(crate) use set::{CreatedAfter, check_now_after_created, config_of, created_after, read_set};
 pub use walk::discover;
 pub(crate) use walk::{discover_set, discover_stamped};

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::SetDir;
 use super::files::is_relevant;
-use super::input::{is_symlink_loop, not_regular, special_kind, symlink_loop};
+use super::input::{check_size, is_symlink_loop, not_regular, special_kind, symlink_loop};
 use crate::config::is_path_segment;
 use crate::error::{Error, Result};
 use crate::stamp::Stamp;
@@ -120,12 +120,20 @@ impl<'a> Walk<'a> {
             return Ok(());
         }
         if !is_relevant(name) {
-            // Never read, but a FIFO, socket or device (or a link to one) is an error wherever it is.
-            let kind = match entry.path_is_symlink() {
-                true => fs::metadata(path).ok().and_then(|m| special_kind(m.file_type())),
-                false => special_kind(entry.file_type()),
+            // Never read, but a FIFO, socket or device (or a link to one), or a file over 1 MiB,
+            // is an error wherever it is. A link to a directory is not followed.
+            let meta = match entry.path_is_symlink() {
+                true => fs::metadata(path).ok(),
+                false => entry.metadata().ok(),
             };
-            return kind.map_or(Ok(()), |kind| Err(not_regular(path, kind)));
+            return match meta {
+                Some(m) if m.is_dir() => Ok(()),
+                Some(m) => match special_kind(m.file_type()) {
+                    Some(kind) => Err(not_regular(path, kind)),
+                    None => check_size(path, m.len()),
+                },
+                None => Ok(()),
+            };
         }
         if entry.path_is_symlink() {
             if !symlink_is_inside(path, &self.canonical_root)? {

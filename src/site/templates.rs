@@ -36,7 +36,7 @@ pub(crate) fn read(dir: &Path) -> Vec<Override> {
 
 /// The site with the overrides in `dir` ([`read`], [`Site::new`]). A missing `dir` means no
 /// overrides; one that is not a directory, or holds a FIFO, socket or device (or a link to
-/// one) under any name, is an error naming it.
+/// one) or a file over 1 MiB under any name, is an error naming it.
 pub(crate) fn load(dir: &Path) -> Result<Site> {
     Site::new(read_checked(dir)?)
 }
@@ -75,9 +75,11 @@ fn check_dir(dir: &Path) -> Result<()> {
     }
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
         let path = entry.path();
-        if let Some(kind) = std::fs::metadata(&path).ok().and_then(|m| crate::keydir::special_kind(m.file_type())) {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if let Some(kind) = crate::keydir::special_kind(meta.file_type()) {
             return Err(crate::keydir::not_regular(&path, kind));
         }
+        crate::keydir::check_size(&path, meta.len())?;
     }
     Ok(())
 }

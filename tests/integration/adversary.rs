@@ -145,3 +145,37 @@ fn a_fifo_under_keys_or_the_templates_is_an_error_whatever_its_name() {
         assert!(stderr.contains(fifo), "{fifo}: {stderr}");
     }
 }
+
+/// SPEC §2: any file under `keys/` or the templates over 1 MiB is an error naming it, whatever
+/// its name (read or not); exactly 1 MiB is not. A link to a directory is not followed.
+#[test]
+fn a_file_over_1_mib_under_keys_or_the_templates_is_an_error_whatever_its_name() {
+    let p = Project::with_keyset(EC_SPECS);
+    p.ok(&["rotate", "-q", "--now", NOW]);
+    p.ok(&["build", "-q", "--now", NOW]);
+    let before = p.snapshot("out");
+    for big in ["keys/notes.txt", "keys/tenants/acme/blob.bin", "site-template/logo.png", "keys/.hidden-big.pem"] {
+        std::fs::create_dir_all(p.at(big).parent().unwrap()).unwrap();
+        p.write(big, &vec![b'x'; (1 << 20) + 1]);
+        if big.contains(".hidden") {
+            // Hidden entries are not walked at all.
+            p.ok(&["build", "-q", "--now", NOW]);
+        } else {
+            for cmd in ["build", "check"] {
+                let stderr = p.fails(&[cmd, "--now", NOW], 1);
+                assert!(stderr.contains(&format!("{big}: is 1048577 bytes")), "{cmd} {big}: {stderr}");
+            }
+            assert_eq!(p.snapshot("out"), before, "{big}: out/ left as it was");
+        }
+        p.write(big, &vec![b'x'; 1 << 20]);
+        p.ok(&["build", "-q", "--now", NOW]);
+        std::fs::remove_file(p.at(big)).unwrap();
+    }
+    // A link to a directory, inside keys/ or out of it, is not followed: no set comes of it.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("keyset.toml"), EC_SPECS).unwrap();
+    std::os::unix::fs::symlink(outside.path(), p.at("keys/elsewhere")).unwrap();
+    std::os::unix::fs::symlink("tenants", p.at("keys/alias")).unwrap();
+    p.ok(&["build", "-q", "--now", NOW]);
+    assert!(!p.at("out/public/elsewhere").exists() && !p.at("out/public/alias").exists());
+}
