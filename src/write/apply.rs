@@ -258,9 +258,19 @@ pub(crate) fn remove_stale(
             rel.starts_with(&format!("{STAGING_DIR}/")) || (!rel.contains('/') && rel.starts_with(TEMP_PREFIX));
         if !wanted.contains(rel.as_str()) && (staged || (output(&rel) && owner.owns(&rel))) {
             let path = out.join(&rel);
-            // A link found where the plan needs a directory was replaced by one: nothing to remove.
-            if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                continue;
+            match fs::symlink_metadata(&path) {
+                // A link found where the plan needs a directory was replaced by one: nothing to remove.
+                Ok(meta) if meta.is_dir() => continue,
+                Ok(_) => {}
+                // Gone with a directory the plan put a file in place of (`public/jwks.json/sub/f`
+                // under a directory `jwks.json`): nothing left to remove.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+                {
+                    continue;
+                }
+                Err(_) => {}
             }
             fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
             if rel != staging_ignore {

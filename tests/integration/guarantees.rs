@@ -562,3 +562,21 @@ fn build_of_one_set_reports_only_outputs_removed() {
     assert!(!format!("{out}{err}").contains(".jwksmith-staging"), "{out}{err}");
     assert!(!p.at("out/.jwksmith-staging").exists(), "the staging directory is gone");
 }
+
+/// A directory, with files in it, found where an output file belongs is replaced by the file:
+/// the build succeeds, and the files that were in it are not reported as errors.
+#[test]
+fn a_directory_where_an_output_file_belongs_is_replaced() {
+    let p = three_sets();
+    p.ok(&["build", "--now", NOW]);
+    let want = p.snapshot("out/public");
+    for rel in ["out/public/jwks.json", "out/public/tenants/acme/.well-known/jwks.json"] {
+        fs::remove_file(p.at(rel)).unwrap();
+        p.write(&format!("{rel}/sub/f"), b"x");
+        let out = p.ok(&["build", "--now", NOW]);
+        assert!(stdout(&out).contains("1 file written"), "{rel}: {}", stdout(&out));
+        assert!(p.at(rel).is_file(), "{rel}");
+    }
+    assert_eq!(p.snapshot("out/public"), want);
+    p.ok(&["check", "--now", NOW]);
+}
