@@ -109,10 +109,25 @@ fn set_row(set: &KeySet, now: Timestamp) -> SetRow {
         .min()
         .map(|(at, kid, state)| NextEvent { at, kid, becomes: state.name() });
     let ahead = set.config.rotation.publish_ahead;
-    let due = crate::rotation::coming(set, now)
-        .into_iter()
-        .filter(|c| c.at <= now.plus(ahead) || c.is_overdue(now))
-        .map(|c| Due { overdue: c.is_overdue(now), spec: c.spec, at: c.at })
+    let coming = crate::rotation::coming(set, now);
+    // In spec order: a spec whose current key comes due, and one with no key to sign at all
+    // (nor a next one), which `rotate --if-due` acts on now, as the table says.
+    let due = set
+        .config
+        .keys
+        .iter()
+        .filter_map(|spec| match coming.iter().find(|c| c.spec == spec.spec) {
+            Some(c) => (c.at <= now.plus(ahead) || c.is_overdue(now)).then(|| Due {
+                overdue: c.is_overdue(now),
+                spec: c.spec.clone(),
+                at: c.at,
+            }),
+            None => (crate::rotation::due_at(set, spec, now) == Some(now)).then(|| Due {
+                overdue: false,
+                spec: spec.spec.clone(),
+                at: now,
+            }),
+        })
         .collect();
     SetRow { path: set.display_path().to_string(), keys, next_event, due }
 }

@@ -337,14 +337,18 @@ fn stderr_of(out: &Output) -> String {
 #[test]
 fn an_overdue_rotation_is_not_silent() {
     let p = Project::with_keyset(EC_SIG);
-    p.ok(&["rotate", "--now", NOW]);
-    // Rotation is due at +76 days (rotate_every 90d − publish_ahead 14d), overdue after +90.
-    let (early, soon, late) = (days_after_now(60), days_after_now(80), days_after_now(100));
     let due = |now: &str| {
         let out = p.ok(&["status", "--json", "--now", now]);
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         status["sets"][0]["due"].clone()
     };
+    // A spec with no key is due now, as the table says and `rotate --if-due` acts.
+    assert_eq!(due(NOW), serde_json::json!([{"spec": "ec-sig", "at": NOW, "overdue": false}]));
+    let table = String::from_utf8(p.ok(&["status", "--now", NOW]).stdout).unwrap();
+    assert!(table.contains("ec-sig: current none; no scheduled change; rotation due now"), "{table}");
+    p.ok(&["rotate", "--now", NOW]);
+    // Rotation is due at +76 days (rotate_every 90d − publish_ahead 14d), overdue after +90.
+    let (early, soon, late) = (days_after_now(60), days_after_now(80), days_after_now(100));
     assert_eq!(due(&early), serde_json::json!([]));
     assert_eq!(due(&soon), serde_json::json!([{"spec": "ec-sig", "at": "2026-03-18T00:00:00Z", "overdue": false}]));
     assert_eq!(due(&late), serde_json::json!([{"spec": "ec-sig", "at": "2026-03-18T00:00:00Z", "overdue": true}]));
