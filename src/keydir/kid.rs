@@ -171,8 +171,7 @@ fn check_halves(
         return Err(Error::input(
             ppath,
             format!(
-                "the private and public files of kid `{kid}` do not match ({} vs {kid}.pub.pem)",
-                ppath.file_name().unwrap_or_default().to_string_lossy()
+                "its public key is not the one in {kid}.pub.pem: the private and public files of kid `{kid}` do not match"
             ),
             "restore the matching pair, or delete both and run `jwksmith rotate`",
         ));
