@@ -132,9 +132,7 @@ fn read_opened(path: &Path, file: fs::File) -> Result<Vec<u8>> {
     if let Some(kind) = special_kind(opened.file_type()) {
         return Err(not_regular(path, kind));
     }
-    if opened.len() > MAX_INPUT_BYTES {
-        return Err(too_large(path, opened.len()));
-    }
+    check_size(path, opened.len())?;
     note_read(path, &opened);
     let mut bytes = Vec::with_capacity(opened.len() as usize);
     // The length the open file has (a change after this instant is a change after the read,
