@@ -168,8 +168,8 @@ pub fn run(ctx: &Context, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// The rotation timeline of each spec of `sets`, a line each (control characters escaped): its current key, the next change,
-/// when rotation is due.
+/// The rotation timeline of each spec of `sets`, a line each (control characters escaped): its
+/// current key, the next change, when rotation is due.
 fn timeline(sets: &[KeySet], now: Timestamp) -> String {
     let mut out = String::new();
     for set in sets {
