@@ -14,7 +14,9 @@ W6  public-only sets (W1's sets' keyset.toml, public files and metadata copied; 
     record directory), no-op build, check, status --json; time and peak RSS at each size.
 W7  the CI path: W6's 1,000 sets, cold build and check on a fresh runner (JWKSMITH_CACHE_DIR an
     empty directory), against the SPKI floor (benches/spki_floor.rs: read and parse each
-    *.pub.pem on all cores).
+    *.pub.pem on all cores) and the I/O floors of a build and of check (spki_floor --build: also
+    read every other input and write each set's seven outputs atomically; --check: also read
+    every other input and every output).
 W8  bench/publish_speed.py: `jwksmith publish` of W1's out/public/ to a moto S3 server on
     loopback, first and no-op, against `aws s3 sync` on the same server.
 W1 (disk): W1 and the ring floor again with the keys and outputs on the disk (--disk-dir, under
@@ -224,8 +226,10 @@ def main():
                 disk_rss[name].append(mib)
                 print(f"  round {r + 1}: W1 on disk: {name:15} {seconds:7.3f} s  {mib:6.1f} MiB", file=sys.stderr)
 
-    # W7: the CI path, 1,000 public-only sets on a fresh runner, against the SPKI floor.
-    w7 = {"jwksmith build": [], "jwksmith check": [], "spki floor": []}
+    # W7: the CI path, 1,000 public-only sets on a fresh runner, against the SPKI floor and the
+    # I/O floors of a build and of check (spki_floor --build / --check).
+    w7 = {name: [] for name in ("jwksmith build", "jwksmith check", "spki floor", "build I/O floor",
+                                "check I/O floor")}
     w7_rss = {name: [] for name in w7}
     if "w7" not in skip:
         public = workloads.public_sets(cached, 1000, cache_root)
@@ -235,11 +239,15 @@ def main():
             base = os.path.join(work, f"w7-{r}")
             out, env = os.path.join(base, "out"), fresh_env(base, "cache")
             common = ["-q", "--now", NOW, "--keys", public, "--out", out]
-            steps = [("spki floor", [spki_floor, public]), ("jwksmith build", [binary, "build", *common]),
-                     ("jwksmith check", [binary, "check", *common])]
-            if r % 2:  # the floor runs first in even rounds, last in odd ones
-                steps = steps[1:] + steps[:1]
-            for name, cmd in steps:
+            pairs = [[("spki floor", [spki_floor, public])],
+                     [("build I/O floor", [spki_floor, public, "--build", os.path.join(base, "floor")]),
+                      ("jwksmith build", [binary, "build", *common])],
+                     # The check floor reads the out/ the build of this round wrote.
+                     [("check I/O floor", [spki_floor, public, "--check", out]),
+                      ("jwksmith check", [binary, "check", *common])]]
+            if r % 2:  # the floors run first in even rounds, last in odd ones
+                pairs = [pair[::-1] for pair in pairs[1:] + pairs[:1]]
+            for name, cmd in (step for pair in pairs for step in pair):
                 seconds, mib, _ = timed(cmd, work, env)
                 w7[name].append(seconds)
                 w7_rss[name].append(mib)
@@ -298,9 +306,15 @@ def main():
                   f"{max(disk_rss[name]):.0f} MiB |")
     if w7["jwksmith build"]:
         f = med(w7["spki floor"])
+        io = {"jwksmith build": med(w7["build I/O floor"]), "jwksmith check": med(w7["check I/O floor"])}
         for name in w7:
-            ratio = "" if name == "spki floor" else f"{med(w7[name]) / f:.2f}x the floor's time"
-            print(f"| W7 (1,000 public-only sets, no record) | {name} | {med(w7[name]):.3f} s | {len(w7[name])} | "
+            t = med(w7[name])
+            ratio = "" if name == "spki floor" else f"{t / f:.2f}x the SPKI floor's time"
+            if name.endswith("I/O floor"):
+                ratio = f"(a floor: itself {t / f:.2f}x the SPKI floor's time)"
+            if name in io:
+                ratio += f", {t / io[name]:.2f}x its I/O floor's"
+            print(f"| W7 (1,000 public-only sets, no record) | {name} | {t:.3f} s | {len(w7[name])} | "
                   f"{ratio} | {max(w7_rss[name]):.0f} MiB |")
     for label, out in (("W1's 1,000 sets", w4), ("one small set", w4_small)):
         key = re.search(r"key\s+p50\s+(\d+) ms\s+p95\s+(\d+) ms", out or "")
