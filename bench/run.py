@@ -46,6 +46,12 @@ W6_COMMANDS = ("cold build", "no-op build", "check", "status --json")
 def timed(cmd, cwd, env=None, discard=False):
     """Runs cmd under /usr/bin/time -v; returns (seconds, peak RSS in MiB, stdout). With
     `discard`, stdout goes to /dev/null (status --json of 100,000 sets is ~170 MB)."""
+    seconds, mib, stdout, _ = timed_cpu(cmd, cwd, env, discard)
+    return seconds, mib, stdout
+
+
+def timed_cpu(cmd, cwd, env=None, discard=False):
+    """timed(), and the CPU seconds (user + system) the command took, last."""
     start = time.perf_counter()
     out = subprocess.DEVNULL if discard else subprocess.PIPE
     p = subprocess.run(["/usr/bin/time", "-v", *cmd], cwd=cwd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
@@ -53,7 +59,8 @@ def timed(cmd, cwd, env=None, discard=False):
     if p.returncode != 0:
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-    return elapsed, int(rss.group(1)) / 1024 if rss else float("nan"), p.stdout or ""
+    cpu = sum(float(t) for t in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", p.stderr))
+    return elapsed, int(rss.group(1)) / 1024 if rss else float("nan"), p.stdout or "", cpu
 
 
 def mtimes(out):
@@ -88,7 +95,7 @@ def fresh_env(work, name):
 
 
 def w6(binary, sizes, runs, cached, cache_root, work):
-    """W6 at each size: {size: {command: [(seconds, MiB), ...]}}."""
+    """W6 at each size: {size: {command: [(seconds, MiB, CPU seconds), ...]}}."""
     found = {}
     for n in sizes:
         keys = workloads.public_sets(cached, n, cache_root)
@@ -107,8 +114,8 @@ def w6(binary, sizes, runs, cached, cache_root, work):
             common = ["-q", "--now", NOW, "--keys", keys, "--out", out]
             for command, argv in (("cold build", ["build"]), ("no-op build", ["build"]), ("check", ["check"]),
                                   ("status --json", ["status", "--json"])):
-                seconds, mib, _ = timed([binary, *argv, *common], work, env, discard=True)
-                found[n][command].append((seconds, mib))
+                seconds, mib, _, cpu = timed_cpu([binary, *argv, *common], work, env, discard=True)
+                found[n][command].append((seconds, mib, cpu))
                 print(f"  W6 {n:>7} sets, round {r + 1}: {command:14} {seconds:8.3f} s  {mib:7.1f} MiB", file=sys.stderr)
             shutil.rmtree(base, True)
     return found
@@ -116,18 +123,20 @@ def w6(binary, sizes, runs, cached, cache_root, work):
 
 def w6_table(found):
     sizes = sorted(found)
-    print(f"\nW6: public-only sets (W1's public files and metadata); median time and largest peak RSS of "
-          f"{len(next(iter(found.values()))['cold build'])} round(s) per size\n")
-    print("| command | " + " | ".join(f"{n:,} sets" for n in sizes) + " | growth per 10× sets |")
+    print(f"\nW6: public-only sets (W1's public files and metadata); median time (and CPU time, user + "
+          f"system) and largest peak RSS of {len(next(iter(found.values()))['cold build'])} round(s) per size\n")
+    print("| command | " + " | ".join(f"{n:,} sets" for n in sizes) + " | growth per 10× sets (time; CPU) |")
     print("|---|" + "---|" * len(sizes) + "---|")
     for command in W6_COMMANDS:
-        cells, times = [], []
+        cells, times, cpus = [], [], []
         for n in sizes:
             rows = found[n][command]
-            t = med([s for s, _ in rows])
+            t, cpu = med([s for s, _, _ in rows]), med([c for _, _, c in rows])
             times.append(t)
-            cells.append(f"{t:.2f} s, {max(m for _, m in rows):.0f} MiB")
+            cpus.append(cpu)
+            cells.append(f"{t:.2f} s ({cpu:.2f} s CPU), {max(m for _, m, _ in rows):.0f} MiB")
         growth = ", ".join(f"{b / a:.1f}×" for a, b in zip(times, times[1:]))
+        growth += "; " + ", ".join(f"{b / a:.1f}×" for a, b in zip(cpus, cpus[1:]))
         print(f"| {command} | " + " | ".join(cells) + f" | {growth} |")
 
 
