@@ -144,35 +144,34 @@ fn read_all(dir: &Path) -> Result<usize, String> {
     files.par_iter().map(|path| fs::read(path).map(|b| b.len()).map_err(|e| format!("{}: {e}", path.display()))).sum()
 }
 
-/// The I/O floors: every file of each set with a public key read, its keys parsed, and its
-/// outputs written (`Build`) or `OUT` read (`Check`).
-fn floor_io(keys: &Path, mode: &Mode) -> Result<String, String> {
+/// Every file of each set with a public key read and its keys parsed, on all cores; with
+/// `out`, each set's outputs written there. Returns the number of sets and their keys' bits.
+fn floor_sets(keys: &Path, out: Option<&Path>) -> Result<(usize, usize), String> {
     let mut sets: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     for entry in walkdir::WalkDir::new(keys).into_iter().filter_map(|e| e.ok()).filter(|e| e.file_type().is_file()) {
         let path = entry.into_path();
         sets.entry(path.parent().unwrap_or(keys).to_path_buf()).or_default().push(path);
     }
     sets.retain(|_, files| files.iter().any(|f| f.to_string_lossy().ends_with(".pub.pem")));
-    let out = match mode {
-        Mode::Build(out) => {
-            make_dir(&out.join(".staging"), 0o700).map_err(|e| format!("{}: {e}", out.display()))?;
-            Some(out.as_path())
-        }
-        _ => None,
-    };
     let sets: Vec<(PathBuf, Vec<PathBuf>)> = sets.into_iter().collect();
-    let bits: usize = sets.par_iter().map(|(set, files)| floor_set(keys, set, files, out)).sum::<Result<_, _>>()?;
-    match mode {
-        Mode::Build(out) => {
-            fs::remove_dir(out.join(".staging")).map_err(|e| format!("{}: {e}", out.display()))?;
-            Ok(format!("{} sets read, parsed ({bits} bits of keys) and written", sets.len()))
-        }
-        Mode::Check(out) => {
-            let bytes = read_all(out)?;
-            Ok(format!("{} sets read and parsed ({bits} bits of keys), {bytes} bytes of output read", sets.len()))
-        }
-        Mode::Parse => unreachable!("the SPKI floor reads only public keys"),
-    }
+    let bits = sets.par_iter().map(|(set, files)| floor_set(keys, set, files, out)).sum::<Result<_, _>>()?;
+    Ok((sets.len(), bits))
+}
+
+/// The I/O floor of a cold build into `out`.
+fn floor_build(keys: &Path, out: &Path) -> Result<String, String> {
+    let staging = out.join(".staging");
+    make_dir(&staging, 0o700).map_err(|e| format!("{}: {e}", staging.display()))?;
+    let (sets, bits) = floor_sets(keys, Some(out))?;
+    fs::remove_dir(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
+    Ok(format!("{sets} sets read, parsed ({bits} bits of keys) and written"))
+}
+
+/// The I/O floor of `check` of `out`.
+fn floor_check(keys: &Path, out: &Path) -> Result<String, String> {
+    let (sets, bits) = floor_sets(keys, None)?;
+    let bytes = read_all(out)?;
+    Ok(format!("{sets} sets read and parsed ({bits} bits of keys), {bytes} bytes of output read"))
 }
 
 /// The SPKI floor: each `*.pub.pem` read and parsed, on all cores.
@@ -201,7 +200,8 @@ fn main() -> ExitCode {
     let keys = Path::new(&args[0]);
     let done = match mode {
         Mode::Parse => floor_spki(keys),
-        _ => floor_io(keys, &mode),
+        Mode::Build(out) => floor_build(keys, &out),
+        Mode::Check(out) => floor_check(keys, &out),
     };
     match done {
         Ok(line) => {
