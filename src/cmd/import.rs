@@ -146,6 +146,17 @@ fn choose_kid(
     material: &KeyMaterial,
     hints: &JwkHints,
 ) -> Result<String> {
+    if let (Some(kid), true) = (&opts.kid, adopted) {
+        let name = rules::dropped_name(&opts.file);
+        if *kid != name {
+            // Renaming it would take kid `<name>` out of jwks.json: tokens it signed stop verifying.
+            return Err(Error::input(
+                &opts.file,
+                format!("a hand-dropped key keeps its kid `{name}`; --kid {kid} would rename a published key"),
+                format!("import it without --kid, or rename the file to {kid}.pem first"),
+            ));
+        }
+    }
     let kid = match (&opts.kid, adopted, &hints.kid) {
         (Some(kid), _, _) => kid.clone(),
         (None, true, _) => rules::dropped_name(&opts.file),

@@ -66,6 +66,17 @@ fn a_hand_dropped_key_keeps_its_name_through_import() {
     assert_eq!(kids(&p.json("out/public/jwks.json")), ["my key"]);
     assert!(!String::from_utf8_lossy(&built.stderr).contains("no creation time"), "it has metadata now");
 
+    // --kid cannot rename a hand-dropped key (its kid is published); its own name is accepted.
+    let legacy = openssl_key(&p, "legacy.pem", &P256);
+    std::fs::copy(p.at(&legacy), p.at("keys/legacy.pem")).unwrap();
+    let before = p.snapshot("keys");
+    let stderr = p.fails(&["import", "keys/legacy.pem", "--kid", "renamed", "--now", NOW], 1);
+    assert!(stderr.contains("keys/legacy.pem") && stderr.contains("keeps its kid `legacy`"), "{stderr}");
+    assert!(stderr.contains("without --kid"), "the error gives the next step: {stderr}");
+    assert_eq!(p.snapshot("keys"), before, "nothing changed");
+    p.ok(&["import", "keys/legacy.pem", "--kid", "legacy", "--now", NOW]);
+    assert!(p.at("keys/legacy.meta.json").is_file() && !p.at("keys/renamed.meta.json").exists());
+
     // A name given with --kid must still be a plain file name.
     let other = openssl_key(&p, "o.pem", &P256);
     let stderr = p.fails(&["import", &other, "--kid", "your key", "--now", NOW], 2);
