@@ -527,6 +527,25 @@ fn output_directory_modes_changed_by_hand() {
 }
 
 #[test]
+fn output_directory_modes_are_set_again_when_every_set_is_read_again() {
+    let p = two_sets(EC_SPECS);
+    built_and_trusted(&p);
+    let chmod = |rel: &str, mode: u32| fs::set_permissions(p.at(rel), fs::Permissions::from_mode(mode)).unwrap();
+    chmod("out/private/tenants", 0o755);
+    chmod("out/private/tenants/acme", 0o755);
+    chmod("out/public/tenants/acme", 0o700);
+    // A fresh runner (no record): every set is read again and its files found unchanged.
+    fs::remove_dir_all(p.at(".jwksmith-cache")).unwrap();
+    p.ok(&["build", "--now", NOW]);
+    let mode = |rel: &str| fs::metadata(p.at(rel)).unwrap().permissions().mode() & 0o777;
+    for (rel, want) in
+        [("out/private/tenants", 0o700), ("out/private/tenants/acme", 0o700), ("out/public/tenants/acme", 0o755)]
+    {
+        assert_eq!(mode(rel), want, "{rel}");
+    }
+}
+
+#[test]
 fn a_change_hidden_behind_a_restored_mtime_is_seen() {
     let p = two_sets(&with_rsa());
     built_and_trusted(&p);

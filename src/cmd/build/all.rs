@@ -440,8 +440,13 @@ impl Run<'_> {
         check_collisions(set_files.chain(site_paths.map(|p| (p, Owner::Site))))?;
         let site_prepared = staging.prepare(site_files.iter_mut().collect())?;
         if !found.out_as_recorded {
-            // A directory of `out/` changed: the kept files' directories get their modes back too.
-            let kept_sets = records.iter().filter(|(_, fresh)| !fresh).flat_map(|(r, _)| &r.outputs);
+            // A directory of `out/` changed, or there is no record: the directories of the files
+            // not written (kept sets', and the unchanged ones of sets read again: a `cp -r` or a
+            // cache restore may have left `private/<set>/` 0755) get their modes back too. The
+            // files to write have no stamp yet; their directories are made with their modes.
+            let unchanged = |o: &&Output| o.stamp != Stamp::default();
+            let kept_sets =
+                records.iter().flat_map(|(r, fresh)| r.outputs.iter().filter(move |o| !fresh || unchanged(o)));
             let kept_paths = kept_sets.chain(kept_site).map(|o| o.path.as_str());
             restore_dir_modes(&ctx.out, kept_paths)?;
         }
