@@ -50,10 +50,44 @@ pub(crate) fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Ve
             KidRead::Nothing => {}
         }
     }
+    check_revoked_keys_are_not_copied(&keys)?;
     warnings.extend(super::sealed::custody_warnings(&config, &keys, &locked)?);
     let config_file = files.config_file;
     let set = KeySet { path: set.path.clone(), dir: set.dir.clone(), config, config_file, keys, unfinished };
     Ok((set, warnings))
+}
+
+/// Refuses a revoked key found again under another kid of the set (a backup
+/// `r-001-backup.pem` of the revoked `r-001`): revocation is by kid, so the copy would keep the
+/// revoked key in `jwks.json`. (The same key under several kids is otherwise allowed: a key
+/// dropped in two PEM forms is published under both names.)
+fn check_revoked_keys_are_not_copied(keys: &[Key]) -> Result<()> {
+    let revoked: Vec<&Key> = keys.iter().filter(|k| k.meta.revoked.is_some()).collect();
+    if revoked.is_empty() {
+        return Ok(());
+    }
+    for key in keys {
+        let spki = key.material.public.spki_der_ref();
+        let Some(original) = revoked.iter().find(|r| r.kid() != key.kid() && r.material.public.spki_der_ref() == spki)
+        else {
+            continue;
+        };
+        if key.meta.revoked.is_some() {
+            continue;
+        }
+        let at = original.meta.revoked.map(|t| t.to_string()).unwrap_or_default();
+        return Err(Error::input(
+            &key.files[0],
+            format!(
+                "key `{}` is the same key as `{}`, revoked at {at} ({}): a revoked key is never published",
+                key.kid(),
+                original.kid(),
+                Shown(&original.files[0])
+            ),
+            "remove the copy (or revoke it too)",
+        ));
+    }
+    Ok(())
 }
 
 /// The warning about a key without a creation time, if it has none.

@@ -1,7 +1,8 @@
 //! Validation of what jwksmith reads and writes (issue 12, items 5, 6, 7, 9 and 13): a `now`
 //! before a key's creation, RSA private keys consistent in every member, times that stay
 //! writable, only regular files of bounded size, canonical meta ids, and messages that name
-//! each file once, by its final name, with control characters escaped.
+//! each file once, by its final name, with control characters escaped; no copy of a revoked key
+//! published under another kid.
 
 use std::fs;
 use std::path::Path;
@@ -588,4 +589,28 @@ fn control_characters_in_file_names_are_escaped() {
     let rows: Vec<&str> = table.lines().filter(|l| l.contains("new")).collect();
     assert_eq!(rows.len(), 2, "one table row and one timeline line, a newline escaped in each: {table}");
     assert!(rows.iter().all(|l| l.contains(r"new\nline")), "{table}");
+}
+
+// ---- a revoked key is not published under another kid ----
+
+#[test]
+fn a_copy_of_a_revoked_key_under_another_kid_is_refused() {
+    let p =
+        Project::with_keyset("[[key]]\nspec = \"s\"\nkty = \"EC\"\ncrv = \"P-256\"\nuse = \"sig\"\nalg = \"ES256\"\n");
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    // The key revoked, then a backup of it put back beside it under another name.
+    p.ok(&["revoke", "s-001", "--now", "2026-01-02T00:00:00Z"]);
+    fs::copy(p.at("keys/s-001.key.pem"), p.at("keys/s-001-backup.pem")).unwrap();
+    let before = project_files(&p);
+    for command in ["build", "check"] {
+        let stderr = p.fails(&[command, "--now", "2026-01-02T00:00:00Z"], 1);
+        assert!(stderr.contains("keys/s-001-backup.pem"), "{command} names the copy: {stderr}");
+        assert!(stderr.contains("the same key as `s-001`, revoked at 2026-01-02T00:00:00Z (keys/s-001."), "{stderr}");
+        assert!(stderr.contains("remove the copy"), "the next step: {stderr}");
+    }
+    assert_eq!(project_files(&p), before, "keys/ and out/ stay as they were");
+    fs::remove_file(p.at("keys/s-001-backup.pem")).unwrap();
+    p.ok(&["build", "--now", "2026-01-02T00:00:00Z"]);
+    assert_eq!(common::kids(&p.json("out/public/jwks.json")), ["s-002"], "the revoked key is out");
 }
