@@ -106,14 +106,20 @@ impl Times {
     /// `updateTime`: the latest state change at or before `now`, never before `createTime`. A
     /// time that changes nothing (a key's `retires` after it was revoked) is not a change.
     pub(crate) fn update_time(&self, now: Timestamp) -> Timestamp {
-        let changes = self.all().into_iter().flatten().filter(|t| *t <= now && self.changes_at(*t));
-        changes.fold(self.create_time(), Timestamp::max)
+        self.changes_until(now).map(|(t, _)| t).fold(self.create_time(), Timestamp::max)
     }
 
     /// True when the state at `t` differs from the state a second before (times are whole
     /// seconds).
     fn changes_at(&self, t: Timestamp) -> bool {
         self.state_at(t) != self.state_at(Timestamp::from_unix(t.unix() - 1))
+    }
+
+    /// The instants at or before `now` at which the state changed (a scheduled revocation
+    /// included), each with the state it began.
+    pub(crate) fn changes_until(self, now: Timestamp) -> impl Iterator<Item = (Timestamp, State)> {
+        let changed = move |t: &Timestamp| *t <= now && self.changes_at(*t);
+        self.all().into_iter().flatten().filter(changed).map(move |t| (t, self.state_at(t)))
     }
 
     /// The first instant after `now` at which the state changes, and the state it becomes.
@@ -200,6 +206,19 @@ mod tests {
         }
         let expired = sample();
         assert_eq!(expired.update_time(t("2030-01-01T00:00:00Z")), expired.expires.unwrap());
+    }
+
+    #[test]
+    fn changes_until_lists_a_scheduled_revocation_and_nothing_after_it() {
+        let revoked = Times { revoked: Some(t("2026-02-01T00:00:00Z")), ..sample() };
+        let changes: Vec<(Timestamp, State)> = revoked.changes_until(t("2030-01-01T00:00:00Z")).collect();
+        let want = [
+            (t("2026-01-01T00:00:00Z"), State::Next),
+            (t("2026-01-15T00:00:00Z"), State::Current),
+            (t("2026-02-01T00:00:00Z"), State::Revoked),
+        ];
+        assert_eq!(changes, want, "its retires and expires change nothing once revoked");
+        assert_eq!(revoked.changes_until(t("2026-01-14T00:00:00Z")).count(), 1, "only what has arrived");
     }
 
     #[test]

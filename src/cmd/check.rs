@@ -42,12 +42,10 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
     let newest_created = keys().filter_map(|k| k.meta.created).max();
     let mut changes: Vec<(Timestamp, String, State)> = keys()
         .flat_map(|k| {
-            let t = k.meta.times();
-            [t.activates, t.retires, t.expires]
-                .into_iter()
-                .flatten()
-                .filter(move |at| *at <= ctx.now && newest_created.is_none_or(|c| *at > c))
-                .map(move |at| (at, k.kid().to_string(), t.state_at(at)))
+            let changes = k.meta.times().changes_until(ctx.now);
+            changes
+                .filter(move |(at, _)| newest_created.is_none_or(|c| *at > c))
+                .map(|(at, state)| (at, k.kid().to_string(), state))
         })
         .collect();
     changes.sort();
@@ -236,9 +234,8 @@ impl Compared {
         let keys = || sets.iter().flat_map(|s| &s.keys);
         self.newest_created = self.newest_created.max(keys().filter_map(|k| k.meta.created).max());
         for k in keys() {
-            let t = k.meta.times();
-            for at in [t.activates, t.retires, t.expires].into_iter().flatten().filter(|at| *at <= now) {
-                self.changes.insert((at, k.kid().to_string(), t.state_at(at)));
+            for (at, state) in k.meta.times().changes_until(now) {
+                self.changes.insert((at, k.kid().to_string(), state));
             }
         }
         let newest = self.newest_created;

@@ -458,6 +458,25 @@ fn check_says_when_only_a_scheduled_change_made_out_stale() {
     assert!(stderr.contains("spec `ec-sig` has 2 current keys (ec-sig-001, ec-sig-002)"), "{stderr}");
 }
 
+// A revocation written ahead of time in a key's metadata is a scheduled state change too.
+#[test]
+fn check_says_when_only_a_scheduled_revocation_made_out_stale() {
+    let p = Project::with_keyset(EC_SIG);
+    p.ok(&["rotate", "--now", NOW]);
+    let (soon, revoked, after) = (days_after_now(10), days_after_now(15), days_after_now(20));
+    let meta_file = "keys/ec-sig-001.meta.json";
+    let mut meta = p.json(meta_file);
+    meta["revoked"] = serde_json::Value::String(revoked.clone());
+    p.write(meta_file, serde_json::to_string(&meta).unwrap().as_bytes());
+    p.ok(&["build", "--now", &soon]);
+    p.ok(&["check", "--now", &soon]);
+    for selected in [&["check"][..], &["check", "--set", "."]] {
+        let stderr = p.fails(&[selected, &["--now", after.as_str()]].concat(), 1);
+        assert!(stderr.contains(&format!("ec-sig-001 became revoked at {revoked}")), "{selected:?}: {stderr}");
+        assert!(stderr.contains("run jwksmith build"), "{stderr}");
+    }
+}
+
 /// Runs git in `dir`.
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git").args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
