@@ -83,10 +83,21 @@ struct Signer {
 }
 
 enum SignerKind {
-    Rsa { pair: ring::signature::RsaKeyPair, encoding: &'static dyn ring::signature::RsaEncoding },
+    Rsa {
+        pair: ring::signature::RsaKeyPair,
+        encoding: &'static dyn ring::signature::RsaEncoding,
+    },
     Ecdsa(ring::signature::EcdsaKeyPair),
     P521(aws_lc_rs::signature::EcdsaKeyPair),
+    /// An RSA key over ring's 4096 bits (aws-lc signs up to 8192).
+    LargeRsa {
+        pair: aws_lc_rs::signature::RsaKeyPair,
+        encoding: &'static dyn aws_lc_rs::signature::RsaEncoding,
+    },
 }
+
+/// The largest RSA modulus ring signs with; aws-lc takes larger ones.
+const RING_RSA_MAX_BITS: usize = 4096;
 
 /// The signer of a key's private part (`None` for a public key).
 fn signer(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<Option<Signer>, String> {
@@ -95,6 +106,9 @@ fn signer(key: &KeyMaterial, alg: Alg, key_use: Use) -> Result<Option<Signer>, S
     };
     let alg = if key_use == Use::Sig { alg } else { fallback_alg(&key.public) };
     let kind = match key.public.parts() {
+        PublicParts::Rsa { .. } if key.public.rsa_bits().is_some_and(|b| b > RING_RSA_MAX_BITS) => {
+            large_rsa(pkcs8, alg)?
+        }
         PublicParts::Rsa { .. } => rsa(pkcs8, alg)?,
         PublicParts::Ec { crv: Curve::P521, .. } if alg == Alg::Es512 => SignerKind::P521(p521(pkcs8)?),
         PublicParts::Ec { .. } => ecdsa(pkcs8, alg)?,
@@ -122,6 +136,21 @@ fn rsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
     };
     let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
     Ok(SignerKind::Rsa { pair, encoding })
+}
+
+fn large_rsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
+    use aws_lc_rs::signature as s;
+    let encoding: &'static dyn s::RsaEncoding = match alg {
+        Alg::Rs256 => &s::RSA_PKCS1_SHA256,
+        Alg::Rs384 => &s::RSA_PKCS1_SHA384,
+        Alg::Rs512 => &s::RSA_PKCS1_SHA512,
+        Alg::Ps256 => &s::RSA_PSS_SHA256,
+        Alg::Ps384 => &s::RSA_PSS_SHA384,
+        Alg::Ps512 => &s::RSA_PSS_SHA512,
+        other => return Err(format!("alg {other} cannot sign")),
+    };
+    let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
+    Ok(SignerKind::LargeRsa { pair, encoding })
 }
 
 fn ecdsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
@@ -157,6 +186,13 @@ impl Signer {
                 let rng = ring::rand::SystemRandom::new();
                 let sig = pair.sign(&rng, message).map_err(|_| "signing with the EC private key failed".to_string())?;
                 Ok(sig.as_ref().to_vec())
+            }
+            SignerKind::LargeRsa { pair, encoding } => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                pair.sign(*encoding, &rng, message, &mut sig)
+                    .map_err(|_| "signing with the RSA private key failed".to_string())?;
+                Ok(sig)
             }
             SignerKind::P521(pair) => {
                 let rng = aws_lc_rs::rand::SystemRandom::new();

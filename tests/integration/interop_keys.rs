@@ -490,6 +490,23 @@ fn openssl_rsa_2048_in_four_pem_forms() {
     assert_same_key(&files, &forms.descs);
 }
 
+/// An RSA key over ring's 4096 bits (jwksmith accepts up to 8192) is self-tested, published,
+/// imported and signs.
+#[test]
+fn openssl_rsa_over_4096_bits_is_published_and_signs() {
+    let p = Project::with_keyset("key = []\n");
+    openssl(&p.at("keys"), &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4608", "-out", "big.pem"]);
+    p.ok(&["build", "--now", NOW]);
+    let keys = jwks_keys(&p, "out/public/jwks.json");
+    let n = key_by_kid(&keys, "big", "out/public/jwks.json")["n"].as_str().unwrap();
+    assert_eq!(URL_SAFE_NO_PAD.decode(n).unwrap().len(), 4608 / 8);
+    p.ok(&["import", "keys/big.pem", "--now", NOW]);
+    p.ok(&["build", "--now", NOW]);
+    let token = String::from_utf8(p.ok(&["token", "--kid", "big", "--now", NOW]).stdout).unwrap();
+    let verified = p.ok(&["verify", token.trim(), "--now", NOW]);
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("signature"), "a verdict per check");
+}
+
 fn openssl_ec(curve: &str) {
     let src = tempfile::tempdir().unwrap();
     let dir = src.path();
