@@ -1,5 +1,6 @@
 //! `jwksmith revoke KID`: revoked now, gone from `jwks.json` at once; a revoked current key is
-//! replaced by the waiting next key of its spec, or by a new key, current at once.
+//! replaced by the waiting next key of its spec, or by a new key, current at once; a revoked
+//! next key leaves the current key signing (its retirement called off) until the next rotation.
 //!
 //! Crash-safe in three writes, each one file renamed into place: the successor first (a new key
 //! is written as a *next* key, so the revoked key stays the only current one), then the
@@ -61,7 +62,38 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
         promote(ctx, set, &successor)?;
         warn_signs_at_once(ctx, set);
     }
+    // Or, for a revoked next key, the current key it was to replace keeps signing.
+    if let Some(spec) = spec.filter(|_| replaced.is_none()) {
+        keep_signing(ctx, set, spec, kid)?;
+    }
     ctx.ui.report("next: `jwksmith build` removes it from jwks.json");
+    Ok(())
+}
+
+/// The current key of `spec` that was to retire when the key `revoked` (a next key, revoked
+/// now) took over, with no other key left to: its retirement is called off, so the spec never
+/// goes without a signing key; `rotate --if-due` schedules its successor as usual.
+fn keep_signing(ctx: &Context, set: &KeySet, spec: &str, revoked: &str) -> Result<()> {
+    let now = ctx.now;
+    let handover = set.key(revoked).and_then(|k| k.meta.activates);
+    let others = || set.keys_of_spec(spec).filter(|k| k.kid() != revoked);
+    let retiring = |k: &&crate::model::Key| {
+        k.state(now) == State::Current && k.meta.retires.is_some() && k.meta.retires == handover
+    };
+    let Some(current) = others().find(retiring) else {
+        return Ok(());
+    };
+    if others().any(|k| k.state(now) == State::Next) {
+        return Ok(());
+    }
+    let mut meta = current.meta.clone();
+    meta.set_times(Times { retires: None, expires: None, ..current.meta.times() });
+    write_meta(&ctx.keys, &set.dir, &meta, set.config.pretty)?;
+    ctx.ui.notice(&format!(
+        "set {}: {} keeps signing: no key of spec `{spec}` is left to take over from it; run `jwksmith rotate --if-due`",
+        set.display_path(),
+        meta.kid
+    ));
     Ok(())
 }
 
@@ -88,7 +120,8 @@ fn finish_revoked(ctx: &Context, set: &KeySet, kid: &str, spec: Option<&str>, at
     let orphaned = spec.filter(|s| !set.keys_of_spec(s).any(|k| k.state(ctx.now) == State::Current));
     let Some(spec) = orphaned else {
         ctx.ui.report(&format!("set {name}: {kid} was already revoked at {at}"));
-        return Ok(());
+        // A revoke of a next key interrupted before the current key's retirement was called off.
+        return spec.map_or(Ok(()), |spec| keep_signing(ctx, set, spec, kid));
     };
     let successor = successor_of(ctx, set, spec)?;
     promote(ctx, set, &successor)?;

@@ -341,6 +341,23 @@ fn revoke_promotes_a_waiting_next_key_crash_safely() {
 }
 
 #[test]
+fn revoke_of_a_next_key_keeps_the_current_key_signing_crash_safely() {
+    let base = Project::with_keyset(EC_SPECS);
+    base.ok(&["rotate", "-q", "--now", NOW]);
+    base.ok(&["rotate", "-q", "--now", NOW]); // next keys, waiting; the current ones retire then
+    let handover = base.json("keys/ec-sig-002.meta.json")["activates"].as_str().unwrap().to_string();
+    let revoke: &[&str] = &["revoke", "ec-sig-002", "-q", "--now", NOW];
+    crash_at_every_step(&base, revoke, |p, n| {
+        let what = format!("failpoint {n}");
+        let out = jwksmith(p, revoke, &[]);
+        assert!(out.status.success(), "{what}: retry: {}", stderr(&out));
+        let meta = p.json("keys/ec-sig-001.meta.json");
+        assert!(meta["retires"].is_null() && meta["expires"].is_null(), "{what}: its retirement is called off");
+        assert_eq!(current_by_spec(p, &handover)[&(".".into(), "ec-sig".into())], ["ec-sig-001"], "{what}");
+    });
+}
+
+#[test]
 fn rotate_and_status_leave_hand_placed_key_files_alone_and_say_import() {
     let p = Project::with_keyset(EC_SPECS);
     p.ok(&["rotate", "-q", "--now", NOW]);

@@ -317,6 +317,27 @@ fn revoke_replaces_the_current_key_and_prune_deletes_it_after_build() {
 }
 
 #[test]
+fn revoking_the_next_key_leaves_no_gap_without_a_signing_key() {
+    let rotation =
+        "[rotation]\nrotate_every = \"10d\"\npublish_ahead = \"2d\"\nverify_for = \"3d\"\ncache_max_age = \"1h\"\n";
+    let p = Project::with_keyset(&format!("{rotation}[[key]]\nspec = \"es\"\nkty = \"EC\"\n"));
+    p.ok(&["rotate", "--now", NOW]);
+    p.ok(&["rotate", "--if-due", "--now", "2026-01-09T00:00:00Z"]);
+    assert_eq!(p.json("keys/es-001.meta.json")["retires"], "2026-01-11T00:00:00Z", "es-002 takes over then");
+    let out = p.ok(&["revoke", "es-002", "--now", "2026-01-10T00:00:00Z"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("es-001 keeps signing") && stderr.contains("jwksmith rotate --if-due"), "{stderr}");
+    // Past the old handover, es-001 still signs; the next rotation schedules its successor.
+    let after = "2026-01-11T06:00:00Z";
+    p.ok(&["build", "--now", after]);
+    assert!(p.at("out/private/es.pem").is_file(), "the spec still has a current key");
+    p.ok(&["token", "--now", after]);
+    p.ok(&["rotate", "--if-due", "--now", after]);
+    let next = p.json("keys/es-003.meta.json");
+    assert_eq!(p.json("keys/es-001.meta.json")["retires"], next["activates"], "es-001 signs until es-003 does");
+}
+
+#[test]
 fn prune_keeps_keys_still_in_the_built_output() {
     let p = Project::with_keyset("[[key]]\nspec = \"es\"\nkty = \"EC\"\n");
     p.ok(&["rotate", "--now", NOW]);
