@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use crate::cmd::{Context, load};
-use crate::config::{KeySpec, KidStrategy};
+use crate::config::{KeySpec, KidStrategy, Rotation};
 use crate::error::{Error, Result};
 use crate::generate::{Generated, generate, self_signed_cert};
 use crate::keystore::{self, NewKey, write_meta, write_new_key};
@@ -288,13 +288,27 @@ fn retimed_lines(set: &KeySet, kid: &str, before: &Times, times: &Times, immedia
     {
         lines.push(Line::Notice(format!("set {name}: {kid} becomes current at {at}")));
         if immediate {
-            lines.push(Line::Warn(format!(
-                "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
-                r.publish_ahead, r.cache_max_age
-            )));
+            lines.push(Line::Warn(immediate_warning(name, kid, before, at, r)));
         }
     }
     lines
+}
+
+/// The warning of `--immediate` about `kid`, current from `at` instead of `before.activates`:
+/// whether it has been published for `publish_ahead` already (a next key made long enough ago)
+/// or not (a key made now, or recently).
+fn immediate_warning(name: &str, kid: &str, before: &Times, at: Timestamp, r: Rotation) -> String {
+    match before.created.filter(|created| created.plus(r.publish_ahead) <= at) {
+        Some(created) => format!(
+            "set {name}: {kid} signs at once, ahead of its scheduled activation{}; it has been published since {created}, longer than publish_ahead ({})",
+            before.activates.map(|a| format!(" at {a}")).unwrap_or_default(),
+            r.publish_ahead
+        ),
+        None => format!(
+            "set {name}: {kid} signs at once, before it was published for publish_ahead ({}); clients holding a cached jwks.json (up to {}) may not know it yet",
+            r.publish_ahead, r.cache_max_age
+        ),
+    }
 }
 
 /// Writes a generated key of `spec` as `kid`, created now and current from `activates`; returns

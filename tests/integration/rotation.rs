@@ -338,6 +338,26 @@ fn revoking_the_next_key_leaves_no_gap_without_a_signing_key() {
 }
 
 #[test]
+fn immediate_says_whether_the_next_key_was_published_long_enough() {
+    let rotation =
+        "[rotation]\nrotate_every = \"10d\"\npublish_ahead = \"2d\"\nverify_for = \"3d\"\ncache_max_age = \"1h\"\n";
+    for (at, long_enough) in [("2026-01-01T01:00:00Z", false), ("2026-01-06T00:00:00Z", true)] {
+        let p = Project::with_keyset(&format!("{rotation}[[key]]\nspec = \"es\"\nkty = \"EC\"\n"));
+        p.ok(&["rotate", "--now", NOW]);
+        p.ok(&["rotate", "--now", NOW]); // es-002 published now, current from 2026-01-11
+        let out = p.ok(&["rotate", "--immediate", "--now", at]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("warning: set .: es-002 signs at once"), "{at}: {stderr}");
+        if long_enough {
+            assert!(stderr.contains("ahead of its scheduled activation at 2026-01-11T00:00:00Z"), "{stderr}");
+            assert!(stderr.contains(&format!("published since {NOW}, longer than publish_ahead (2d)")), "{stderr}");
+        } else {
+            assert!(stderr.contains("before it was published for publish_ahead (2d)"), "{stderr}");
+        }
+    }
+}
+
+#[test]
 fn prune_keeps_keys_still_in_the_built_output() {
     let p = Project::with_keyset("[[key]]\nspec = \"es\"\nkty = \"EC\"\n");
     p.ok(&["rotate", "--now", NOW]);
