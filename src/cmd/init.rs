@@ -77,7 +77,7 @@ pub fn run(ctx: &Context, dir: &Path, party: Option<Party>) -> Result<()> {
         crate::write::write_atomic(&ignore, text.as_bytes(), 0o644, true)?;
         ctx.ui.report(&format!("updated {}", ignore.display()));
     }
-    ctx.ui.report("next: `jwksmith rotate` makes the first keys, `jwksmith build` writes out/");
+    ctx.ui.notice("next: `jwksmith rotate` makes the first keys, `jwksmith build` writes out/");
     Ok(())
 }
 

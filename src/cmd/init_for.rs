@@ -96,6 +96,6 @@ pub(crate) fn new_sets(ctx: &Context, keys: &Path, text: &str) -> Result<()> {
         crate::write::write_atomic(&file, text.as_bytes(), 0o644, true)?;
         ctx.ui.report(&format!("created {} (set {shown})", file.display()));
     }
-    ctx.ui.report("next: `jwksmith rotate` makes the set's first keys, `jwksmith build` publishes them");
+    ctx.ui.notice("next: `jwksmith rotate` makes the set's first keys, `jwksmith build` publishes them");
     Ok(())
 }

@@ -103,7 +103,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     if pruned == 0 {
         ctx.ui.report("nothing to prune");
     } else {
-        ctx.ui.report("next: `jwksmith build` drops them from jwt-keys.json");
+        ctx.ui.notice("next: `jwksmith build` drops them from jwt-keys.json");
     }
     Ok(())
 }

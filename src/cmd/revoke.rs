@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, kid: &str) -> Result<()> {
     if let Some(spec) = spec.filter(|_| replaced.is_none()) {
         keep_signing(ctx, set, spec, kid)?;
     }
-    ctx.ui.report("next: `jwksmith build` removes it from jwks.json");
+    ctx.ui.notice("next: `jwksmith build` removes it from jwks.json");
     Ok(())
 }
 

@@ -300,6 +300,9 @@ fn revoke_replaces_the_current_key_and_prune_deletes_it_after_build() {
     let out = p.ok(&["revoke", "es-001", "--now", later]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("may not know it yet"), "warns like --immediate: {stderr}");
+    // stdout carries what it did; the next step is a notice on stderr.
+    assert!(stderr.contains("notice: next: `jwksmith build`"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("next:"), "no hint on stdout");
     let meta = p.json("keys/es-001.meta.json");
     assert_eq!(meta["revoked"], later);
     p.ok(&["build", "--now", later]);
@@ -312,6 +315,8 @@ fn revoke_replaces_the_current_key_and_prune_deletes_it_after_build() {
     assert_eq!(kids, ["es-002"]);
     let out = p.ok(&["prune", "--now", later]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("pruned es-001"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("next:"), "no hint on stdout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("notice: next: `jwksmith build`"));
     assert!(!p.at("keys/es-001.meta.json").exists() && !p.at("keys/es-001.pub.pem").exists());
     p.fails(&["revoke", "nosuch", "--now", later], 1);
 }
