@@ -35,6 +35,8 @@ pub struct Ui {
     verbosity: Verbosity,
     streams: Arc<Mutex<Streams>>,
     warnings: Arc<AtomicUsize>,
+    /// Warnings fail the command (`check --strict`): they are printed even with `-q`.
+    warnings_fail: bool,
 }
 
 /// Where a [`Ui`] writes; one lock over both keeps each line whole and in order.
@@ -72,7 +74,13 @@ impl Ui {
         stderr: impl Write + Send + 'static,
     ) -> Self {
         let streams = Streams { stdout: Box::new(stdout), stderr: Box::new(stderr) };
-        Ui { verbosity, streams: Arc::new(Mutex::new(streams)), warnings: Arc::default() }
+        Ui { verbosity, streams: Arc::new(Mutex::new(streams)), warnings: Arc::default(), warnings_fail: false }
+    }
+
+    /// The same printer (streams and warning count shared) for a command whose warnings fail it
+    /// (`check --strict`): `-q` prints nothing but errors, and these warnings are its errors.
+    pub fn failing_on_warnings(&self) -> Ui {
+        Ui { warnings_fail: true, ..self.clone() }
     }
 
     /// A report line on stdout (suppressed by `-q`).
@@ -94,10 +102,11 @@ impl Ui {
         std::io::BufWriter::with_capacity(64 << 10, DataSink(self))
     }
 
-    /// A warning on stderr (suppressed by `-q`, counted either way).
+    /// A warning on stderr (suppressed by `-q` unless warnings fail the command, counted either
+    /// way).
     pub fn warn(&self, line: &str) {
         self.warnings.fetch_add(1, Ordering::Relaxed);
-        if self.verbosity != Verbosity::Quiet {
+        if self.verbosity != Verbosity::Quiet || self.warnings_fail {
             // Kids and paths in warnings come from file names: their control characters are escaped.
             self.to_stderr(format_args!("warning: {}\n", Escaped(line)));
         }

@@ -67,6 +67,14 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
 /// Runs the check; `strict` turns warnings into failure; `url`: also check the site deployed
 /// there ([`crate::deployed`]).
 pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
+    let strict_ctx;
+    let ctx = match strict {
+        true => {
+            strict_ctx = Context { ui: ctx.ui.failing_on_warnings(), ..ctx.clone() };
+            &strict_ctx
+        }
+        false => ctx,
+    };
     if url.is_none() && ctx.all_sets() {
         return run_batched(ctx, strict);
     }

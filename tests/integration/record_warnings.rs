@@ -477,6 +477,19 @@ fn check_says_when_only_a_scheduled_revocation_made_out_stale() {
     }
 }
 
+// Under --strict the warnings are the failures: -q (nothing but errors) still prints them.
+#[test]
+fn check_strict_quiet_prints_the_warnings_it_fails_on() {
+    let p = Project::with_keyset(EC_SIG);
+    p.ok(&["rotate", "--now", NOW]);
+    let late = days_after_now(200);
+    p.ok(&["build", "-q", "--now", &late]);
+    let stderr = p.fails(&["check", "--strict", "-q", "--now", &late], 1);
+    assert!(stderr.contains("warning: ") && stderr.contains("overdue"), "the warnings, not only a count: {stderr}");
+    let quiet = p.ok(&["check", "-q", "--now", &late]);
+    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty(), "without --strict, -q prints nothing");
+}
+
 /// Runs git in `dir`.
 fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git").args(args).current_dir(dir).stdout(Stdio::null()).status().unwrap();
