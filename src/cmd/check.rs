@@ -136,7 +136,11 @@ fn verdict(ctx: &Context, strict: bool, warnings: usize) -> Result<()> {
     if strict && warnings > 0 {
         return Err(Error::Failed(format!("check --strict: {warnings} warning{}", plural(warnings))));
     }
-    ctx.ui.report(&format!("{} is up to date", ctx.out.join("public").display()));
+    let public = ctx.out.join("public");
+    match ctx.all_sets() {
+        true => ctx.ui.report(&format!("{} is up to date", public.display())),
+        false => ctx.ui.report(&format!("{} is up to date for the selected sets", public.display())),
+    }
     Ok(())
 }
 /// How many sets `check` of every set reads, plans and compares at once: what it holds in memory

@@ -488,6 +488,9 @@ fn check_strict_quiet_prints_the_warnings_it_fails_on() {
     assert!(stderr.contains("warning: ") && stderr.contains("overdue"), "the warnings, not only a count: {stderr}");
     let quiet = p.ok(&["check", "-q", "--now", &late]);
     assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty(), "without --strict, -q prints nothing");
+    let selected = p.ok(&["check", "--set", ".", "--now", &late]);
+    let stdout = String::from_utf8_lossy(&selected.stdout);
+    assert!(stdout.contains("out/public is up to date for the selected sets"), "{stdout}");
 }
 
 /// Runs git in `dir`.
