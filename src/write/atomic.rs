@@ -138,6 +138,19 @@ pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
 
 /// [`ensure_dir`], returning true when `dir` did not exist (so it holds nothing yet).
 pub(super) fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
+    make_dir_at(dir, mode, false)
+}
+
+/// [`ensure_dir_created`] for a directory inside `out/public/` or `out/private/`: a file where
+/// it belongs is a stale output (a build removes every file it does not produce), so it is
+/// replaced by the directory.
+pub(super) fn ensure_output_dir_created(dir: &Path, mode: u32) -> Result<bool> {
+    make_dir_at(dir, mode, true)
+}
+
+/// Makes `dir` with `mode` (or gives an existing one `mode`); a file in its place is an error,
+/// or is removed when `replace_file`. Returns true when `dir` did not exist.
+fn make_dir_at(dir: &Path, mode: u32, replace_file: bool) -> Result<bool> {
     // The usual case in a new output: the parent is there and the directory is not. The umask
     // can only clear bits; when it clears none of `mode`, the directory is made as wanted.
     if fs::DirBuilder::new().mode(mode).create(dir).is_ok() {
@@ -160,6 +173,12 @@ pub(super) fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
                 fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
             }
             return Ok(false);
+        }
+        Ok(_) if replace_file => {
+            fs::remove_file(dir).map_err(|e| Error::io(dir, e))?;
+            fs::DirBuilder::new().mode(mode).create(dir).map_err(|e| Error::io(dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(dir, e))?;
+            return Ok(true);
         }
         Ok(_) => {
             return Err(Error::input(dir, "is a file, but jwksmith needs a directory here", "remove or rename it"));

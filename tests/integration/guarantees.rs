@@ -580,3 +580,25 @@ fn a_directory_where_an_output_file_belongs_is_replaced() {
     assert_eq!(p.snapshot("out/public"), want);
     p.ok(&["check", "--now", NOW]);
 }
+
+/// The reverse: a file found where a directory of outputs belongs (under `out/public/` or
+/// `out/private/`) is a stale output, removed for the directory. `out/public` itself as a file
+/// stays an error (an entry of `out/` that jwksmith does not own).
+#[test]
+fn a_file_where_a_directory_of_outputs_belongs_is_replaced() {
+    let p = three_sets();
+    p.ok(&["build", "--now", NOW]);
+    let (public, private) = (p.snapshot("out/public"), p.snapshot("out/private"));
+    for rel in ["out/public/.well-known", "out/public/tenants/acme", "out/private/tenants"] {
+        fs::remove_dir_all(p.at(rel)).unwrap();
+        p.write(rel, b"stale\n");
+        p.ok(&["build", "--now", NOW]);
+        assert!(p.at(rel).is_dir(), "{rel}");
+    }
+    assert_eq!((p.snapshot("out/public"), p.snapshot("out/private")), (public, private));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p.at("out/private/tenants")).unwrap().permissions())
+            & 0o777;
+    assert_eq!(mode, 0o700);
+    p.ok(&["check", "--now", NOW]);
+}
