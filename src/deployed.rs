@@ -110,7 +110,16 @@ pub(crate) fn run(ui: &Ui, base: &str, sets: &[KeySet], files: &[&OutputFile]) -
         ui.data(&format!("{line}\n"));
     }
     if found.failures.is_empty() {
-        ui.report(&format!("{} files served at {base} as jwksmith build writes them", targets.len()));
+        // The page at BASE/ of a `--set` check is fetched, but its bytes are not known to compare.
+        let compared = targets.iter().filter(|t| t.bytes.is_some()).count();
+        let mut line = format!("{compared} files served at {base} as jwksmith build writes them");
+        if compared < targets.len() {
+            line.push_str(&format!(
+                "; the page at {}/ is served (a check with --set does not compare its bytes)",
+                base.trim_end_matches('/')
+            ));
+        }
+        ui.report(&line);
         return Ok(None);
     }
     Ok(Some(Error::Failed(format!(

@@ -78,6 +78,12 @@ fn check_url_passes_against_serve_and_fetches_every_json_file() {
     // Every JSON file and the page at BASE/.
     assert!(stdout.contains(&format!("{} files served at {base}", files.len() + 1)), "{stdout}");
     assert!(!stderr.contains("warning"), "{stderr}");
+    // With --set the root page is fetched but not planned: it is not counted as compared.
+    let out = p.run(&["check", "--set", ".", "--now", NOW, "--url", &base]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("the page at") && stdout.contains("does not compare its bytes"), "{stdout}");
+    assert!(!stdout.contains(&format!("{} files served", files.len() + 1)), "{stdout}");
 }
 
 #[test]
