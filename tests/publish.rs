@@ -296,6 +296,29 @@ fn a_changed_key_uploads_its_files_and_a_removed_set_goes() {
 }
 
 #[test]
+fn a_publish_at_the_bucket_root_leaves_other_prefixes_alone() {
+    let Some(moto) = Moto::start("a_publish_at_the_bucket_root_leaves_other_prefixes_alone") else { return };
+    let p = project();
+    moto.publish(&p, "s3://site/staging");
+    let staged: BTreeSet<String> = moto.dump().keys().cloned().collect();
+    let stdout = moto.publish(&p, "s3://site");
+    assert!(!stdout.contains("deleted s3://"), "another deployment of the bucket is not the root's: {stdout}");
+    let objects = moto.dump();
+    assert!(staged.iter().all(|k| objects.contains_key(k)), "the staging deployment stays");
+    let prefix_of = |key: &str| objects[key].metadata.get("jwksmith-prefix").cloned();
+    assert_eq!((prefix_of("staging/jwks.json"), prefix_of("jwks.json")), (Some("/staging".into()), Some("/".into())));
+
+    // The root's own objects still go when their set does.
+    fs::remove_dir_all(p.at("keys/tenants/acme")).unwrap();
+    p.ok(&["build", "--now", NOW]);
+    let stdout = moto.publish(&p, "s3://site");
+    let deleted = named(&stdout, "deleted", "s3://site/");
+    assert!(deleted.contains("tenants/acme/jwks.json"), "{stdout}");
+    assert!(deleted.iter().all(|rel| !rel.starts_with("staging/")), "{stdout}");
+    assert!(moto.dump().contains_key("staging/tenants/acme/jwks.json"));
+}
+
+#[test]
 fn wrong_credentials_are_an_error_naming_the_object_and_the_code() {
     let Some(mut moto) = Moto::start("wrong_credentials_are_an_error_naming_the_object_and_the_code") else { return };
     let reader = moto.iam();

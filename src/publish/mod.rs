@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::layout::{OutputFile, Planned};
 use crate::plan::{PlanOptions, plan_set};
 use crate::write::{Ownership, diff_public};
-use store::{Head, Listed, MARK, MARK_VALUE, Store, md5_hex};
+use store::{Head, Listed, MARK, MARK_VALUE, PREFIX_MARK, Store, md5_hex, prefix_mark};
 
 /// Files of `out/public/` that hosts read as configuration, never serve, and so are not uploaded.
 const NOT_UPLOADED: [&str; 2] = ["_headers", ".nojekyll"];
@@ -69,17 +69,20 @@ struct Wanted {
 }
 
 impl Wanted {
-    fn headers(&self) -> Vec<(String, String)> {
+    /// Its headers under `target`: content type, cache control, the mark and the prefix's.
+    fn headers(&self, target: &Target) -> Vec<(String, String)> {
         let mut headers = vec![("content-type".to_string(), self.content_type.to_string())];
         if let Some(cc) = &self.cache_control {
             headers.push(("cache-control".to_string(), cc.clone()));
         }
         headers.push((MARK.to_string(), MARK_VALUE.to_string()));
+        headers.push((PREFIX_MARK.to_string(), prefix_mark(&target.prefix)));
         headers
     }
 
-    fn in_place(&self, head: &Head) -> bool {
+    fn in_place(&self, head: &Head, target: &Target) -> bool {
         head.marked
+            && head.prefix_mark.as_deref() == Some(prefix_mark(&target.prefix).as_str())
             && head.content_type.as_deref() == Some(self.content_type)
             && head.cache_control.as_deref() == self.cache_control.as_deref()
     }
@@ -165,11 +168,15 @@ fn decide(
     to_head.extend(extra.iter().cloned());
     bar.grow(to_head.len() + decision.upload.len());
     let heads = work::parallel(&to_head, |key| store.head(key).inspect(|_| bar.inc()))?;
+    let ours = prefix_mark(&target.prefix);
     for (key, head) in to_head.iter().zip(heads) {
         match (by_key.get(key.as_str()), head) {
-            (Some(&i), Some(h)) if wanted[i].in_place(&h) => decision.kept.push(i),
+            (Some(&i), Some(h)) if wanted[i].in_place(&h, target) => decision.kept.push(i),
             (Some(&i), _) => decision.upload.push(i),
-            (None, Some(h)) if h.marked => decision.delete.push(key.clone()),
+            // Ours, unless another deployment of the bucket (another prefix) published it.
+            (None, Some(h)) if h.marked && h.prefix_mark.as_deref().is_none_or(|p| p == ours) => {
+                decision.delete.push(key.clone())
+            }
             (None, _) => {}
         }
     }
@@ -218,7 +225,7 @@ pub fn run(ctx: &Context, url: &str) -> Result<()> {
     let decision = decide(&store, &target, &wanted, &|rel| owner.owns(&format!("public/{rel}")), &bar)?;
     work::parallel(&decision.upload, |&i| {
         let w = &wanted[i];
-        store.put(&w.key, &w.bytes, w.headers()).inspect(|()| bar.inc())
+        store.put(&w.key, &w.bytes, w.headers(&target)).inspect(|()| bar.inc())
     })?;
     store.delete(&decision.delete)?;
     bar.finish();

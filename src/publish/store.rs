@@ -16,6 +16,17 @@ use crate::error::{Error, Result};
 pub(crate) const MARK: &str = "x-amz-meta-jwksmith";
 /// Its value.
 pub(crate) const MARK_VALUE: &str = "published";
+/// The user metadata that says under which `PREFIX/` jwksmith published an object: `/` and the
+/// prefix, percent-encoded (`/` for the bucket's root, `/staging` for `s3://BUCKET/staging`).
+/// A publish deletes only its own prefix's objects, never another deployment's in the bucket.
+pub(crate) const PREFIX_MARK: &str = "x-amz-meta-jwksmith-prefix";
+
+/// The value of [`PREFIX_MARK`] for `prefix` (without leading or trailing `/`).
+pub(crate) fn prefix_mark(prefix: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const ENCODED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.');
+    format!("/{}", utf8_percent_encode(prefix, ENCODED))
+}
 
 /// One bucket, reached with the environment's credentials.
 pub(crate) struct Store {
@@ -44,6 +55,8 @@ pub(crate) struct Head {
     pub(crate) cache_control: Option<String>,
     /// True when the object carries jwksmith's mark.
     pub(crate) marked: bool,
+    /// Its [`PREFIX_MARK`] (none on objects of an earlier jwksmith).
+    pub(crate) prefix_mark: Option<String>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -150,6 +163,7 @@ impl Store {
             content_type: header("content-type"),
             cache_control: header("cache-control"),
             marked: header(MARK).is_some_and(|v| v == MARK_VALUE),
+            prefix_mark: header(PREFIX_MARK),
         };
         let etag = header("etag");
         let text = response.into_body().read_to_string().unwrap_or_default();
