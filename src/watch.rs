@@ -185,10 +185,20 @@ fn wait(ctx: &Context, next_change: Option<Timestamp>) -> Duration {
     }
 }
 
+/// What every build of a watch would refuse, refused before it starts (`serve` too, before it
+/// listens): an `--out` it may not write, and a `--set` that names no set (a usage error, as for
+/// `build`) when there is a keys/ to look in (a missing one is waited for).
+pub(crate) fn refuse_at_once(ctx: &Context) -> Result<()> {
+    crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
+    if !ctx.all_sets() && ctx.keys.is_dir() {
+        crate::cmd::discover_selected(ctx)?;
+    }
+    Ok(())
+}
+
 /// Builds, then rebuilds on changes, and at scheduled state changes, until the process ends.
 pub fn run(ctx: &Context) -> Result<()> {
-    // An --out it may not write is refused at once (a build would refuse it every time).
-    crate::outdir::check_owned(&ctx.out, &ctx.keys, &ctx.templates)?;
+    refuse_at_once(ctx)?;
     let mut ctx = ctx.clone();
     // Watching starts before the first build: a change saved while it runs is not missed.
     let mut watches = Watches::start(&ctx)?;

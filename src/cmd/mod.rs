@@ -164,7 +164,7 @@ pub(crate) fn load_showing_pending_in_batches(
 }
 
 /// Every set directory under `keys/`; an error when a `--set` names none of them.
-fn discover_selected(ctx: &Context) -> Result<Vec<SetDir>> {
+pub(crate) fn discover_selected(ctx: &Context) -> Result<Vec<SetDir>> {
     let dirs = discover(&ctx.keys)?;
     for wanted in &ctx.sets {
         if !dirs.iter().any(|d| &d.path == wanted) {

@@ -190,6 +190,7 @@ fn spawn_worker(ui: &crate::ui::Ui, work: impl FnOnce() + Send + 'static) {
 /// Runs `serve`: the server on a thread, the watch loop on this one.
 pub fn run(ctx: &Context, opts: &ServeOptions) -> Result<()> {
     let addr = bind_address(ctx, opts)?;
+    crate::watch::refuse_at_once(ctx)?;
     let server = tiny_http::Server::http(addr).map_err(|e| Error::Failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = server.server_addr().to_ip().unwrap_or(addr);
     let issuer = opts.local_issuer.then(|| local::LocalIssuer::new(ctx, bound));

@@ -451,6 +451,19 @@ fn serve_never_leaves_out_public() {
 }
 
 #[test]
+fn serve_and_watch_refuse_a_set_that_is_not_there() {
+    let p = Project::with_keyset(EC_KEYSET);
+    p.ok(&["rotate", "--now", NOW]);
+    for command in [&["watch"][..], &["serve", "--addr", "127.0.0.1:0"]] {
+        let mut refused = Running::start(&p, &[command, &["--set", "nope", "--now", NOW]].concat());
+        let status = refused.wait_exit();
+        let (out, err) = refused.stop();
+        assert_eq!(status.code(), Some(2), "{command:?} --set nope, as build: {out}\n{err}");
+        assert!(err.contains("--set nope: no key set at"), "{err}");
+    }
+}
+
+#[test]
 fn serve_needs_allow_remote_for_a_non_loopback_address() {
     let p = Project::with_keyset(EC_KEYSET);
     p.ok(&["rotate", "--now", NOW]);
