@@ -123,33 +123,32 @@ fn fallback_alg(public: &PublicKey) -> Alg {
     }
 }
 
+/// The RSA signing key of `pkcs8` and the encoding of `alg`, from the `signature` module of
+/// `$krate` (ring and aws-lc-rs share the API, not the types).
+macro_rules! rsa_signer {
+    ($krate:ident, $pkcs8:expr, $alg:expr) => {{
+        use $krate::signature as s;
+        let encoding: &'static dyn s::RsaEncoding = match $alg {
+            Alg::Rs256 => &s::RSA_PKCS1_SHA256,
+            Alg::Rs384 => &s::RSA_PKCS1_SHA384,
+            Alg::Rs512 => &s::RSA_PKCS1_SHA512,
+            Alg::Ps256 => &s::RSA_PSS_SHA256,
+            Alg::Ps384 => &s::RSA_PSS_SHA384,
+            Alg::Ps512 => &s::RSA_PSS_SHA512,
+            other => return Err(format!("alg {other} cannot sign")),
+        };
+        let pair = s::RsaKeyPair::from_pkcs8($pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
+        (pair, encoding)
+    }};
+}
+
 fn rsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
-    use ring::signature as s;
-    let encoding: &'static dyn s::RsaEncoding = match alg {
-        Alg::Rs256 => &s::RSA_PKCS1_SHA256,
-        Alg::Rs384 => &s::RSA_PKCS1_SHA384,
-        Alg::Rs512 => &s::RSA_PKCS1_SHA512,
-        Alg::Ps256 => &s::RSA_PSS_SHA256,
-        Alg::Ps384 => &s::RSA_PSS_SHA384,
-        Alg::Ps512 => &s::RSA_PSS_SHA512,
-        other => return Err(format!("alg {other} cannot sign")),
-    };
-    let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
+    let (pair, encoding) = rsa_signer!(ring, pkcs8, alg);
     Ok(SignerKind::Rsa { pair, encoding })
 }
 
 fn large_rsa(pkcs8: &[u8], alg: Alg) -> Result<SignerKind, String> {
-    use aws_lc_rs::signature as s;
-    let encoding: &'static dyn s::RsaEncoding = match alg {
-        Alg::Rs256 => &s::RSA_PKCS1_SHA256,
-        Alg::Rs384 => &s::RSA_PKCS1_SHA384,
-        Alg::Rs512 => &s::RSA_PKCS1_SHA512,
-        Alg::Ps256 => &s::RSA_PSS_SHA256,
-        Alg::Ps384 => &s::RSA_PSS_SHA384,
-        Alg::Ps512 => &s::RSA_PSS_SHA512,
-        other => return Err(format!("alg {other} cannot sign")),
-    };
-    let pair = s::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| format!("the RSA private key is not valid ({e})"))?;
+    let (pair, encoding) = rsa_signer!(aws_lc_rs, pkcs8, alg);
     Ok(SignerKind::LargeRsa { pair, encoding })
 }
 
