@@ -69,20 +69,21 @@ struct Wanted {
 }
 
 impl Wanted {
-    /// Its headers under `target`: content type, cache control, the mark and the prefix's.
-    fn headers(&self, target: &Target) -> Vec<(String, String)> {
+    /// Its headers: content type, cache control, the mark and `prefix_mark` (its target's).
+    fn headers(&self, prefix_mark: &str) -> Vec<(String, String)> {
         let mut headers = vec![("content-type".to_string(), self.content_type.to_string())];
         if let Some(cc) = &self.cache_control {
             headers.push(("cache-control".to_string(), cc.clone()));
         }
         headers.push((MARK.to_string(), MARK_VALUE.to_string()));
-        headers.push((PREFIX_MARK.to_string(), prefix_mark(&target.prefix)));
+        headers.push((PREFIX_MARK.to_string(), prefix_mark.to_string()));
         headers
     }
 
-    fn in_place(&self, head: &Head, target: &Target) -> bool {
+    /// True when `head` is this object's, published under the prefix of `prefix_mark`.
+    fn in_place(&self, head: &Head, prefix_mark: &str) -> bool {
         head.marked
-            && head.prefix_mark.as_deref() == Some(prefix_mark(&target.prefix).as_str())
+            && head.prefix_mark.as_deref() == Some(prefix_mark)
             && head.content_type.as_deref() == Some(self.content_type)
             && head.cache_control.as_deref() == self.cache_control.as_deref()
     }
@@ -149,6 +150,8 @@ fn decide(
 ) -> Result<Decision> {
     let listed: BTreeMap<String, Listed> =
         store.list(&target.list_prefix())?.into_iter().map(|l| (l.key.clone(), l)).collect();
+    let ours = prefix_mark(&target.prefix);
+    let ours = ours.as_str();
     let by_key: HashMap<&str, usize> = wanted.iter().enumerate().map(|(i, w)| (w.key.as_str(), i)).collect();
     let mut decision = Decision::default();
     let mut to_head: Vec<String> = Vec::new();
@@ -168,10 +171,9 @@ fn decide(
     to_head.extend(extra.iter().cloned());
     bar.grow(to_head.len() + decision.upload.len());
     let heads = work::parallel(&to_head, |key| store.head(key).inspect(|_| bar.inc()))?;
-    let ours = prefix_mark(&target.prefix);
     for (key, head) in to_head.iter().zip(heads) {
         match (by_key.get(key.as_str()), head) {
-            (Some(&i), Some(h)) if wanted[i].in_place(&h, target) => decision.kept.push(i),
+            (Some(&i), Some(h)) if wanted[i].in_place(&h, ours) => decision.kept.push(i),
             (Some(&i), _) => decision.upload.push(i),
             // Ours, unless another deployment of the bucket (another prefix) published it.
             (None, Some(h)) if h.marked && h.prefix_mark.as_deref().is_none_or(|p| p == ours) => {
@@ -223,9 +225,10 @@ pub fn run(ctx: &Context, url: &str) -> Result<()> {
     let store = Store::from_env(&target.bucket)?;
     let bar = work::Bar::new(ctx);
     let decision = decide(&store, &target, &wanted, &|rel| owner.owns(&format!("public/{rel}")), &bar)?;
+    let ours = prefix_mark(&target.prefix);
     work::parallel(&decision.upload, |&i| {
         let w = &wanted[i];
-        store.put(&w.key, &w.bytes, w.headers(&target)).inspect(|()| bar.inc())
+        store.put(&w.key, &w.bytes, w.headers(&ours)).inspect(|()| bar.inc())
     })?;
     store.delete(&decision.delete)?;
     bar.finish();
