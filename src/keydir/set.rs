@@ -62,19 +62,12 @@ pub(crate) fn read_set(set: &SetDir, check: &KeyCheck<'_>) -> Result<(KeySet, Ve
 /// revoked key in `jwks.json`. (The same key under several kids is otherwise allowed: a key
 /// dropped in two PEM forms is published under both names.)
 fn check_revoked_keys_are_not_copied(keys: &[Key]) -> Result<()> {
-    let revoked: Vec<&Key> = keys.iter().filter(|k| k.meta.revoked.is_some()).collect();
-    if revoked.is_empty() {
-        return Ok(());
-    }
-    for key in keys {
+    let (revoked, published): (Vec<&Key>, Vec<&Key>) = keys.iter().partition(|k| k.meta.revoked.is_some());
+    for key in published.iter().filter(|_| !revoked.is_empty()) {
         let spki = key.material.public.spki_der_ref();
-        let Some(original) = revoked.iter().find(|r| r.kid() != key.kid() && r.material.public.spki_der_ref() == spki)
-        else {
+        let Some(original) = revoked.iter().find(|r| r.material.public.spki_der_ref() == spki) else {
             continue;
         };
-        if key.meta.revoked.is_some() {
-            continue;
-        }
         let at = original.meta.revoked.map(|t| t.to_string()).unwrap_or_default();
         return Err(Error::input(
             &key.files[0],
