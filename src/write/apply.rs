@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::atomic::{ensure_dir, ensure_dir_created, ensure_output_dir_created, write_atomic_via};
+use super::atomic::{ensure_dir, ensure_dir_created, write_atomic_via};
 use super::walk::{Entries, check_out_dir, existing_entries};
 use super::{STAGING_DIR, TEMP_PREFIX};
 use crate::error::{Error, Result};
@@ -123,15 +123,9 @@ pub(super) fn make_dirs<'a>(out: &Path, dirs: &BTreeSet<(&'a str, bool)>) -> Res
         let fresh = level
             .par_iter()
             .map(|&(dir, private)| {
-                let path = out.join(dir);
                 // `out/public` or `out/private` as a file is an entry jwksmith does not own (an
                 // error); a file deeper down is a stale output, replaced by the directory.
-                let made = if dir.contains('/') {
-                    ensure_output_dir_created(&path, dir_mode(private))
-                } else {
-                    ensure_dir_created(&path, dir_mode(private))
-                };
-                made.map(|new| (dir, new))
+                ensure_dir_created(&out.join(dir), dir_mode(private), dir.contains('/')).map(|new| (dir, new))
             })
             .collect::<Result<Vec<_>>>()?;
         created.extend(fresh.into_iter().filter_map(|(dir, new)| new.then_some(dir)));

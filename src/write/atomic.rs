@@ -133,24 +133,13 @@ fn failpoint(step: Step, path: &Path) {
 
 /// Creates `dir` and its parents with `mode` where missing, and sets `mode` on `dir`.
 pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
-    ensure_dir_created(dir, mode).map(|_| ())
+    ensure_dir_created(dir, mode, false).map(|_| ())
 }
 
-/// [`ensure_dir`], returning true when `dir` did not exist (so it holds nothing yet).
-pub(super) fn ensure_dir_created(dir: &Path, mode: u32) -> Result<bool> {
-    make_dir_at(dir, mode, false)
-}
-
-/// [`ensure_dir_created`] for a directory inside `out/public/` or `out/private/`: a file where
-/// it belongs is a stale output (a build removes every file it does not produce), so it is
-/// replaced by the directory.
-pub(super) fn ensure_output_dir_created(dir: &Path, mode: u32) -> Result<bool> {
-    make_dir_at(dir, mode, true)
-}
-
-/// Makes `dir` with `mode` (or gives an existing one `mode`); a file in its place is an error,
-/// or is removed when `replace_file`. Returns true when `dir` did not exist.
-fn make_dir_at(dir: &Path, mode: u32, replace_file: bool) -> Result<bool> {
+/// [`ensure_dir`], returning true when `dir` did not exist (so it holds nothing yet). A file in
+/// its place is an error, or, with `replace_file` (a directory inside `out/public/` or
+/// `out/private/`, where such a file is a stale output), removed for the directory.
+pub(super) fn ensure_dir_created(dir: &Path, mode: u32, replace_file: bool) -> Result<bool> {
     // The usual case in a new output: the parent is there and the directory is not. The umask
     // can only clear bits; when it clears none of `mode`, the directory is made as wanted.
     if fs::DirBuilder::new().mode(mode).create(dir).is_ok() {
