@@ -67,14 +67,9 @@ fn scheduled_change(ctx: &Context, selection: &Selection) -> Option<(Timestamp, 
 /// Runs the check; `strict` turns warnings into failure; `url`: also check the site deployed
 /// there ([`crate::deployed`]).
 pub fn run(ctx: &Context, strict: bool, url: Option<&str>) -> Result<()> {
-    let strict_ctx;
-    let ctx = match strict {
-        true => {
-            strict_ctx = Context { ui: ctx.ui.failing_on_warnings(), ..ctx.clone() };
-            &strict_ctx
-        }
-        false => ctx,
-    };
+    // Under --strict the warnings are the failures: printed even with -q.
+    let strict_ctx = strict.then(|| Context { ui: ctx.ui.failing_on_warnings(), ..ctx.clone() });
+    let ctx = strict_ctx.as_ref().unwrap_or(ctx);
     if url.is_none() && ctx.all_sets() {
         return run_batched(ctx, strict);
     }
@@ -136,11 +131,8 @@ fn verdict(ctx: &Context, strict: bool, warnings: usize) -> Result<()> {
     if strict && warnings > 0 {
         return Err(Error::Failed(format!("check --strict: {warnings} warning{}", plural(warnings))));
     }
-    let public = ctx.out.join("public");
-    match ctx.all_sets() {
-        true => ctx.ui.report(&format!("{} is up to date", public.display())),
-        false => ctx.ui.report(&format!("{} is up to date for the selected sets", public.display())),
-    }
+    let scope = if ctx.all_sets() { "" } else { " for the selected sets" };
+    ctx.ui.report(&format!("{} is up to date{scope}", ctx.out.join("public").display()));
     Ok(())
 }
 /// How many sets `check` of every set reads, plans and compares at once: what it holds in memory
